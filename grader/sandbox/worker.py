@@ -1,0 +1,346 @@
+"""The sandboxed worker: loads one submission and runs the calls it is asked for.
+
+This module runs inside the confined child process, after the protections of
+`protections.py` are in place. It imports nothing of the grader's trusted
+side (no reference, no checks). It receives requests as frames (`wire.py`),
+runs student code, and answers with plain data; every other object stays
+here and is answered as an opaque handle.
+
+Nothing the worker says is believed by the trusted side beyond "this is what
+the student's code returned": the student owns this process once its code
+runs, so verdicts are computed on the trusted side only.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import linecache
+import os
+import socket
+import sys
+import time
+import tracemalloc
+import traceback
+import types
+from typing import Any
+
+from grader.sandbox import wire
+
+# Bound now, before student code can monkeypatch the modules they come from.
+_perf_counter = time.perf_counter
+_tm_start, _tm_stop, _tm_peak = tracemalloc.start, tracemalloc.stop, tracemalloc.get_traced_memory
+_tm_reset = tracemalloc.reset_peak
+_format_exception_only = traceback.format_exception_only
+_extract_tb = traceback.extract_tb
+_BaseException = BaseException
+
+MAX_FIGURE_PNG = 4 * 2**20
+
+
+class RefusedImportError(ImportError):
+    """Raised when a submission imports a module its assignment does not allow."""
+
+
+class _RefusedModule:
+    """Stands in for a refused module so that only the code using it fails."""
+
+    def __init__(self, message: str) -> None:
+        object.__setattr__(self, "_message", message)
+
+    def __getattr__(self, name: str) -> Any:
+        raise RefusedImportError(object.__getattribute__(self, "_message"))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RefusedImportError(object.__getattribute__(self, "_message"))
+
+
+class _RefusingFinder:
+    """A meta-path finder that refuses the assignment's forbidden modules."""
+
+    def __init__(self, refused: list[str], assignment: str) -> None:
+        self.refused = refused
+        self.assignment = assignment
+
+    def message(self, name: str) -> str:
+        """The student-facing explanation for refusing `name`."""
+        return (f"`{name}` is not allowed in {self.assignment}: implement it with NumPy "
+                f"(refused modules: {', '.join(self.refused)})")
+
+    def is_refused(self, name: str) -> bool:
+        """Whether `name` is a refused module or inside one."""
+        return any(name == r or name.startswith(r + ".") for r in self.refused)
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        """Refuse forbidden modules; leave everything else to the normal finders."""
+        if self.is_refused(name):
+            raise RefusedImportError(self.message(name))
+        return None
+
+
+class Worker:
+    """Serves requests for one submission over a connected socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.handles: dict[int, Any] = {}
+        self.next_handle = 1
+        self.module = types.ModuleType("submission")
+        self.filename = "submission.py"
+        self.finder: _RefusingFinder | None = None
+
+    # ------------------------------------------------------------ transport
+
+    def _recv_exact(self, n: int) -> bytearray:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            k = self.sock.recv_into(view[got:], n - got)
+            if k == 0:
+                raise EOFError
+            got += k
+        return buf
+
+    def receive(self) -> tuple[Any, bytearray]:
+        """Read one request frame; returns (json tree, blob)."""
+        json_len, blob_len = wire.parse_header(bytes(self._recv_exact(wire.HEADER.size)), 2**34)
+        tree = wire.parse_json(bytes(self._recv_exact(json_len)))
+        return tree, self._recv_exact(blob_len)
+
+    def send(self, message: dict) -> None:
+        """Flush the student's output, then send one reply frame."""
+        for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except _BaseException:
+                pass
+        encoder = wire.Encoder(opaque=self._keep, register=self._keep)
+        try:
+            chunks = wire.encode_frame(message, encoder)
+        except _BaseException as exc:
+            chunks = wire.encode_frame({"ok": False, "error": {
+                "type": "UnsendableResult", "message": _safe_str(exc), "traceback": ""}})
+        self.sock.sendall(b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks))
+
+    def _keep(self, obj: Any) -> int:
+        hid = self.next_handle
+        self.next_handle += 1
+        self.handles[hid] = obj
+        return hid
+
+    def _resolve(self, hid: int) -> Any:
+        try:
+            return self.handles[hid]
+        except KeyError:
+            raise wire.WireError(f"unknown handle {hid}") from None
+
+    # ------------------------------------------------------------ requests
+
+    def serve(self) -> None:
+        """Answer requests until the trusted side hangs up."""
+        while True:
+            try:
+                tree, blob = self.receive()
+            except EOFError:
+                return
+            try:
+                request = wire.Decoder(blob, resolve=self._resolve).decode(tree)
+                reply = self.dispatch(request)
+            except _BaseException as exc:
+                reply = {"ok": False, "error": self.describe(exc)}
+            self.send(reply)
+
+    def dispatch(self, request: dict) -> dict:
+        """Run one request and build its reply."""
+        op = request.get("op")
+        if op == "load":
+            return self.load(request)
+        if op == "call":
+            return self.call(request)
+        if op == "put":
+            return {"ok": True, "value": None, "handle": self._keep(request["value"])}
+        if op == "get":
+            return {"ok": True, "value": request["value"]}
+        if op == "names":
+            return {"ok": True, "value": self.names()}
+        if op == "ping":
+            return {"ok": True, "value": os.getpid()}
+        raise ValueError(f"unknown request {op!r}")
+
+    def names(self) -> dict:
+        """The submission's top-level names: callables with their parameters."""
+        out = {}
+        for name, value in list(vars(self.module).items()):
+            if name.startswith("__"):
+                continue
+            if isinstance(value, types.FunctionType):
+                code = value.__code__
+                params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+                out[name] = {"kind": "function", "params": params}
+            elif isinstance(value, type):
+                out[name] = {"kind": "class", "params": []}
+            elif isinstance(value, _RefusedModule):
+                out[name] = {"kind": "refused", "params": []}
+            else:
+                out[name] = {"kind": type(value).__name__[:40], "params": []}
+        return out
+
+    # ------------------------------------------------------------ load
+
+    def load(self, request: dict) -> dict:
+        """Execute the planned top-level statements one by one.
+
+        A statement that raises is reported and skipped; the definitions
+        around it still load. A progress frame before each statement lets
+        the trusted side know which one was running if the worker dies.
+        """
+        self.filename = request["filename"]
+        source = request["source"]
+        self.module.__file__ = self.filename
+        self.module.__dict__["__name__"] = "submission"
+        sys.modules["submission"] = self.module
+        linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
+        refused = list(request.get("refused", []))
+        if refused:
+            self.finder = _RefusingFinder(refused, request.get("assignment", "this assignment"))
+            for name in list(sys.modules):
+                if self.finder.is_refused(name):
+                    del sys.modules[name]
+            sys.meta_path.insert(0, self.finder)
+        problems = []
+        for index, lineno, text in request["statements"]:
+            self.send({"progress": index})
+            try:
+                code = compile("\n" * (lineno - 1) + text, self.filename, "exec", dont_inherit=True)
+                exec(code, self.module.__dict__)
+            except RefusedImportError as exc:
+                self._bind_refused(text, str(exc))
+                problems.append({"index": index, "lineno": lineno, "type": "RefusedImportError",
+                                 "message": str(exc)})
+            except _BaseException as exc:
+                problems.append({"index": index, "lineno": _student_line(exc, self.filename) or lineno,
+                                 **self.describe(exc)})
+        return {"ok": True, "value": {"problems": problems, "names": self.names()}}
+
+    def _bind_refused(self, text: str, message: str) -> None:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            return
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    self.module.__dict__[alias.asname or alias.name.split(".")[0]] = _RefusedModule(message)
+            elif isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    self.module.__dict__[alias.asname or alias.name] = _RefusedModule(message)
+
+    # ------------------------------------------------------------ call
+
+    def call(self, request: dict) -> dict:
+        """Call a submission function, with optional patches and measurements."""
+        name = request["name"]
+        func = self.module.__dict__.get(name)
+        if func is None:
+            return {"ok": False, "error": {"type": "MissingName", "message": name, "traceback": ""}}
+        if isinstance(func, _RefusedModule):
+            return {"ok": False, "error": {"type": "RefusedImportError",
+                                           "message": object.__getattribute__(func, "_message"),
+                                           "traceback": ""}}
+        saved = self._apply_patches(request.get("patch") or {})
+        measure = bool(request.get("measure"))
+        try:
+            if measure:
+                _tm_start()
+                _tm_reset()
+            start = _perf_counter()
+            try:
+                value = func(*request.get("args", ()), **request.get("kwargs", {}))
+            finally:
+                elapsed = _perf_counter() - start
+                peak = _tm_peak()[1] if measure else None
+                if measure:
+                    _tm_stop()
+        finally:
+            self.module.__dict__.update(saved)
+        reply = {"ok": True, "value": value, "seconds": elapsed, "peak_bytes": peak}
+        if request.get("figure"):
+            reply["figure"] = _describe_figure(value)
+        return reply
+
+    def _apply_patches(self, patches: dict) -> dict:
+        """Swap in grader-supplied wrappers for this call only; returns what to restore.
+
+        Each patch is trusted source defining ``make(original)`` that returns
+        the replacement (e.g. the student's own backward with a planted bug,
+        so a gradient check can be tested on a known-wrong gradient).
+        """
+        saved = {}
+        for name, source in patches.items():
+            namespace: dict[str, Any] = {}
+            exec(compile(source, "<grader patch>", "exec"), namespace)
+            original = self.module.__dict__.get(name)
+            saved[name] = original
+            self.module.__dict__[name] = namespace["make"](original)
+        return saved
+
+    def describe(self, exc: BaseException) -> dict:
+        """A plain-data description of an exception raised by student code."""
+        frames = [f for f in _extract_tb(exc.__traceback__) if f.filename == self.filename]
+        lines = [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames[-8:]]
+        return {"type": _safe_name(exc), "message": _safe_str(exc)[:2000],
+                "traceback": "\n".join(lines)}
+
+
+def _safe_name(exc: BaseException) -> str:
+    try:
+        return type(exc).__name__[:80]
+    except _BaseException:
+        return "Exception"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        if isinstance(exc, SystemExit):
+            return f"the code called sys.exit({exc.code!r})"
+        text = "".join(_format_exception_only(type(exc), exc)).strip()
+        prefix = type(exc).__name__ + ": "
+        return text[len(prefix):] if text.startswith(prefix) else text
+    except _BaseException:
+        return "(the exception's message could not be shown)"
+
+
+def _student_line(exc: BaseException, filename: str) -> int | None:
+    frames = [f for f in _extract_tb(exc.__traceback__) if f.filename == filename]
+    return frames[-1].lineno if frames else None
+
+
+def _describe_figure(value: Any) -> dict:
+    """Render a returned matplotlib figure to PNG and summarise what it shows."""
+    if not (hasattr(value, "savefig") and hasattr(value, "get_axes")):
+        return {"is_figure": False, "type": type(value).__name__[:80]}
+    summary = {"is_figure": True, "axes": 0, "points": 0, "filled_regions": 0, "lines": 0, "images": 0}
+    for ax in value.get_axes():
+        summary["axes"] += 1
+        summary["lines"] += len(ax.get_lines())
+        summary["images"] += len(ax.get_images())
+        for coll in ax.collections:
+            kind = type(coll).__name__
+            if kind in ("PathCollection",):
+                summary["points"] += len(coll.get_offsets())
+            elif kind in ("ContourSet", "QuadContourSet", "QuadMesh", "PolyCollection",
+                          "PolyQuadMesh", "FillBetweenPolyCollection"):
+                summary["filled_regions"] += 1
+            elif kind == "LineCollection":
+                summary["lines"] += 1
+    buf = io.BytesIO()
+    value.savefig(buf, format="png", dpi=72)
+    png = buf.getvalue()
+    summary["png"] = png if len(png) <= MAX_FIGURE_PNG else b""
+    try:
+        import matplotlib.pyplot as plt
+        plt.close("all")
+    except _BaseException:
+        pass
+    return summary

@@ -1,0 +1,291 @@
+"""The zygote: a warm process that forks confined workers in a few milliseconds.
+
+Started once per grading process with ``python -m grader.sandbox.zygote FD``.
+It imports NumPy (and the assignment's preloads, e.g. matplotlib) and holds
+nothing secret: no reference solution, no checks, no other submission, and no
+open file but its control socket and read-only path handles of the Python
+installation. A new interpreter plus ``import numpy`` costs ~130 ms; a fork of
+this process costs a few.
+
+Process tree for one worker::
+
+    zygote ── keeper (trusted code, waits) ── worker (PID 1 of a new PID and
+                                                network namespace, student code)
+
+The keeper exists so that the worker can be PID 1 of its own PID namespace:
+when it dies, the kernel kills every process the student started. The keeper
+reports the worker's fate through its own exit code, and killing the keeper
+kills the worker (parent-death signal), so the trusted side never signals a
+PID it does not own.
+
+Control protocol (JSON lines on the control socket, fds passed with
+SCM_RIGHTS): ``{"op": "spawn", ...}`` with the worker's socket and output
+pipe attached, answered ``{"spawned": pid}``; ``{"op": "kill", "pid": pid}``;
+events ``{"exited": pid, "code": n}`` whenever a keeper ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy  # noqa: E402,F401  (the point of the zygote: import once, fork many)
+
+from grader.sandbox import protections as prot  # noqa: E402
+from grader.sandbox.worker import Worker  # noqa: E402  (imported before Landlock hides the repo)
+
+KEEPER_SETUP_FAILED, SIGNAL_BASE = prot.KEEPER_SETUP_FAILED, prot.SIGNAL_BASE
+
+
+def main(control_fd: int) -> None:
+    """Run the zygote until the trusted side closes the control socket."""
+    ctrl = socket.socket(fileno=control_fd)
+    config = json.loads(_readline(ctrl))
+    for name in config.get("preload", []):
+        __import__(name)
+    if "matplotlib" in sys.modules:
+        import matplotlib
+        matplotlib.use("Agg")
+    base = Path(config["base_dir"])
+    read_only = _open_paths(prot.python_read_paths([Path(p) for p in config.get("exclude", [])]))
+    capabilities = _probe()
+    ctrl.sendall((json.dumps({"ready": os.getpid(), "protections": capabilities}) + "\n").encode())
+
+    children: dict[int, str] = {}
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    buffer = b""
+    while True:
+        ready, _, _ = select.select([ctrl, wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+            _reap(ctrl, children)
+        if ctrl not in ready:
+            continue
+        try:
+            data, fds, _, _ = socket.recv_fds(ctrl, 65536, 4)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        buffer += data
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            request = json.loads(line)
+            if request["op"] == "spawn":
+                tmp = tempfile.mkdtemp(prefix="w", dir=base)
+                pid = os.fork()
+                if pid == 0:
+                    os.close(wake_r)
+                    os.close(wake_w)
+                    _keeper(ctrl, fds, tmp, request, read_only, capabilities)
+                for fd in fds:
+                    os.close(fd)
+                fds = []
+                children[pid] = tmp
+                ctrl.sendall((json.dumps({"spawned": pid, "tmp": tmp}) + "\n").encode())
+            elif request["op"] == "kill" and request["pid"] in children:
+                try:
+                    os.kill(request["pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _readline(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise SystemExit(0)
+        data += chunk
+    return data
+
+
+def _reap(ctrl: socket.socket, children: dict[int, str]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        tmp = children.pop(pid, None)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        code = os.waitstatus_to_exitcode(status)
+        ctrl.sendall((json.dumps({"exited": pid, "code": code}) + "\n").encode())
+
+
+def _open_paths(paths: list[tuple[str, bool]]) -> list[tuple[int, bool]]:
+    """Open O_PATH handles once, so each worker's Landlock setup is cheap."""
+    out = []
+    for path, is_dir in paths:
+        try:
+            out.append((os.open(path, os.O_PATH | os.O_CLOEXEC), is_dir))
+        except OSError:
+            continue
+    return out
+
+
+def _probe() -> dict:
+    """Which protections this machine and user can have."""
+    root = os.geteuid() == 0
+    return {
+        "landlock_abi": prot.landlock_abi(),
+        "seccomp": prot.seccomp_available(),
+        "root": root,
+        "user_namespaces": prot.user_namespaces_available(),
+    }
+
+
+# ---------------------------------------------------------------- keeper
+
+def _keeper(ctrl: socket.socket, fds: list[int], tmp: str, request: dict,
+            read_only: list[tuple[int, bool]], capabilities: dict) -> None:
+    """The keeper: make namespaces, fork the worker, report how it ended."""
+    code = KEEPER_SETUP_FAILED
+    try:
+        sock_fd, out_fd = fds
+        zygote = os.getppid()
+        prot.set_parent_death_signal(signal.SIGKILL)
+        if os.getppid() != zygote:
+            os._exit(KEEPER_SETUP_FAILED)
+        ctrl.close()
+        os.setsid()
+        applied = _namespaces(capabilities)
+        uid = 100000 + os.getpid() if capabilities["root"] else None
+        if uid is not None:
+            os.chown(tmp, uid, uid)
+        os.chmod(tmp, 0o700)
+        pid = os.fork()
+        if pid == 0:
+            _worker(sock_fd, out_fd, tmp, request, read_only, capabilities, applied, uid)
+        os.close(sock_fd)
+        os.close(out_fd)
+        for fd, _ in read_only:
+            os.close(fd)
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.WIFSIGNALED(status):
+            code = SIGNAL_BASE + os.WTERMSIG(status)
+        else:
+            code = min(os.WEXITSTATUS(status), 124)
+    finally:
+        os._exit(code)
+
+
+def _namespaces(capabilities: dict) -> list[str]:
+    """New PID and network namespaces (with a user namespace when not root)."""
+    flags = prot.CLONE_NEWPID | prot.CLONE_NEWNET
+    try:
+        if capabilities["root"]:
+            prot.unshare(flags)
+        elif capabilities["user_namespaces"]:
+            uid, gid = os.getuid(), os.getgid()
+            prot.unshare(flags | prot.CLONE_NEWUSER)
+            prot.write_id_maps(uid, gid)
+        else:
+            return []
+        return ["pid_namespace", "network_namespace"]
+    except OSError:
+        return []
+
+
+def _worker(sock_fd: int, out_fd: int, tmp: str, request: dict, read_only: list[tuple[int, bool]],
+            capabilities: dict, applied: list[str], uid: int | None) -> None:
+    """Confine this process, then serve the trusted side (never returns)."""
+    code = 0
+    try:
+        limits = request["limits"]
+        prot.set_limits(memory_bytes=limits["memory_bytes"], cpu_seconds=limits["cpu_seconds"],
+                        nproc=limits["nproc"], nofile=limits["nofile"], fsize=limits["fsize"])
+        extra = [(os.open(p, os.O_PATH | os.O_CLOEXEC), os.path.isdir(p)) for p in request.get("read_only", [])]
+        tmp_fd = os.open(tmp, os.O_PATH | os.O_CLOEXEC)
+        null_fd = os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
+        rule_fds = {fd for fd, _ in read_only + extra} | {tmp_fd, null_fd}
+        _close_fds_except({0, 1, 2, sock_fd, out_fd} | rule_fds)
+        if uid is not None:
+            prot.drop_root(uid)
+            applied.append("unprivileged_uid")
+        prot.set_parent_death_signal(signal.SIGKILL)
+        if capabilities["landlock_abi"] >= 1:
+            prot.landlock_restrict(capabilities["landlock_abi"], read_only + extra + [(null_fd, False)],
+                                   [(tmp_fd, True), (null_fd, False)])
+            applied.append(f"landlock_abi_{capabilities['landlock_abi']}")
+        else:
+            prot.no_new_privs()
+        if capabilities["seccomp"]:
+            prot.install_seccomp()
+            applied.append("seccomp")
+        for fd in rule_fds:
+            os.close(fd)
+        _redirect_output(out_fd)
+        _environment(tmp, request.get("read_only", []))
+        worker = Worker(socket.socket(fileno=sock_fd))
+        worker.send({"ok": True, "value": {"applied": applied}})
+        worker.serve()
+    except BaseException as exc:  # the worker must never fall back into the zygote's loop
+        try:
+            os.write(2, f"worker setup failed: {exc!r}\n".encode())
+        except OSError:
+            pass
+        code = KEEPER_SETUP_FAILED
+    finally:
+        os._exit(code)
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    """Close every inherited descriptor the worker does not need."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _redirect_output(out_fd: int) -> None:
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+
+
+def _environment(tmp: str, support_dirs: list[str]) -> None:
+    os.chdir(tmp)
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "OPENBLAS_NUM_THREADS") if k in os.environ}
+    os.environ.clear()
+    os.environ.update(keep)
+    os.environ.update({"HOME": tmp, "TMPDIR": tmp, "MPLCONFIGDIR": tmp, "MPLBACKEND": "Agg"})
+    tempfile.tempdir = tmp
+    # Only the Python installation and the support modules are importable: the
+    # grader's own folders (the current directory, the repository) are not.
+    prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    sys.path[:] = [p for p in sys.path if p and p.startswith(prefixes)] + list(support_dirs)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
