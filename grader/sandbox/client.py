@@ -451,7 +451,7 @@ class Sandbox:
             self.events.append(reason)
             raise CallTimeout(reason) from None
         except _Eof:
-            code = self._kill()
+            code = self._kill(wait_first=True)
             reason = _death_reason(code, during)
             self.events.append(reason)
             raise WorkerDied(reason) from None
@@ -523,7 +523,12 @@ class Sandbox:
                 self.events.append(f"output beyond the first {self.config.limits.output_bytes} bytes was dropped")
             self._output_dropped += len(chunk) - len(kept)
 
-    def _kill(self) -> int | None:
+    def _kill(self, wait_first: bool = False) -> int | None:
+        """Stop the live worker; returns its keeper's exit code (None if unknown).
+
+        After an end of file the worker is already ending on its own: wait for
+        its own exit code first, so a crash is not misreported as our kill.
+        """
         conn, self._conn = self._conn, None
         if conn is None:
             return None
@@ -537,6 +542,10 @@ class Sandbox:
         except OSError:
             pass
         conn.close()
+        if wait_first:
+            code = self.zygote.exit_code(conn.keeper, timeout=2.0)
+            if code is not None:
+                return code
         self.zygote.kill(conn.keeper)
         return self.zygote.exit_code(conn.keeper)
 

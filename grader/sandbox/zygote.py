@@ -87,6 +87,8 @@ def main(control_fd: int) -> None:
                 tmp = tempfile.mkdtemp(prefix="w", dir=base)
                 pid = os.fork()
                 if pid == 0:
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     os.close(wake_r)
                     os.close(wake_w)
                     _keeper(ctrl, fds, tmp, request, read_only, capabilities)
