@@ -155,7 +155,10 @@ class Encoder:
         return {"$o": [self._opaque(value), _type_name(value), _summary(value)]}
 
     def _array_spec(self, arr: np.ndarray) -> list:
-        arr = np.ascontiguousarray(arr.view(np.ndarray) if type(arr) is not np.ndarray else arr)
+        if type(arr) is not np.ndarray:
+            arr = arr.view(np.ndarray)
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")  # (np.ascontiguousarray would turn 0-d into 1-d)
         data = memoryview(arr).cast("B") if arr.size else b""
         return [arr.dtype.str, list(arr.shape), self._add_blob(data), arr.nbytes]
 
