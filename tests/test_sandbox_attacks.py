@@ -582,3 +582,29 @@ def test_sigterm_to_the_grader_process_group_is_not_sent():
     """) as sb:
         assert sb.student.attack(group) in ("ProcessLookupError", "PermissionError")
     assert _alive(os.getpid())
+
+
+def test_without_protections_grading_still_works_and_says_what_is_off():
+    import io
+
+    from grader.sandbox import Sandbox, SandboxConfig, Zygote, announce_protections, protections_off
+    from tests.sandbox_helpers import all_statements
+    zygote = Zygote(disable=("landlock", "seccomp", "uid", "namespaces"))
+    source = "def ok(x):\n    return x + 1\n"
+    try:
+        with Sandbox(source, all_statements(source), config=SandboxConfig(), zygote=zygote) as sb:
+            assert sb.student.ok(1) == 2
+            off = protections_off(sb.applied)
+            stream = io.StringIO()
+            announce_protections(sb.applied, stream)
+            announce_protections(sb.applied, stream)
+    finally:
+        zygote.close()
+    assert len(off) == 4 and any("Landlock" in s for s in off)
+    assert stream.getvalue().count("without some protections") == 1
+
+
+def test_unknown_protection_names_are_refused():
+    from grader.sandbox import Zygote
+    with pytest.raises(ValueError, match="unknown protection"):
+        Zygote(disable=("landlok",))

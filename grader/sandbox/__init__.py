@@ -20,7 +20,9 @@ from grader.sandbox.client import (
     StudentException,
     WorkerDied,
     Zygote,
+    announce_protections,
     close_shared_zygotes,
+    protections_off,
     shared_zygote,
 )
 from grader.sandbox.wire import Handle
@@ -28,5 +30,6 @@ from grader.sandbox.wire import Handle
 __all__ = [
     "CallResult", "CallTimeout", "Handle", "Limits", "LoadProblem", "MissingName", "ProtocolError",
     "RefusedImport", "Sandbox", "SandboxConfig", "SandboxError", "StaleHandle", "StudentException",
-    "WorkerDied", "Zygote", "close_shared_zygotes", "shared_zygote",
+    "WorkerDied", "Zygote", "announce_protections", "close_shared_zygotes", "protections_off",
+    "shared_zygote",
 ]

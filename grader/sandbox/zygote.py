@@ -57,7 +57,7 @@ def main(control_fd: int) -> None:
         matplotlib.use("Agg")
     base = Path(config["base_dir"])
     read_only = _open_paths(prot.python_read_paths([Path(p) for p in config.get("exclude", [])]))
-    capabilities = _probe()
+    capabilities = _probe(set(config.get("disable", [])))
     ctrl.sendall((json.dumps({"ready": os.getpid(), "protections": capabilities}) + "\n").encode())
 
     children: dict[int, str] = {}
@@ -145,13 +145,13 @@ def _open_paths(paths: list[tuple[str, bool]]) -> list[tuple[int, bool]]:
     return out
 
 
-def _probe() -> dict:
-    """Which protections this machine and user can have."""
-    root = os.geteuid() == 0
+def _probe(disable: set[str]) -> dict:
+    """Which protections this machine and user can have, minus the disabled ones."""
     return {
-        "landlock_abi": prot.landlock_abi(),
-        "seccomp": prot.seccomp_available(),
-        "root": root,
+        "landlock_abi": 0 if "landlock" in disable else prot.landlock_abi(),
+        "seccomp": "seccomp" not in disable and prot.seccomp_available(),
+        "root": "uid" not in disable and os.geteuid() == 0,
+        "namespaces": "namespaces" not in disable,
         "user_namespaces": prot.user_namespaces_available(),
     }
 
@@ -199,8 +199,10 @@ def _keeper(ctrl: socket.socket, fds: list[int], tmp: str, request: dict,
 def _namespaces(capabilities: dict) -> list[str]:
     """New PID and network namespaces (with a user namespace when not root)."""
     flags = prot.CLONE_NEWPID | prot.CLONE_NEWNET
+    if not capabilities["namespaces"]:
+        return []
     try:
-        if capabilities["root"]:
+        if os.geteuid() == 0:
             prot.unshare(flags)
         elif capabilities["user_namespaces"]:
             uid, gid = os.getuid(), os.getgid()
