@@ -361,6 +361,7 @@ class Sandbox:
         self._output = bytearray()
         self._output_dropped = 0
         self._call_output = bytearray()
+        self.student_seconds = 0.0            # time spent inside student functions, as measured in the worker
         self.student = _StudentProxy(self)
 
     # ------------------------------------------------------------ public API
@@ -381,7 +382,10 @@ class Sandbox:
                    "patch": patch, "measure": measure, "figure": figure}
         reply = self._request(message, timeout or self.config.limits.call_timeout, during=f"`{name}`")
         output = self._call_output.decode("utf-8", "replace")
-        return CallResult(reply["value"], float(reply.get("seconds") or 0.0), reply.get("peak_bytes"),
+        seconds = reply.get("seconds")
+        seconds = float(seconds) if type(seconds) is float and 0 <= seconds < 1e6 else 0.0
+        self.student_seconds += seconds
+        return CallResult(reply["value"], seconds, reply.get("peak_bytes"),
                           output, _validated_figure(reply.get("figure")))
 
     def put(self, value: Any) -> Handle:

@@ -1,0 +1,105 @@
+"""Shared fixtures of the lab's checks: the reference, random inputs, and the student's network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import reference.backprop_lab as reference_lab
+from grader.checks import CheckFailure, describe_args, kind_of
+
+try:  # hints are a bonus: a check must still grade if the diagnosis module fails to import
+    from grader import diagnose
+except ImportError:  # pragma: no cover
+    diagnose = None
+
+
+@pytest.fixture(scope="session")
+def ref() -> Any:
+    """The reference implementation (trusted side only)."""
+    return reference_lab
+
+
+@pytest.fixture(scope="session")
+def lab() -> "Lab":
+    """Helpers shared by the lab's checks."""
+    return Lab()
+
+
+class Lab:
+    """Random inputs in the chapter's conventions, and the student's network run end to end."""
+
+    ref = reference_lab
+
+    @staticmethod
+    def params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """He-initialised parameters with non-zero biases (so a missing bias shows)."""
+        params = {}
+        for l in range(1, len(layer_dims)):
+            params[f"W{l}"] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) * np.sqrt(2.0 / layer_dims[l - 1])
+            params[f"b{l}"] = rng.standard_normal((layer_dims[l], 1)) * 0.1
+        return params
+
+    @staticmethod
+    def data(n_x: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """X of shape (n_x, m) and 0/1 labels Y of shape (1, m) with both classes when m > 1."""
+        X = rng.standard_normal((n_x, m))
+        Y = (rng.random((1, m)) > 0.5).astype(float)
+        if m > 1:
+            Y[0, 0], Y[0, 1] = 0.0, 1.0
+        return X, Y
+
+    @staticmethod
+    def unpack(value: Any, n: int, call: str, expected: str) -> tuple:
+        """The student's tuple return value, or a failure saying what came back instead."""
+        if isinstance(value, (tuple, list)) and len(value) == n:
+            return tuple(value)
+        raise CheckFailure(f"{call} returned {kind_of(value)}; expected {expected}.",
+                           hint=f"End the function with `return {expected.strip('()')}`.")
+
+    def forward(self, student: Any, X: np.ndarray, params: dict) -> tuple[np.ndarray, Any, str]:
+        """Run the student's L_layer_forward; returns (AL, caches, call description)."""
+        call = f"L_layer_forward({describe_args(X=X)}, params for {self.dims(params)})"
+        AL, caches = self.unpack(student.L_layer_forward(X, params), 2, call, "(AL, caches)")
+        return AL, caches, call
+
+    def grads(self, student: Any, X: np.ndarray, Y: np.ndarray, params: dict) -> tuple[dict, str]:
+        """The student's gradients from their own forward caches and backward."""
+        AL, caches, _ = self.forward(student, X, params)
+        call = f"L_layer_backward(AL, Y, caches) for {self.dims(params)}, m={X.shape[1]}"
+        grads = student.L_layer_backward(AL, Y, caches)
+        if not isinstance(grads, dict):
+            raise CheckFailure(f"{call} returned {kind_of(grads)}; expected a dict with dW1, db1, ...",
+                               hint="Collect the gradients in a dict: grads['dW' + str(l)] = dW.")
+        return grads, call
+
+    @staticmethod
+    def dims(params: dict) -> list[int]:
+        """The layer sizes [n_x, n_1, ..., n_L] of a params dict."""
+        L = len([k for k in params if k.startswith("W")])
+        return [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, L + 1)]
+
+    @staticmethod
+    def hint(function: str, *args: Any) -> str | None:
+        """The diagnosis module's hint for a mismatch, or None."""
+        if diagnose is None:
+            return None
+        try:
+            result = getattr(diagnose, function)(*args)
+        except Exception:  # a diagnosis must never turn a failed check into a grader error
+            return None
+        if result is None:
+            return None
+        return f"{result.hint} ({result.evidence})" if getattr(result, "evidence", "") else result.hint
+
+    @staticmethod
+    def array_hint(name: str, got: Any, expected: np.ndarray, m: int | None = None) -> str | None:
+        """The generic hint for an array mismatch (factor m, transposed, sign...)."""
+        if diagnose is None or not isinstance(got, np.ndarray):
+            return None
+        try:
+            return diagnose.diagnose_array(name, got, expected, m=m)
+        except Exception:
+            return None

@@ -1,0 +1,103 @@
+"""Forward pass (20 points): values and shapes of linear_forward and L_layer_forward, proper caching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.checks import CheckFailure, describe_args, expect_array
+
+# (n_prev, n, m): n_x != m everywhere, m = 1, a single input feature, a square W.
+LINEAR_CASES = [(3, 4, 5), (5, 2, 1), (1, 3, 7), (6, 6, 2)]
+# (layer_dims, m): the chapter's network, a single layer, m = 1, deeper than the chapter's.
+NETWORKS = [([2, 5, 3, 1], 7), ([4, 1], 3), ([5, 4, 3, 1], 1), ([3, 6, 5, 4, 2, 1], 9)]
+
+
+def _ids(cases):
+    return [f"n_prev={a},n={b},m={c}" for a, b, c in cases]
+
+
+def _net_ids(cases):
+    return [f"{'-'.join(map(str, dims))},m={m}" for dims, m in cases]
+
+
+@pytest.mark.public
+@pytest.mark.parametrize("n_prev, n, m", LINEAR_CASES, ids=_ids(LINEAR_CASES))
+def test_linear_forward_values(student, ref, lab, rng, n_prev, n, m):
+    """linear_forward returns Z = W A_prev + b with shape (n, m)"""
+    A = rng.standard_normal((n_prev, m))
+    W = rng.standard_normal((n, n_prev))
+    b = rng.standard_normal((n, 1))
+    call = f"linear_forward({describe_args(A_prev=A, W=W, b=b)})"
+    Z, _cache = lab.unpack(student.linear_forward(A, W, b), 2, call, "(Z, cache)")
+    expected, _ = ref.linear_forward(A, W, b)
+    hint = None
+    if isinstance(Z, np.ndarray) and Z.shape == expected.shape and np.allclose(Z, W @ A):
+        hint = "Z is missing the bias: Z = W @ A_prev + b (b broadcasts over the m columns)."
+    expect_array(Z, expected, name="Z", call=call, hint=hint or lab.array_hint("Z", Z, expected, m))
+
+
+@pytest.mark.parametrize("n_prev, n, m", LINEAR_CASES[:1], ids=_ids(LINEAR_CASES[:1]))
+def test_linear_forward_leaves_inputs_unchanged(student, rng, n_prev, n, m):
+    """linear_forward does not modify A_prev, W or b"""
+    A = rng.standard_normal((n_prev, m))
+    W = rng.standard_normal((n, n_prev))
+    b = rng.standard_normal((n, 1))
+    handles = [student.put(x.copy()) for x in (A, W, b)]
+    student.linear_forward(*handles)
+    for name, handle, original in zip(("A_prev", "W", "b"), handles, (A, W, b)):
+        after = student.get(handle)
+        if not (isinstance(after, np.ndarray) and after.shape == original.shape and np.array_equal(after, original)):
+            raise CheckFailure(f"linear_forward changed its input {name} in place.",
+                               hint=f"Never write into {name} (e.g. `{name} *= ...` or `{name}[...] = ...`): "
+                                    f"the caller still needs it. Work on a copy or build a new array.")
+
+
+@pytest.mark.public
+@pytest.mark.parametrize("dims, m", NETWORKS, ids=_net_ids(NETWORKS))
+def test_L_layer_forward_values(student, ref, lab, rng, dims, m):
+    """L_layer_forward computes AL with ReLU hidden layers and a sigmoid output, for any depth"""
+    params = lab.params(dims, rng)
+    X, _ = lab.data(dims[0], m, rng)
+    AL, _caches, call = lab.forward(student, X, params)
+    expected, _ = ref.L_layer_forward(X, params)
+    hint = lab.hint("diagnose_forward", AL, X, params) if isinstance(AL, np.ndarray) else None
+    expect_array(AL, expected, name="AL", call=call, hint=hint or lab.array_hint("AL", AL, expected, m))
+
+
+@pytest.mark.parametrize("dims, m", NETWORKS[:1], ids=_net_ids(NETWORKS[:1]))
+def test_L_layer_forward_leaves_inputs_unchanged(student, lab, rng, dims, m):
+    """L_layer_forward does not modify X or params"""
+    params = lab.params(dims, rng)
+    X, _ = lab.data(dims[0], m, rng)
+    X_handle = student.put(X.copy())
+    params_handle = student.put({k: v.copy() for k, v in params.items()})
+    student.L_layer_forward(X_handle, params_handle)
+    X_after, params_after = student.get(X_handle), student.get(params_handle)
+    if not (isinstance(X_after, np.ndarray) and np.array_equal(X_after, X)):
+        raise CheckFailure("L_layer_forward changed X in place.",
+                           hint="A[0] = X must stay untouched; assign new arrays instead of writing into X.")
+    changed = [k for k in params if not (isinstance(params_after, dict) and k in params_after
+                                         and np.array_equal(params_after[k], params[k]))]
+    if changed or not isinstance(params_after, dict) or set(params_after) != set(params):
+        raise CheckFailure(f"L_layer_forward changed params in place (keys {changed or 'added/removed'}).",
+                           hint="The forward pass reads the parameters; it must not modify or add to the dict.")
+
+
+@pytest.mark.parametrize("dims, m", [([2, 5, 3, 1], 6), ([4, 3, 2, 1], 5)], ids=["2-5-3-1,m=6", "4-3-2-1,m=5"])
+def test_caches_let_backward_compute_gradients(student, ref, lab, rng, dims, m):
+    """The caches from L_layer_forward let your L_layer_backward compute correct gradients"""
+    params = lab.params(dims, rng)
+    X, Y = lab.data(dims[0], m, rng)
+    grads, call = lab.grads(student, X, Y, params)
+    AL, caches = ref.L_layer_forward(X, params)
+    expected = ref.L_layer_backward(AL, Y, caches)
+    missing = [k for k in expected if k.startswith(("dW", "db")) and k not in grads]
+    if missing:
+        raise CheckFailure(f"{call} returned no {', '.join(missing)}.",
+                           hint="Caching is checked through your backward pass: it must return dW and db "
+                                "for every layer.")
+    for key in sorted(k for k in expected if k.startswith(("dW", "db"))):
+        expect_array(grads[key], expected[key], name=key, call=call,
+                     hint="If your backward pass is right on its own, check what each cache holds: "
+                          "layer l needs A[l-1], W[l], b[l] and Z[l].")

@@ -1,0 +1,207 @@
+"""Gradient check (20 points): backprop agrees with numerical gradients, and gradient_check works.
+
+The student's gradient_check is tested on their own (correct) code, on their
+code with a planted bug swapped in for their backward pass (a wrapper that
+doubles dW1, applied inside the sandbox for that call only), with a larger
+epsilon that tells two-sided from one-sided differences, and for restoring
+the parameters it perturbs.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pytest
+
+from grader.checks import CheckFailure, NotGraded, record, relative_difference
+
+DIMS = [2, 5, 3, 1]
+M = 5
+
+# Trusted source run inside the worker for one call: the student's own
+# backward with dW1 doubled, a bug any gradient check must flag.
+PLANTED_BUG = """
+def make(original):
+    def backward_with_planted_bug(*args, **kwargs):
+        grads = dict(original(*args, **kwargs))
+        grads["dW1"] = grads["dW1"] * 2.0
+        return grads
+    return backward_with_planted_bug
+"""
+
+
+def _rolled(grads: dict, params: dict) -> np.ndarray:
+    return np.concatenate([np.asarray(grads["d" + k], dtype=float).ravel() for k in params])
+
+
+def _setup(student, ref, lab, rng, gradient_tolerance):
+    """Inputs, the numerical gradients, and the student's backprop gradients (checked against them)."""
+    params = lab.params(DIMS, rng)
+    X, Y = lab.data(DIMS[0], M, rng)
+    numerical = ref.numerical_gradients(X, Y, params, 1e-7)
+    grads, call = lab.grads(student, X, Y, params)
+    table, ok = [], all(("d" + k) in grads for k in params)
+    if ok:
+        try:
+            for k in params:
+                got = np.asarray(grads["d" + k], dtype=float)
+                if got.shape != params[k].shape:
+                    raise ValueError
+                table.append({"parameter": k, "backprop_norm": float(np.linalg.norm(got)),
+                              "numerical_norm": float(np.linalg.norm(numerical["d" + k])),
+                              "relative_difference": relative_difference(got, numerical["d" + k])})
+            overall = relative_difference(_rolled(grads, params), _rolled(numerical, params))
+        except (ValueError, TypeError):
+            ok, overall = False, float("inf")
+    else:
+        overall = float("inf")
+    return {"params": params, "X": X, "Y": Y, "numerical": numerical, "grads": grads, "call": call,
+            "table": table, "overall": overall, "shapes_ok": ok,
+            "correct": ok and overall < gradient_tolerance}
+
+
+def _number(value, call: str) -> float:
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    raise CheckFailure(f"{call} returned {type(value).__name__}; expected one float (the relative difference).",
+                       hint="Return the relative difference ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
+
+
+def _require_correct_backprop(case) -> None:
+    if not case["correct"]:
+        raise NotGraded("Not graded until your backprop gradients agree with numerical gradients on [2, 5, 3, 1] "
+                        "(see the check above): a gradient check can only be tested on correct code.")
+
+
+@pytest.fixture
+def tolerance(assignment):
+    return float(assignment.setting("gradient_tolerance"))
+
+
+@pytest.mark.public
+def test_backprop_agrees_with_numerical_gradients(student, ref, lab, rng, tolerance, request):
+    """Your backprop gradients agree with two-sided numerical gradients on a [2, 5, 3, 1] network (< 1e-7)"""
+    case = _setup(student, ref, lab, rng, tolerance)
+    record(request, gradient_table=case["table"], overall_relative_difference=case["overall"])
+    if not case["shapes_ok"]:
+        raise CheckFailure(f"{case['call']} did not return a gradient of the right shape for every parameter "
+                           f"(keys {sorted(map(str, case['grads']))}).",
+                           hint=lab.hint("diagnose_grads", case["grads"], case["X"], case["Y"], case["params"]))
+    if case["overall"] >= tolerance:
+        worst = max(case["table"], key=lambda row: row["relative_difference"])
+        hint = lab.hint("diagnose_grads", case["grads"], case["X"], case["Y"], case["params"])
+        raise CheckFailure(
+            f"The relative difference between your backprop gradients and numerical gradients is "
+            f"{case['overall']:.3g}; the chapter asks for < {tolerance:g}. The worst parameter is "
+            f"{worst['parameter']} ({worst['relative_difference']:.3g}).",
+            hint=hint or "Above 1e-3 there is a bug; look at the layer of the worst parameter first.")
+
+
+def test_gradient_check_passes_correct_code(student, ref, lab, rng, tolerance, request):
+    """Your gradient_check passes your correct backprop (returns < 1e-7)"""
+    case = _setup(student, ref, lab, rng, tolerance)
+    _require_correct_backprop(case)
+    call = "gradient_check(X, Y, params) on a [2, 5, 3, 1] network"
+    value = _number(student.gradient_check(case["X"], case["Y"], case["params"]), call)
+    record(request, returned=value)
+    if not value < tolerance:
+        expected = ref.gradient_check(case["X"], case["Y"], case["params"])
+        raise CheckFailure(f"{call} returned {value:.3g} although your backprop is correct; the reference "
+                           f"gradient check gives {expected:.3g} on the same input (< {tolerance:g}).",
+                           hint="Use the two-sided difference (J(theta + eps) - J(theta - eps)) / (2 eps), "
+                                "restore each parameter after perturbing it, and divide the norm of the "
+                                "difference by the sum of the norms.")
+
+
+def test_gradient_check_flags_a_planted_bug(student, ref, lab, rng, tolerance, assignment, request):
+    """Your gradient_check flags a backward pass with a planted bug (returns > 1e-3)"""
+    case = _setup(student, ref, lab, rng, tolerance)
+    _require_correct_backprop(case)
+    threshold = float(assignment.setting("planted_bug_threshold"))
+    backward = student.resolve("L_layer_backward")
+    call = "gradient_check(X, Y, params) with dW1 doubled in your backward pass"
+    value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
+                                patch={backward: PLANTED_BUG}).value, call)
+    record(request, returned=value)
+    if not value > threshold:
+        raise CheckFailure(f"{call} returned {value:.3g}; a gradient check must report more than {threshold:g} "
+                           f"for this bug.",
+                           hint="Compare against the gradients your L_layer_backward returns (call it, do not "
+                                "recompute them another way), and return the relative difference.")
+
+
+def test_gradient_check_returns_the_relative_difference(student, ref, lab, rng, tolerance, request):
+    """Your gradient_check returns ||grad - gradapprox|| / (||grad|| + ||gradapprox||)"""
+    case = _setup(student, ref, lab, rng, tolerance)
+    _require_correct_backprop(case)
+    backward = student.resolve("L_layer_backward")
+    value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
+                                patch={backward: PLANTED_BUG}).value, "gradient_check(X, Y, params)")
+    planted = dict(case["grads"])
+    planted["dW1"] = np.asarray(planted["dW1"], dtype=float) * 2.0
+    g, n = _rolled(planted, case["params"]), _rolled(case["numerical"], case["params"])
+    expected = relative_difference(g, n)
+    record(request, returned=value, expected=expected)
+    if not np.isclose(value, expected, rtol=0.05):
+        absolute = float(np.linalg.norm(g - n))
+        hint = ("You return the norm of the difference without dividing by ||grad|| + ||gradapprox||."
+                if np.isclose(value, absolute, rtol=0.05) else
+                "Roll every dW and db into one vector, and every numerical gradient into another in the same "
+                "order, then return ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
+        raise CheckFailure(f"With dW1 doubled your gradient_check returned {value:.4g}; the chapter's relative "
+                           f"difference on this input is {expected:.4g}.", hint=hint)
+
+
+def test_gradient_check_uses_two_sided_differences(student, ref, lab, rng, tolerance, request):
+    """Your gradient_check uses the two-sided difference (accurate to O(eps^2))"""
+    case = _setup(student, ref, lab, rng, tolerance)
+    _require_correct_backprop(case)
+    eps = 1e-4  # large enough that a one-sided difference's O(eps) error shows, small enough for two-sided
+    call = f"gradient_check(X, Y, params, {eps:g})"
+    value = _number(student.gradient_check(case["X"], case["Y"], case["params"], eps), call)
+    two_sided = ref.gradient_check(case["X"], case["Y"], case["params"], eps)
+    limit = max(1e-6, 10 * two_sided)
+    record(request, returned=value, two_sided_reference=two_sided)
+    if not value < limit:
+        one_sided = _one_sided_difference(ref, case, eps)
+        hint = ("Your values match one-sided differences (J(theta + eps) - J(theta)) / eps, whose error is O(eps); "
+                "use (J(theta + eps) - J(theta - eps)) / (2 eps), whose error is O(eps^2)."
+                if 0.3 < value / max(one_sided, 1e-300) < 3 else
+                "With epsilon = 1e-4 a correct two-sided gradient check still agrees to about 1e-8; make sure "
+                "you use the epsilon argument and the two-sided difference.")
+        raise CheckFailure(f"{call} returned {value:.3g} on correct code; a two-sided check returns {two_sided:.3g} "
+                           f"with this epsilon.", hint=hint)
+
+
+def test_gradient_check_restores_parameters(student, ref, lab, rng, tolerance):
+    """Your gradient_check leaves params as it found them"""
+    case = _setup(student, ref, lab, rng, tolerance)
+    params = case["params"]
+    handle = student.put({k: v.copy() for k, v in params.items()})
+    student.gradient_check(case["X"], case["Y"], handle)
+    after = student.get(handle)
+    changed = [k for k in params if not (isinstance(after, dict) and k in after
+                                         and np.array_equal(np.asarray(after[k]), params[k]))]
+    if changed:
+        raise CheckFailure(f"After gradient_check, params {', '.join(changed)} differ from what was passed in.",
+                           hint="Perturb a copy (theta_plus = np.copy(theta)), or put the original value back "
+                                "after computing J(theta + eps) and J(theta - eps); otherwise every later "
+                                "component is computed at the wrong point, and the caller's params change.")
+
+
+def _one_sided_difference(ref, case, eps: float) -> float:
+    """What a one-sided gradient check would return on this input (for the hint only)."""
+    params, X, Y = case["params"], case["X"], case["Y"]
+    base = ref.compute_cost(ref.L_layer_forward(X, params)[0], Y)
+    approx = {}
+    for k, value in params.items():
+        grad = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            shifted = {kk: vv.copy() for kk, vv in params.items()}
+            shifted[k][idx] += eps
+            grad[idx] = (ref.compute_cost(ref.L_layer_forward(X, shifted)[0], Y) - base) / eps
+        approx["d" + k] = grad
+    return relative_difference(_rolled(approx, params), _rolled(case["numerical"], params))

@@ -1,0 +1,132 @@
+"""Training + plot (20 points): train on moons reaches > 95% held-out accuracy; the plot is a real figure.
+
+train(X, Y) runs once per grading run, in the sandbox, on make_moons data
+drawn with a seed from this run. The grader computes accuracy itself, on a
+fresh held-out set, from the returned params with the reference forward pass:
+no student code decides the score.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+
+import numpy as np
+import pytest
+
+from grader.checks import CheckFailure, CheckTimeout, NotGraded, record
+from reference.moons import MOONS_NOISE, moons
+
+
+@pytest.fixture(scope="module")
+def training(student, ref, assignment, seed):
+    """The student's train(X, Y) on this run's moons data; failures are kept to report in each check."""
+    rng = np.random.default_rng([seed, 1000])
+    train_seed, holdout_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
+    X, Y = moons(int(assignment.setting("train_samples")), train_seed)
+    X_test, Y_test = moons(int(assignment.setting("holdout_samples")), holdout_seed)
+    outcome = {"X": X, "Y": Y, "X_test": X_test, "Y_test": Y_test, "failure": None, "params": None}
+    try:
+        result = student.run("train", X, Y, timeout=float(assignment.setting("train_timeout")))
+        outcome["seconds"] = result.seconds
+        outcome["params"] = _validated_params(result.value, X)
+    except CheckFailure as failure:
+        outcome["failure"] = failure
+    return outcome
+
+
+def _validated_params(value, X):
+    """The returned params as a dict of float arrays in the chapter's format, or a precise failure."""
+    if not isinstance(value, dict):
+        raise CheckFailure(f"train(X, Y) returned {type(value).__name__}; expected the trained params dict "
+                           f"{{'W1': ..., 'b1': ..., ...}}.", hint="End train with `return params`.")
+    L = len([k for k in value if isinstance(k, str) and k.startswith("W")])
+    expected_keys = {f"{p}{l}" for l in range(1, L + 1) for p in "Wb"}
+    missing = sorted(expected_keys - set(value))
+    if L == 0 or missing:
+        raise CheckFailure(f"train(X, Y) returned params with keys {sorted(map(str, value))[:12]}; expected "
+                           f"W1, b1, ..., WL, bL{' (missing ' + ', '.join(missing) + ')' if missing else ''}.")
+    params, n_prev = {}, X.shape[0]
+    for l in range(1, L + 1):
+        W, b = value[f"W{l}"], value[f"b{l}"]
+        if not (isinstance(W, np.ndarray) and isinstance(b, np.ndarray)):
+            raise CheckFailure(f"params['W{l}'] and params['b{l}'] must be NumPy arrays.")
+        if W.ndim != 2 or W.shape[1] != n_prev or b.shape not in ((W.shape[0], 1), (W.shape[0],)):
+            raise CheckFailure(f"params['W{l}'] has shape {W.shape} and params['b{l}'] {b.shape}; layer {l} "
+                               f"must map {n_prev} inputs: W{l} of shape (n_{l}, {n_prev}), b{l} of shape (n_{l}, 1).")
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            raise CheckFailure(f"params['W{l}'] or params['b{l}'] holds NaN or infinite values: training diverged.",
+                               hint="Lower the learning rate, or check the gradients' signs.")
+        params[f"W{l}"], params[f"b{l}"] = W.astype(float), b.reshape(-1, 1).astype(float)
+        n_prev = W.shape[0]
+    if n_prev != 1:
+        raise CheckFailure(f"The last layer of the trained network has {n_prev} units; a binary classifier on "
+                           f"moons needs one sigmoid output unit.")
+    return params
+
+
+def _figure_details(figure: dict | None) -> dict:
+    if not figure or not figure.get("png"):
+        return {}
+    return {"images": {"student_decision_boundary": base64.b64encode(figure["png"]).decode()}}
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_params(ref):
+    X, Y = moons(1000, 0)
+    return ref.train(X, Y)
+
+
+@pytest.mark.public
+def test_train_reaches_the_accuracy_bar(training, ref, assignment, request):
+    """train(X, Y) on make_moons(1000) reaches more than 95% accuracy on a fresh held-out set"""
+    threshold = float(assignment.setting("accuracy_threshold"))
+    if isinstance(training["failure"], CheckTimeout):
+        raise CheckTimeout(training["failure"].message + f" Training has a budget of "
+                           f"{assignment.setting('train_timeout')} s.",
+                           hint="Use fewer iterations, or vectorise the loop over samples.")
+    if training["failure"] is not None:
+        raise training["failure"]
+    params = training["params"]
+    predictions = ref.predict(training["X_test"], params)
+    accuracy = float(np.mean(predictions == training["Y_test"]))
+    train_accuracy = float(np.mean(ref.predict(training["X"], params) == training["Y"]))
+    record(request, accuracy=accuracy, train_accuracy=train_accuracy, train_seconds=training.get("seconds"),
+           moons_noise=MOONS_NOISE,
+           params={k: v.tolist() for k, v in params.items()})
+    if not accuracy > threshold:
+        raise CheckFailure(
+            f"Your trained network classifies {accuracy:.1%} of a fresh held-out moons set correctly "
+            f"({train_accuracy:.1%} of its training set); the bar is more than {threshold:.0%}.",
+            hint=("The network underfits: train longer, raise the learning rate, or add hidden units."
+                  if train_accuracy <= threshold else
+                  "It fits the training set but not new data: use fewer hidden units or fewer iterations."),
+            details={"accuracy": accuracy})
+
+
+def test_plot_decision_boundary_returns_a_figure(training, student, ref, request):
+    """plot_decision_boundary(params, X, Y) returns a matplotlib Figure showing the data and the boundary"""
+    params = training["params"]
+    if params is None:
+        params = _reference_params(ref)  # grade the plot even when training failed
+    X, Y = training["X"], training["Y"]
+    result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30)
+    figure = result.figure or {}
+    record(request, **_figure_details(figure), figure_summary={k: v for k, v in figure.items() if k != "png"})
+    if not figure.get("is_figure"):
+        raise CheckFailure(f"plot_decision_boundary returned {figure.get('type', 'nothing')}; expected a "
+                           f"matplotlib Figure.",
+                           hint="Create it with fig, ax = plt.subplots(), draw on ax, and `return fig` "
+                                "(plt.show() alone returns None).")
+    problems = []
+    if figure.get("axes", 0) < 1:
+        problems.append("it has no axes")
+    if figure.get("points", 0) < X.shape[1] // 2:
+        problems.append(f"it shows {figure.get('points', 0)} data points (expected the {X.shape[1]} samples, "
+                        f"e.g. with ax.scatter)")
+    if figure.get("filled_regions", 0) + figure.get("lines", 0) + figure.get("images", 0) < 1:
+        problems.append("it shows no decision boundary (e.g. ax.contourf over a grid of predictions)")
+    if problems:
+        raise CheckFailure("The figure is incomplete: " + "; ".join(problems) + ".")
+    if figure.get("png") is None:
+        raise NotGraded("The figure could not be rendered to an image.")
