@@ -1,0 +1,140 @@
+"""The `grader` command line: list, check, grade (batch, assign and demo live in their own modules)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from grader import __version__
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submission", type=Path, help="a .py, .ipynb, .zip, or a folder holding one such file")
+    parser.add_argument("-a", "--assignment", required=True, help="assignment id (see `grader list`)")
+    parser.add_argument("--support", action="append", default=[], metavar="DIR",
+                        help="a folder of course modules submissions may import (read-only in the sandbox)")
+    parser.add_argument("--seed", type=int, help="replay a run: the seed recorded in its results.json")
+    parser.add_argument("--no-color", action="store_true", help="plain text output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `grader` command."""
+    parser = argparse.ArgumentParser(prog="grader", description="Grade the backpropagation chapter's labs "
+                                     "and exercises; student code runs in a sandbox.")
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="the assignments, their rubric items and points")
+
+    check = sub.add_parser("check", help="the student's self-check: public checks only")
+    _add_common(check)
+
+    grade = sub.add_parser("grade", help="grade one submission fully")
+    _add_common(grade)
+    grade.add_argument("--json", type=Path, metavar="PATH", help="write results.json (Gradescope schema) here")
+    grade.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
+    grade.add_argument("--overrides", type=Path, metavar="FILE",
+                       help="instructor's manual points (CSV: student,item,points,comment)")
+    grade.add_argument("--student", help="the student id used to look up --overrides (default: file name)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _list()
+        return _grade(args, public_only=args.command == "check")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except UsageError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    """A command-line mistake: the message says what to fix."""
+
+
+def _list() -> int:
+    from grader.assignment import available_assignments, load_assignment
+    from grader.rubric import rubric_for
+    for assignment_id in available_assignments():
+        assignment = load_assignment(assignment_id)
+        rubric = rubric_for(assignment.rubric)
+        total = sum(item.points for item in rubric.items)
+        print(f"{assignment_id}: {assignment.title} ({total:g} points)")
+        for item in rubric.items:
+            print(f"  {item.id:<20} {item.points:>5g}  {item.title}")
+    return 0
+
+
+def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
+    from grader.assignment import AssignmentError, load_assignment
+    from grader.report.results_json import to_results_json, write_json_atomic
+    from grader.report.terminal import render_summary
+    from grader.runner import grade
+    from grader.sandbox import announce_protections
+
+    try:
+        assignment = load_assignment(args.assignment)
+    except AssignmentError as exc:
+        raise UsageError(str(exc)) from None
+    for folder in args.support:
+        if not Path(folder).is_dir():
+            raise UsageError(f"--support {folder}: not a folder")
+    overrides = None
+    if not public_only and args.overrides is not None:
+        overrides = _overrides_for(args, assignment)
+    run = grade(args.submission, assignment, seed=args.seed, public_only=public_only,
+                support_dirs=tuple(str(Path(f).resolve()) for f in args.support), overrides=overrides)
+    if run.protections:
+        announce_protections(run.protections)
+    color = sys.stdout.isatty() and not args.no_color
+    print(render_summary(run.result, color=color, public_only=public_only))
+    notes = run_notes(run)
+    if notes:
+        print("\n".join(notes))
+    if not public_only:
+        print(f"seed {run.seed} (replay with --seed {run.seed}); graded in {run.execution_time:.1f} s, "
+              f"of which your code ran {run.student_seconds:.1f} s")
+        data = to_results_json(run.result, execution_time=run.execution_time, output="\n".join(notes),
+                               extra=run.extra_data())
+        if args.json:
+            write_json_atomic(args.json, data)
+        if args.html:
+            from grader.report.html import write_student_report
+            write_student_report(args.html, data)
+    return 0
+
+
+def run_notes(run) -> list[str]:
+    """Lines about loading and the sandbox that the student should read (skipped lines, crashes)."""
+    notes = []
+    if run.submission_error:
+        notes.append(f"Your submission could not be read: {run.submission_error}")
+    for problem in run.load_problems:
+        notes.append(f"While loading, {problem['where']} failed and was skipped: {problem['type']}: "
+                     f"{problem['message']}")
+    for event in run.sandbox_events:
+        notes.append(f"Sandbox: {event}")
+    return notes
+
+
+def _overrides_for(args: argparse.Namespace, assignment) -> dict:
+    from grader.overrides import OverrideError, load_overrides
+    from grader.rubric import rubric_for
+    try:
+        table = load_overrides(args.overrides, rubric_for(assignment.rubric))
+    except OverrideError as exc:
+        raise UsageError(str(exc)) from None
+    student = args.student or args.submission.name.split(".")[0]
+    return table.get(student, {})
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
