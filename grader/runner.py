@@ -219,7 +219,12 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
     plugin = _GradingPlugin(assignment, student, seed)
     args = [str(assignment.checks_dir), "--rootdir", str(assignment.checks_dir), "-c", os.devnull,
             "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:stepwise", "-o", "addopts=",
-            "-q", "--no-header", "-W", "ignore"]
+            "-q", "--no-header", "-W", "ignore", "--assert=plain", "-s",
+            # Plugins a grading run never uses: each costs start-up time on every submission.
+            "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:unittest",
+            "-p", "no:legacypath", "-p", "no:nose", "-p", "no:logging", "-p", "no:faulthandler",
+            "-p", "no:debugging", "-p", "no:setuponly", "-p", "no:setupplan", "-p", "no:warnings",
+            "-p", "no:python_path", "-p", "no:tmpdir", "-p", "no:monkeypatch", "-p", "no:recwarn"]
     if public_only:
         args += ["-m", "public"]
     sink = io.StringIO()
