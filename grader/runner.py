@@ -224,7 +224,8 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
             "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:unittest",
             "-p", "no:legacypath", "-p", "no:nose", "-p", "no:logging", "-p", "no:faulthandler",
             "-p", "no:debugging", "-p", "no:setuponly", "-p", "no:setupplan", "-p", "no:warnings",
-            "-p", "no:python_path", "-p", "no:tmpdir", "-p", "no:monkeypatch", "-p", "no:recwarn"]
+            "-p", "no:python_path", "-p", "no:tmpdir", "-p", "no:monkeypatch", "-p", "no:recwarn",
+            "-p", "no:unraisableexception", "-p", "no:threadexception"]
     if public_only:
         args += ["-m", "public"]
     sink = io.StringIO()
