@@ -253,6 +253,10 @@ def gradient_check(X, Y, params, epsilon=1e-7):
     Both gradient sets are rolled into one vector each (W1, b1, W2, ...) and
     compared by ``||g_bp - g_num|| / (||g_bp|| + ||g_num||)``. Below ``1e-7``
     backprop is correct; around ``1e-5`` suspicious; above ``1e-3`` a bug.
+    The verdict needs inputs away from the kinks and the saturation: a ReLU
+    pre-activation within ``epsilon`` of 0 (easy with zero biases) or a
+    sigmoid output within about ``1e-5`` of 0 or 1 costs the numerical
+    gradient enough precision to read "suspicious" on correct code.
     """
     # Roll both gradient dicts into vectors in the same key order, then compare by the relative difference.
     # BEGIN SOLUTION
@@ -281,7 +285,12 @@ def gradient_check_table(X, Y, params, epsilon=1e-7):
 
     Returns one dict per parameter in order W1, b1, W2, ...:
     ``{"parameter": "W1", "backprop_norm": float, "numerical_norm": float,
-    "relative_difference": float}``.
+    "relative_difference": float, "absolute_difference": float}``, the last
+    being ``||g_bp - g_num||``. A parameter whose gradient is tiny (a norm
+    around 1e-4) can show a relative difference near 1e-6 on correct code,
+    because the numerical gradient's rounding floor (about 1e-9 per
+    component) is then no longer small beside it; the absolute difference
+    tells that case apart from a bug.
     """
     theta = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
     X = np.asarray(X, dtype=np.float64)
@@ -297,6 +306,7 @@ def gradient_check_table(X, Y, params, epsilon=1e-7):
             "backprop_norm": float(np.linalg.norm(g_bp)),
             "numerical_norm": float(np.linalg.norm(g_num)),
             "relative_difference": _relative_difference(g_bp, g_num),
+            "absolute_difference": float(np.linalg.norm(g_bp - g_num)),
         })
     return rows
 
