@@ -9,12 +9,13 @@ What the student writes and what the handout gives them: every function whose
 body holds a ``# BEGIN SOLUTION`` / ``# END SOLUTION`` region is the student's
 work (`grader assign` replaces each region by ``raise NotImplementedError``):
 the layer functions, the L-layer forward and backward passes, the cost, the
-numerical gradients and gradient check, training and the plot. The handout
-gives the rest ready-made, because the chapter states them rather than asks
-for them: the activation functions and their local derivatives,
-`initialize_parameters` (He initialisation), `predict`, and
-`gradient_check_table`, which only tabulates what the student's functions
-compute.
+numerical gradients and gradient check (with the relative difference
+`_relative_difference`), training and the plot. The handout gives the rest
+ready-made, because the chapter states them rather than asks for them: the
+activation functions and their local derivatives, `initialize_parameters`
+(He initialisation), `num_layers` and `_param_keys` (depth and rolling
+order), `predict`, and `gradient_check_table`, which only tabulates what the
+student's functions compute.
 
 A layer's cache is ``((A_prev, W, b), Z)``: the linear cache that
 `linear_backward` needs, then the pre-activation that the activation's
@@ -274,10 +275,12 @@ def gradient_check(X, Y, params, epsilon=1e-7):
 
 def _relative_difference(a, b):
     """``||a - b|| / (||a|| + ||b||)``, and 0.0 when both are zero (nothing to disagree on)."""
+    # BEGIN SOLUTION
     denominator = np.linalg.norm(a) + np.linalg.norm(b)
     if denominator == 0:
         return 0.0
     return float(np.linalg.norm(a - b) / denominator)
+    # END SOLUTION
 
 
 def gradient_check_table(X, Y, params, epsilon=1e-7):

@@ -156,7 +156,10 @@ class Value:
     def __truediv__(self, other):
         """``self / other``."""
         # BEGIN SOLUTION
-        return self * _as_value(other) ** -1
+        other = _as_value(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return self * other ** -1
         # END SOLUTION
 
     def __rtruediv__(self, other):
@@ -242,7 +245,7 @@ def checkpointed_gradients(X, Y, params, segment_size):
     # BEGIN SOLUTION
     L = num_layers(params)
     k = int(segment_size)
-    if k < 1:
+    if k < 1 or k != segment_size:
         raise ValueError(f"segment_size must be a positive integer, got {segment_size!r}")
 
     # A checkpoint keeps Z rather than A: the segment below needs Z for

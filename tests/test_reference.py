@@ -331,7 +331,7 @@ Value = res.Value
 EXPRESSIONS = {
     "arithmetic": (lambda a, b, c: a * b + c - a / b, [1.5, -2.0, 0.7]),
     "reused nodes": (lambda a, b, c: a * a + a * b + (a + b) * (a + c) - a, [0.3, 1.2, -0.8]),
-    "reversed numbers": (lambda a, b, c: 2 * a + 1 - b + 2 / c + 3 - a * 4, [0.5, 2.0, 1.5]),
+    "reversed numbers": (lambda a, b, c: 3 + (2 * a) * (1 - b) + 2 / c - a * 4 + c / 2, [0.5, 2.0, 1.5]),
     "powers and negation": (lambda a, b, c: -(a ** 3) + b ** -2 + c ** 0.5, [1.1, 0.9, 2.0]),
     "exp and log": (lambda a, b, c: (a * b).exp().log() + (c ** 2 + 1).log() * a.exp(), [0.4, -0.6, 1.3]),
 }
