@@ -1,0 +1,149 @@
+"""The grader's own picture of a trained network's decision boundary.
+
+The student's figure shows what their plotting code draws; this one shows
+what their returned params actually compute, drawn by trusted code, so an
+instructor can compare the two at a glance. It reads plain arrays only
+(never student code) and is built on `matplotlib.figure.Figure` with the Agg
+canvas, so no pyplot global state is created or left behind.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Mapping
+
+import numpy as np
+
+# Grid resolution of the probability map: fine enough for a smooth contour at
+# 400x300 px, coarse enough to render in a few milliseconds.
+GRID_X, GRID_Y = 160, 120
+# A returned network bigger than this is not something the lab asks for;
+# evaluating it over the grid could take seconds and gigabytes, so we decline.
+MAX_PARAMETERS = 2_000_000
+# Rows of the grid evaluated at once, so that a wide hidden layer never holds
+# more than about CHUNK_ELEMENTS floats in memory.
+CHUNK_ELEMENTS = 4_000_000
+WIDTH_PX, HEIGHT_PX, DPI = 400, 300, 100
+
+
+def render_boundary_png(params: Mapping[str, Any] | None, X: Any = None, Y: Any = None) -> bytes | None:
+    """PNG bytes (about 400x300 px) of the network's sigmoid output over the data, or None.
+
+    `params` is the chapter's ``{"W1", "b1", ..., "WL", "bL"}`` as arrays or
+    nested lists (ReLU hidden layers, one sigmoid output unit). `X` (2, m) and
+    `Y` (1, m) are the points to show; without them a fixed moons sample
+    (300 points, seed 0) is drawn. Returns None, without raising, when the
+    params or data are malformed, non-finite or too large to draw.
+    """
+    layers = _layers(params)
+    if layers is None:
+        return None
+    data = _data(X, Y)
+    if data is None:
+        return None
+    X, Y = data
+    try:
+        return _draw(layers, X, Y)
+    except (ValueError, TypeError, FloatingPointError, MemoryError, OverflowError):
+        return None
+
+
+def _layers(params: Any) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(W, b) per layer as float arrays when `params` is a well-formed 2-input, 1-output network."""
+    if not isinstance(params, Mapping):
+        return None
+    count = sum(1 for key in params if isinstance(key, str) and key.startswith("W") and key[1:].isdigit())
+    if count == 0 or set(params) != {f"{p}{l}" for l in range(1, count + 1) for p in "Wb"}:
+        return None
+    layers, n_prev, total = [], 2, 0
+    for l in range(1, count + 1):
+        try:
+            W = np.asarray(params[f"W{l}"], dtype=float)
+            b = np.asarray(params[f"b{l}"], dtype=float)
+        except (ValueError, TypeError, OverflowError):
+            return None  # ragged nested lists, strings, objects
+        if W.ndim != 2 or W.shape[1] != n_prev or W.shape[0] == 0 or b.size != W.shape[0]:
+            return None
+        total += W.size + b.size
+        if total > MAX_PARAMETERS or not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            return None
+        layers.append((W, b.reshape(-1, 1)))
+        n_prev = W.shape[0]
+    return layers if n_prev == 1 else None
+
+
+def _data(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The points to scatter: the given (X, Y) when well-formed, else None; moons when none given."""
+    if X is None:
+        from reference.moons import moons
+        return moons(300, 0)
+    try:
+        X = np.asarray(X, dtype=float)
+        Y = np.zeros((1, X.shape[1])) if Y is None else np.asarray(Y, dtype=float).reshape(1, -1)
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    if X.ndim != 2 or X.shape[0] != 2 or X.shape[1] == 0 or Y.shape[1] != X.shape[1]:
+        return None
+    if not np.all(np.isfinite(X)):
+        return None
+    return X, Y
+
+
+def _probabilities(layers: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray) -> np.ndarray:
+    """sigmoid(L-layer ReLU forward) of `grid` (2, n), evaluated in column chunks to bound memory."""
+    widest = max(W.shape[0] for W, _ in layers)
+    step = max(1, CHUNK_ELEMENTS // widest)
+    out = np.empty(grid.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, grid.shape[1], step):
+            A = grid[:, start:start + step]
+            for W, b in layers[:-1]:
+                A = np.maximum(W @ A + b, 0.0)
+            W, b = layers[-1]
+            Z = np.clip(W @ A + b, -500.0, 500.0)  # exp overflows beyond ~709; the sigmoid is flat there anyway
+            out[start:start + step] = 1.0 / (1.0 + np.exp(-Z.ravel()))
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the network's output is not finite on the plotting grid")
+    return out
+
+
+def _draw(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np.ndarray) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    pad = 0.5
+    x_lo, x_hi = X[0].min() - pad, X[0].max() + pad
+    y_lo, y_hi = X[1].min() - pad, X[1].max() + pad
+    xx, yy = np.meshgrid(np.linspace(x_lo, x_hi, GRID_X), np.linspace(y_lo, y_hi, GRID_Y))
+    probability = _probabilities(layers, np.vstack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    ax.contourf(xx, yy, probability, levels=[0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0], cmap="RdBu_r", alpha=0.45,
+                vmin=0.0, vmax=1.0)
+    if probability.min() < 0.5 < probability.max():
+        ax.contour(xx, yy, probability, levels=[0.5], colors="black", linewidths=1.2)
+    labels = Y.ravel() > 0.5
+    # Two marker shapes as well as two colours, so the classes stay apart in grayscale print.
+    ax.scatter(X[0, ~labels], X[1, ~labels], s=9, marker="o", c="#2166ac", edgecolors="white", linewidths=0.3,
+               label="y = 0")
+    ax.scatter(X[0, labels], X[1, labels], s=11, marker="^", c="#b2182b", edgecolors="white", linewidths=0.3,
+               label="y = 1")
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
+    ax.set_xlabel("$x_1$", fontsize=8)
+    ax.set_ylabel("$x_2$", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title("Your params, drawn by the grader (P(y=1), boundary at 0.5)", fontsize=8)
+    ax.legend(loc="lower left", fontsize=7, framealpha=0.8)
+    figure.tight_layout(pad=0.4)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def is_png(data: Any) -> bool:
+    """True when `data` starts with the PNG signature (used before embedding bytes as an image)."""
+    return isinstance(data, (bytes, bytearray)) and bytes(data[:8]) == b"\x89PNG\r\n\x1a\n"
+
