@@ -323,18 +323,20 @@ def predict(X, params):
     return (AL > 0.5).astype(np.int64)
 
 
-def train(X, Y, layer_dims=None, learning_rate=0.01, num_iterations=1000, seed=0):
+def train(X, Y, layer_dims=None, learning_rate=0.01, num_iterations=1500, seed=0):
     """Train a ReLU/sigmoid network on ``(X, Y)`` by full-batch Adam; returns ``params``.
 
-    The default architecture ``[n_x, 16, 8, 1]`` and budget (1000 Adam steps
-    at learning rate 0.01) take about a quarter of a second on 1000 moons
-    samples on one core and reach 99.5% or more held-out accuracy. Adam (Kingma and Ba, 2015) rather than
-    plain gradient descent because it gets there in a fraction of the steps.
+    The default architecture ``[n_x, 32, 16, 1]`` and budget (1500 Adam steps
+    at learning rate 0.01) take about half a second on 1000 moons samples on
+    one core and reached at least 99.5% held-out accuracy on each of 40 data
+    seeds (a smaller [n_x, 16, 8, 1] net with 1000 steps got stuck at 90% on
+    one of them). Adam (Kingma and Ba, 2015) rather than plain gradient
+    descent because it gets there in a fraction of the steps.
     """
     # Initialise, then repeat: forward, backward, update every parameter against its gradient.
     # BEGIN SOLUTION
     if layer_dims is None:
-        layer_dims = [X.shape[0], 16, 8, 1]
+        layer_dims = [X.shape[0], 32, 16, 1]
     params = initialize_parameters(layer_dims, seed=seed)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     first = {key: np.zeros_like(value) for key, value in params.items()}

@@ -2,7 +2,8 @@
 
 The student's gradient_check is tested on their own (correct) code, on their
 code with a planted bug swapped in for their backward pass (a wrapper that
-doubles dW1, applied inside the sandbox for that call only), with a larger
+doubles every gradient, applied inside the sandbox for that call only: the
+relative difference is then exactly 1/3, whatever the network), with a larger
 epsilon that tells two-sided from one-sided differences, and for restoring
 the parameters it perturbs.
 """
@@ -20,12 +21,16 @@ DIMS = [2, 5, 3, 1]
 M = 5
 
 # Trusted source run inside the worker for one call: the student's own
-# backward with dW1 doubled, a bug any gradient check must flag.
+# backward with every dW and db doubled (a factor-of-2 bug any gradient check
+# must flag). Doubling all of them, not one, keeps the bug visible even when a
+# layer's gradient happens to be zero (dead ReLUs on a small batch).
 PLANTED_BUG = """
 def make(original):
     def backward_with_planted_bug(*args, **kwargs):
         grads = dict(original(*args, **kwargs))
-        grads["dW1"] = grads["dW1"] * 2.0
+        for key in list(grads):
+            if str(key).startswith(("dW", "db")):
+                grads[key] = grads[key] * 2.0
         return grads
     return backward_with_planted_bug
 """
@@ -122,7 +127,7 @@ def test_gradient_check_flags_a_planted_bug(student, ref, lab, rng, tolerance, a
     _require_correct_backprop(case)
     threshold = float(assignment.setting("planted_bug_threshold"))
     backward = student.resolve("L_layer_backward")
-    call = "gradient_check(X, Y, params) with dW1 doubled in your backward pass"
+    call = "gradient_check(X, Y, params) with every gradient doubled in your backward pass"
     value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
                                 patch={backward: PLANTED_BUG}).value, call)
     record(request, returned=value)
@@ -140,8 +145,7 @@ def test_gradient_check_returns_the_relative_difference(student, ref, lab, rng, 
     backward = student.resolve("L_layer_backward")
     value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
                                 patch={backward: PLANTED_BUG}).value, "gradient_check(X, Y, params)")
-    planted = dict(case["grads"])
-    planted["dW1"] = np.asarray(planted["dW1"], dtype=float) * 2.0
+    planted = {"d" + k: 2.0 * np.asarray(case["grads"]["d" + k], dtype=float) for k in case["params"]}
     g, n = _rolled(planted, case["params"]), _rolled(case["numerical"], case["params"])
     expected = relative_difference(g, n)
     record(request, returned=value, expected=expected)
@@ -151,7 +155,7 @@ def test_gradient_check_returns_the_relative_difference(student, ref, lab, rng, 
                 if np.isclose(value, absolute, rtol=0.05) else
                 "Roll every dW and db into one vector, and every numerical gradient into another in the same "
                 "order, then return ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
-        raise CheckFailure(f"With dW1 doubled your gradient_check returned {value:.4g}; the chapter's relative "
+        raise CheckFailure(f"With every gradient doubled your gradient_check returned {value:.4g}; the chapter's relative "
                            f"difference on this input is {expected:.4g}.", hint=hint)
 
 
