@@ -97,6 +97,14 @@ class StudentCode:
         except SandboxError as exc:
             raise self._failure(actual, exc, args) from None
 
+    def drive(self, source: str, *args: Any, timeout: float | None = None, measure: bool = False,
+              what: str = "the check's driver") -> CallResult:
+        """Run trusted driver source (defining ``drive(module, *args)``) against the submission."""
+        try:
+            return self.sandbox.drive(source, args, timeout=timeout, measure=measure)
+        except SandboxError as exc:
+            raise self._failure(what, exc, args) from None
+
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's `name` and return its value."""
         return self.run(name, *args, **kwargs).value

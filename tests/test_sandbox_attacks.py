@@ -608,3 +608,18 @@ def test_unknown_protection_names_are_refused():
     from grader.sandbox import Zygote
     with pytest.raises(ValueError, match="unknown protection"):
         Zygote(disable=("landlok",))
+
+
+def test_a_driver_reads_module_values_and_builds_with_student_classes():
+    with make_sandbox("""
+        ANSWER = (1.5, 2)
+        class Box:
+            def __init__(self, v):
+                self.v = v
+            def double(self):
+                return Box(self.v * 2)
+    """) as sb:
+        result = sb.drive("def drive(module, name, v):\n    return getattr(module, name), module.Box(v).double().v\n",
+                          ("ANSWER", 3), measure=True)
+    assert result.value == ((1.5, 2), 6)
+    assert isinstance(result.peak_bytes, int)

@@ -388,6 +388,23 @@ class Sandbox:
         return CallResult(reply["value"], seconds, reply.get("peak_bytes"),
                           output, _validated_figure(reply.get("figure")))
 
+    def drive(self, source: str, args: tuple = (), *, timeout: float | None = None,
+              measure: bool = False) -> CallResult:
+        """Run trusted driver source in the worker: it defines ``drive(module, *args)``.
+
+        For checks that need more than calling one function: building an
+        expression graph from the student's classes, reading module-level
+        answers, timing a sequence of the student's calls together.
+        """
+        self.ensure_loaded()
+        message = {"op": "drive", "source": source, "args": tuple(args), "measure": measure}
+        reply = self._request(message, timeout or self.config.limits.call_timeout, during="a check")
+        seconds = reply.get("seconds")
+        seconds = float(seconds) if type(seconds) is float and 0 <= seconds < 1e6 else 0.0
+        self.student_seconds += seconds
+        return CallResult(reply["value"], seconds, reply.get("peak_bytes"),
+                          self._call_output.decode("utf-8", "replace"))
+
     def put(self, value: Any) -> Handle:
         """Store a value in the worker and return a handle to it (to see later mutations)."""
         self.ensure_loaded()

@@ -158,6 +158,8 @@ class Worker:
             return self.load(request)
         if op == "call":
             return self.call(request)
+        if op == "drive":
+            return self.drive(request)
         if op == "put":
             return {"ok": True, "value": None, "handle": self._keep(request["value"])}
         if op == "get":
@@ -268,6 +270,30 @@ class Worker:
         if request.get("figure"):
             reply["figure"] = _describe_figure(value)
         return reply
+
+    def drive(self, request: dict) -> dict:
+        """Run trusted driver source against the submission module.
+
+        The driver defines ``drive(module, *args)``; it can build objects with
+        the student's classes (an expression graph of their ``Value``) or read
+        module-level answers, and returns plain data. Its result is as
+        untrusted as any other: the student's code runs inside it.
+        """
+        namespace: dict[str, Any] = {}
+        exec(compile(request["source"], "<grader driver>", "exec"), namespace)
+        measure = bool(request.get("measure"))
+        if measure:
+            _tm_start()
+            _tm_reset()
+        start = _perf_counter()
+        try:
+            value = namespace["drive"](self.module, *request.get("args", ()))
+        finally:
+            elapsed = _perf_counter() - start
+            peak = _tm_peak()[1] if measure else None
+            if measure:
+                _tm_stop()
+        return {"ok": True, "value": value, "seconds": elapsed, "peak_bytes": peak}
 
     def _apply_patches(self, patches: dict) -> dict:
         """Swap in grader-supplied wrappers for this call only; returns what to restore.
