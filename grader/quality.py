@@ -10,10 +10,10 @@ rubric names comments, docstrings and modularity, so they carry 8 of the 10:
 
 - Docstrings, 3: every required function has a docstring that says what its
   arguments are and what it returns (a fifth of the credit goes to public
-  helper functions when there are any). A missing required function earns
-  nothing here.
+  helper functions having a docstring at all, when there are any). A missing
+  required function earns nothing here.
 - Comments, 2.5: meaningful comments in function bodies, about one every
-  10 lines of code and at least one in every function of 8 or more lines.
+  10 lines of code and at least one in every function of 10 or more lines.
   Commented-out code is not a comment and costs a little on its own.
 - Modularity, 2.5: the required functions exist as separate top-level
   functions, none is longer than 40 lines of code, none nests blocks more than
@@ -33,6 +33,7 @@ from __future__ import annotations
 import ast
 import bisect
 import io
+import keyword
 import math
 import re
 import tokenize
@@ -51,11 +52,18 @@ WEIGHTS = {DOCSTRINGS: 3.0, COMMENTS: 2.5, MODULARITY: 2.5, NAMES: 1.0, TOP_LEVE
 MAX_FUNCTION_LINES = 40
 MAX_NESTING = 3
 COMMENT_EVERY = 10          # lines of function code per meaningful comment for full credit
-COMMENTED_FUNCTION_LINES = 8  # functions at least this long need a comment of their own
+COMMENTED_FUNCTION_LINES = 10  # functions at least this long need a comment of their own
 REPEAT_WINDOW = 3           # consecutive statements that make a "repeated block"
-REPEAT_MIN_NODES = 30       # ...and enough syntax in them that the repeat is not trivial
-MATH_NAMES = frozenset("X Y Z W A b m L l i j k n x y z _".split())
+REPEAT_MIN_TOKENS = 30      # ...and enough code in them that the repeat is not trivial
+# The chapter's notation: data, layer quantities, sizes, indices and the
+# worked examples' scalars (x, y, z, w, b; a for an activation).
+MATH_NAMES = frozenset("X Y Z W A b m L l i j k n x y z a w _".split())
 MAX_EVIDENCE = 12
+# About 10,000 lines of ordinary code; denser files are cut here so that the
+# estimate stays well under a second. Comments and docstrings count as one
+# token each, as they cost little to analyse.
+MAX_TOKENS = 100_000
+_ROUGH_TOKEN = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|#[^\r\n]*|\w+|[^\w\s]')
 
 # Frozen rather than read from `builtins`, so the estimate cannot depend on
 # what other code in the grader process added there.
@@ -76,17 +84,17 @@ CONSTANT_CALLS = frozenset(
 
 _PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
 _FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
-_SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
-                ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _BLOCK_TYPES = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith,
                 ast.Try, ast.TryStar, ast.Match)
 _LAYOUT_TOKENS = {tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
                   tokenize.ENDMARKER, tokenize.ENCODING}
-_RETURN_WORDS = re.compile(r"(?i)\b(returns?|returned|returning|yields?|gives?|outputs?)\b|->|→")
+# A summary that starts "The ..." or "A ..." names the value the function gives.
+_RETURN_WORDS = re.compile(r"(?i)\b(returns?|returned|returning|yields?|gives?|outputs?)\b|->|→|^(the|an?)\b")
 _PRAGMA = re.compile(r"(?i)^(noqa|type:|pylint:|pragma|fmt:|mypy:|isort:|nosec|-\*-|!)")
 _TASK_ONLY = re.compile(r"(?i)^(todo|fixme|xxx|hack)\b[\W_]*$")
 _CODE_HINT = re.compile(r"[=(\[:]|^(return|import|from|pass|break|continue|raise|del|assert|yield)\b")
 _CODE_KEYWORD_LINE = re.compile(r"^((else|try|finally)\s*:|(elif|except)\b.*:)\s*$")
+_LEFT_OPEN = re.compile(r"never closed|unterminated triple|expected an indented block|EOF")
 _CHUNK_CONTINUATION = re.compile(r"(else|elif|except|finally)\b|[)\]}]")
 
 
@@ -138,10 +146,11 @@ def estimate_quality(source: str, required_functions: list[str],
         warnings.simplefilter("ignore")
         parsed = _parse(source)
         if not parsed.units:
-            return _zero_estimate(max_points, f"could not parse the file: {parsed.fatal}")
+            return _zero_estimate(max_points, [f"could not parse the file: {parsed.fatal}"] + parsed.notes)
         facts = _Facts(parsed)
         if not facts.functions and not facts.top_defs:
-            return _zero_estimate(max_points, "the file defines no functions, so there is no code to judge")
+            return _zero_estimate(max_points, ["the file defines no functions, so there is no code to judge"]
+                                  + parsed.notes)
         scored = [
             (DOCSTRINGS, _score_docstrings(facts, required)),
             (COMMENTS, _score_comments(facts)),
@@ -184,19 +193,35 @@ class _Parsed:
 
 
 def _parse(source: str) -> _Parsed:
-    """Parse the whole file, or failing that each top-level chunk on its own."""
+    """Parse the whole file, or failing that each top-level chunk on its own.
+    Only the first MAX_TOKENS (roughly counted) are read, which bounds the time."""
     source = source.lstrip("\ufeff")
     lines = _split_lines(source)
+    notes = []
+    if len(_ROUGH_TOKEN.findall(source)) > MAX_TOKENS:
+        lines = _first_lines_within_budget(lines)
+        source = "".join(lines)
+        notes.append(f"the file is too long to analyse in full: only lines 1-{len(lines)} were read")
     try:
-        return _Parsed(lines, [_Unit(ast.parse(source), source, 0)], [])
+        return _Parsed(lines, [_Unit(ast.parse(source), source, 0)], notes)
     except _PARSE_ERRORS as exc:
         whole_error = _describe_error(exc, source, 0)
     units, failures = _parse_chunks(lines)
     if not units:
-        return _Parsed(lines, [], [], whole_error)
-    notes = [f"could not parse lines {first}-{last} ({error}); this estimate covers the rest of the file"
-             for first, last, error in failures]
+        return _Parsed(lines, [], notes, whole_error)
+    notes += [f"could not parse lines {first}-{last} ({error}); this estimate covers the rest of the file"
+              for first, last, error in failures]
     return _Parsed(lines, units, notes)
+
+
+def _first_lines_within_budget(lines: list[str]) -> list[str]:
+    """The longest prefix of `lines` holding at most MAX_TOKENS rough tokens."""
+    count = 0
+    for index, line in enumerate(lines):
+        count += len(_ROUGH_TOKEN.findall(line))
+        if count > MAX_TOKENS:
+            return lines[:index]
+    return lines
 
 
 def _split_lines(source: str) -> list[str]:
@@ -229,12 +254,16 @@ def _parse_chunks(lines: list[str]) -> tuple[list[_Unit], list[tuple[int, int, s
     index = 0
     while index < len(starts):
         first_error = ""
-        for end in range(index + 1, min(index + 4, len(starts)) + 1):
+        end = index + 1
+        while end <= min(index + 4, len(starts)):
             text = "".join(lines[starts[index]:bounds[end]])
             try:
                 tree = ast.parse(text)
             except _PARSE_ERRORS as exc:
                 first_error = first_error or _describe_error(exc, text, starts[index])
+                # Only something left open (a bracket, a string, a block) can be
+                # completed by the chunks that follow.
+                end = end + 1 if _LEFT_OPEN.search(str(exc)) else len(starts) + 1
                 continue
             ast.increment_lineno(tree, starts[index])
             units.append(_Unit(tree, text, starts[index]))
@@ -269,12 +298,25 @@ def _chunk_starts(lines: list[str]) -> list[int]:
 # ------------------------------------------------------------------ facts
 
 @dataclass
+class _Scope:
+    """What one function body (or the module) binds and reads."""
+
+    loads: set[str] = field(default_factory=set)  # names read here or in nested scopes
+    bindings: list[tuple[str, str, int]] = field(default_factory=list)  # (kind, name, line)
+    declared: set[str] = field(default_factory=set)  # global / nonlocal
+    nested: list[ast.AST] = field(default_factory=list)  # functions defined directly inside
+    returns_value: bool = False
+
+
+@dataclass
 class _Function:
     """A function definition anywhere in the file."""
 
     node: ast.FunctionDef | ast.AsyncFunctionDef
     name: str
     top_level: bool
+    parent: _Scope
+    scope: _Scope = field(default_factory=_Scope)
     length: int = 0
 
 
@@ -288,53 +330,116 @@ class _Comment:
 
 
 class _Facts:
-    """Everything the criteria need, gathered once from the parsed units."""
+    """Everything the criteria need, gathered in one pass over the parsed units.
+
+    One explicit-stack traversal: student files may nest deeper than Python's
+    recursion limit, and huge files must stay fast.
+    """
 
     def __init__(self, parsed: _Parsed) -> None:
         self.lines = parsed.lines
         self.units = parsed.units
         self.functions: list[_Function] = []
+        self.classes: list[ast.ClassDef] = []
         self.top_defs: dict[str, ast.AST] = {}   # module-level functions and classes
         self.imports: dict[str, tuple[int, bool]] = {}  # name -> (line, is a module)
+        self.module = _Scope()
+        self.attributes: set[str] = set()
         self.module_statements: list[ast.stmt] = []
-        code_lines: set[int] = set()
         self.comments: list[_Comment] = []
+        self.shapes: dict[int, list[str]] = {}
+        code_lines: set[int] = set()
         for unit in parsed.units:
             self.module_statements.extend(unit.tree.body)
-            _scan_tokens(unit, code_lines, self.comments)
-            self._collect_definitions(unit.tree)
+            _scan_tokens(unit, code_lines, self.comments, self.shapes)
+            self._traverse(unit.tree)
+        # Functions were found parents first; fold each one's reads into its parent's.
+        for function in reversed(self.functions):
+            function.parent.loads |= function.scope.loads
+        self.functions.sort(key=lambda f: (f.node.lineno, f.node.col_offset))
+        self.by_node = {function.node: function for function in self.functions}
         self._drop_docstring_lines(code_lines)
         self.code_lines = sorted(code_lines)
-        self.functions.sort(key=lambda f: (f.node.lineno, f.node.col_offset))
-        self._measure_lengths()
+        for function in self.functions:
+            node = function.node
+            function.length = self.count_code_lines(node.lineno, node.end_lineno) - sum(
+                self.count_code_lines(child.lineno, child.end_lineno) for child in function.scope.nested)
 
     def count_code_lines(self, first: int, last: int) -> int:
         """Lines of code (not blank, comment or docstring) in [first, last]."""
         return bisect.bisect_right(self.code_lines, last) - bisect.bisect_left(self.code_lines, first)
 
-    def _collect_definitions(self, tree: ast.Module) -> None:
-        # Explicit stack: student files may nest deeper than Python's recursion limit.
-        stack: list[tuple[ast.stmt, str, bool]] = [(s, "", True) for s in reversed(tree.body)]
+    def _traverse(self, tree: ast.Module) -> None:
+        # Statements go through this loop, expressions through _scan_expressions.
+        # Each entry: statement, its scope, qualified-name prefix, whether it
+        # is a module-level statement, whether assignments bind names here.
+        stack = [(stmt, self.module, "", True, True) for stmt in reversed(tree.body)]
         while stack:
-            stmt, prefix, module_level = stack.pop()
-            if isinstance(stmt, _FUNCTION_TYPES + (ast.ClassDef,)):
-                if isinstance(stmt, _FUNCTION_TYPES):
-                    self.functions.append(_Function(stmt, prefix + stmt.name, module_level))
-                if module_level:
-                    self.top_defs[stmt.name] = stmt
-                stack.extend((s, f"{prefix}{stmt.name}.", False) for s in reversed(stmt.body))
+            node, scope, prefix, module_level, binds = stack.pop()
+            kind = type(node)
+            if kind in _FUNCTION_TYPES:
+                function = _Function(node, prefix + node.name, module_level, scope)
+                self.functions.append(function)
+                scope.nested.append(node)
+                self._define(node, scope, module_level, binds, "function")
+                function.scope.bindings.extend(("parameter", p.arg, p.lineno) for p in _parameters(node))
+                # Decorators and defaults are evaluated in the enclosing scope.
+                self._scan_expressions(node.decorator_list + node.args.defaults + node.args.kw_defaults,
+                                       scope, binds)
+                stack.extend((stmt, function.scope, f"{prefix}{node.name}.", False, True)
+                             for stmt in reversed(node.body))
                 continue
-            if module_level and isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                for alias in stmt.names:
+            if kind is ast.ClassDef:
+                self.classes.append(node)
+                self._define(node, scope, module_level, binds, "class")
+                self._scan_expressions(node.decorator_list + node.bases + node.keywords, scope, binds)
+                # A class body binds attributes, not variables of the enclosing scope.
+                stack.extend((stmt, scope, f"{prefix}{node.name}.", False, False)
+                             for stmt in reversed(node.body))
+                continue
+            if kind is ast.Return and node.value is not None:
+                scope.returns_value |= not (isinstance(node.value, ast.Constant) and node.value.value is None)
+            elif kind is ast.Global or kind is ast.Nonlocal:
+                scope.declared.update(node.names)
+            elif module_level and (kind is ast.Import or kind is ast.ImportFrom):
+                for alias in node.names:
                     if alias.name != "*":
                         bound = alias.asname or alias.name.split(".")[0]
-                        self.imports[bound] = (stmt.lineno, isinstance(stmt, ast.Import))
-            for body in reversed(_child_bodies(stmt)):
-                stack.extend((s, prefix, module_level) for s in reversed(body))
+                        self.imports[bound] = (node.lineno, kind is ast.Import)
+            if binds:
+                scope.bindings.extend(_bindings_of(node))
+            statements, expressions = _split_children(node)
+            self._scan_expressions(expressions, scope, binds)
+            stack.extend((stmt, scope, prefix, module_level, binds) for stmt in reversed(statements))
+
+    def _scan_expressions(self, roots: list, scope: _Scope, binds: bool) -> None:
+        """Record the reads, attribute names, yields and walrus bindings of
+        expression subtrees (which never contain statements)."""
+        stack = [root for root in roots if root is not None]
+        loads, attributes = scope.loads, self.attributes
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind is ast.Name:
+                if type(node.ctx) is not ast.Store:
+                    loads.add(node.id)
+                continue
+            if kind is ast.Attribute:
+                attributes.add(node.attr)
+            elif kind is ast.Yield or kind is ast.YieldFrom:
+                scope.returns_value = True
+            elif kind is ast.NamedExpr and binds:
+                scope.bindings.extend(_bindings_of(node))
+            stack.extend(_children(node))
+
+    def _define(self, node: ast.AST, scope: _Scope, module_level: bool, binds: bool, kind: str) -> None:
+        if binds:
+            scope.bindings.append((kind, node.name, node.lineno))
+        if module_level:
+            self.top_defs[node.name] = node
 
     def _drop_docstring_lines(self, code_lines: set[int]) -> None:
-        owners = [unit.tree for unit in self.units] + [f.node for f in self.functions]
-        owners += [n for unit in self.units for n in ast.walk(unit.tree) if isinstance(n, ast.ClassDef)]
+        owners = [unit.tree for unit in self.units] + [f.node for f in self.functions] + self.classes
         for owner in owners:
             first = owner.body[0] if owner.body else None
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
@@ -342,27 +447,93 @@ class _Facts:
                 keep = getattr(owner, "lineno", 0)  # a one-line `def f(): "doc"` keeps its def line
                 code_lines.difference_update(n for n in range(first.lineno, first.end_lineno + 1) if n != keep)
 
-    def _measure_lengths(self) -> None:
-        # A function's own length leaves out the functions nested inside it.
-        for function in self.functions:
-            node = function.node
-            function.length = self.count_code_lines(node.lineno, node.end_lineno)
-            for child in _nested_functions(node):
-                function.length -= self.count_code_lines(child.lineno, child.end_lineno)
 
-
-def _scan_tokens(unit: _Unit, code_lines: set[int], comments: list[_Comment]) -> None:
-    """Record which lines hold code and where the comments are."""
+def _scan_tokens(unit: _Unit, code_lines: set[int], comments: list[_Comment],
+                 shapes: dict[int, list[str]]) -> None:
+    """Record which lines hold code, where the comments are, and each line's
+    token shape: variable names and literals blanked out, so that copy-pasted
+    code with renamed variables or changed constants still looks the same."""
     offset = unit.offset
+    previous = ""
     try:
         for token in tokenize.generate_tokens(io.StringIO(unit.text).readline):
-            if token.type == tokenize.COMMENT:
+            kind, text = token.type, token.string
+            if kind == tokenize.COMMENT:
                 line = token.start[0] + offset
-                comments.append(_Comment(line, token.string, line in code_lines))
-            elif token.type not in _LAYOUT_TOKENS:
-                code_lines.update(range(token.start[0] + offset, token.end[0] + offset + 1))
+                comments.append(_Comment(line, text, line in code_lines))
+            elif kind not in _LAYOUT_TOKENS:
+                first = token.start[0] + offset
+                code_lines.update(range(first, token.end[0] + offset + 1))
+                if kind == tokenize.NAME and previous != "." and not keyword.iskeyword(text):
+                    text = "n"
+                elif kind in (tokenize.NUMBER, tokenize.STRING):
+                    text = "c"
+                shapes.setdefault(first, []).append(text)
+                previous = text
     except (tokenize.TokenError, SyntaxError, ValueError):
         pass  # keep what was scanned; the text parsed, so this is an edge case
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """Child nodes, leaving out the Load/Store markers (cheaper than
+    `ast.iter_child_nodes`, which matters on 10,000-line files)."""
+    children = []
+    for name in node._fields:
+        if name == "ctx":
+            continue
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            children.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            children.append(value)
+    return children
+
+
+def _split_children(stmt: ast.stmt) -> tuple[list[ast.stmt], list[ast.AST]]:
+    """A statement's nested statements (including those of `except` and
+    `case` clauses) and its other, expression-like children."""
+    statements: list[ast.stmt] = []
+    expressions: list[ast.AST] = []
+    for name in stmt._fields:
+        value = getattr(stmt, name, None)
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, ast.stmt):
+                statements.append(item)
+            elif isinstance(item, (ast.excepthandler, ast.match_case)):
+                statements.extend(item.body)
+                expressions.extend(getattr(item, field) for field in ("type", "pattern", "guard")
+                                   if getattr(item, field, None) is not None)
+            elif isinstance(item, ast.AST):
+                expressions.append(item)
+    return statements, expressions
+
+
+def _bindings_of(node: ast.AST) -> list[tuple[str, str, int]]:
+    """(kind, name, line) for each plain name a statement or expression binds."""
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return [("variable" if isinstance(target, ast.Name) else "unpacked", name.id, name.lineno)
+                for target in targets for name in _target_names(target)]
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        return [("loop", name.id, name.lineno) for name in _target_names(node.target)]
+    if isinstance(node, (ast.With, ast.AsyncWith)):
+        return [("with", name.id, name.lineno) for item in node.items if item.optional_vars
+                for name in _target_names(item.optional_vars)]
+    return []
+
+
+def _target_names(target: ast.AST) -> list[ast.Name]:
+    """Plain names bound by an assignment target (not attributes or items)."""
+    names, stack = [], [target]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            names.append(node)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            stack.extend(node.elts)
+        elif isinstance(node, ast.Starred):
+            stack.append(node.value)
+    return names
 
 
 def _child_bodies(stmt: ast.AST) -> list[list[ast.stmt]]:
@@ -372,23 +543,6 @@ def _child_bodies(stmt: ast.AST) -> list[list[ast.stmt]]:
     bodies += [handler.body for handler in getattr(stmt, "handlers", ())]
     bodies += [case.body for case in getattr(stmt, "cases", ())]
     return [body for body in bodies if body and isinstance(body[0], ast.stmt)]
-
-
-def _scope_nodes(body: list[ast.stmt]):
-    """Yield the nodes of one scope: nested definitions are yielded (their
-    name is bound here) but not entered; lambdas and comprehensions are skipped."""
-    stack: list[ast.AST] = list(reversed(body))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, _SCOPE_TYPES):
-            continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
-
-
-def _nested_functions(node: ast.AST) -> list[ast.AST]:
-    """Functions defined directly in `node`'s scope."""
-    return [n for n in _scope_nodes(node.body) if isinstance(n, _FUNCTION_TYPES)]
 
 
 def _parameters(node: ast.AST) -> list[ast.arg]:
@@ -411,14 +565,14 @@ def _score_docstrings(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[f
             evidence.append((0, f"`{_short(group[0])}` is not defined, so it earns no docstring credit"))
             required_scores.append(0.0)
             continue
-        score, problems = _docstring_quality(node, node.name)
+        score, problems = _docstring_quality(facts, node, node.name)
         required_scores.append(score)
         evidence.extend((node.lineno, p) for p in problems)
     helpers = [f for f in facts.functions if f.top_level and f.node.name not in required_names
                and not f.node.name.startswith("_")]
     helper_scores = []
     for helper in helpers:
-        score, problems = _docstring_quality(helper.node, helper.name, helper=True)
+        score, problems = _docstring_quality(facts, helper.node, helper.name, helper=True)
         helper_scores.append(score)
         evidence.extend((helper.node.lineno, p) for p in problems)
     if not required_scores:
@@ -438,9 +592,11 @@ def _find_required(facts: _Facts, group: tuple[str, ...]) -> ast.AST | None:
     return None
 
 
-def _docstring_quality(node: ast.AST, name: str, helper: bool = False) -> tuple[float, list[str]]:
+def _docstring_quality(facts: _Facts, node: ast.AST, name: str,
+                       helper: bool = False) -> tuple[float, list[str]]:
     """Score one docstring: present (half), names the arguments (a quarter),
-    says what comes back (a quarter)."""
+    says what comes back (a quarter). Helpers and classes only need one that
+    says something: small helpers are often fully described by one phrase."""
     line = node.lineno
     what = f"helper `{_short(name)}`" if helper else f"`{_short(name)}`"
     doc = ast.get_docstring(node) or ""
@@ -448,7 +604,7 @@ def _docstring_quality(node: ast.AST, name: str, helper: bool = False) -> tuple[
         return 0.0, [f"line {line}: {what} has no docstring"]
     if len(re.findall(r"\w+", doc)) < 4:
         return 0.25, [f"line {line}: the docstring of {what} is too short to say what it does"]
-    if isinstance(node, ast.ClassDef):
+    if helper or isinstance(node, ast.ClassDef):
         return 1.0, []
     problems = []
     params = [p.arg for p in _parameters(node) if p.arg not in ("self", "cls")]
@@ -458,22 +614,11 @@ def _docstring_quality(node: ast.AST, name: str, helper: bool = False) -> tuple[
         listed = ", ".join(f"`{_short(p)}`" for p in missing)
         problems.append(f"line {line}: the docstring of {what} does not say what {listed} "
                         f"{'is' if len(missing) == 1 else 'are'}")
-    if _returns_value(node) and not _RETURN_WORDS.search(doc):
+    if facts.by_node[node].scope.returns_value and not _RETURN_WORDS.search(doc):
         problems.append(f"line {line}: the docstring of {what} does not say what it returns")
     else:
         score += 0.25
     return score, problems
-
-
-def _returns_value(node: ast.AST) -> bool:
-    """True when the function returns something other than None, or yields."""
-    for child in _scope_nodes(node.body):
-        if isinstance(child, (ast.Yield, ast.YieldFrom)):
-            return True
-        if isinstance(child, ast.Return) and child.value is not None and not (
-                isinstance(child.value, ast.Constant) and child.value.value is None):
-            return True
-    return False
 
 
 # --------------------------------------------------------------- comments
@@ -590,7 +735,7 @@ def _score_modularity(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[f
             evidence.append((line, f"line {line}: `{_short(function.name)}` nests blocks {depth} deep "
                                    f"(over {MAX_NESTING}): move the inner steps into a helper or return early"))
 
-    repeats = _repeated_blocks(facts.functions)
+    repeats = _repeated_blocks(facts)
     for (name_a, a_first, a_last), (name_b, b_first, b_last) in repeats:
         evidence.append((a_first, f"lines {a_first}-{a_last} (`{_short(name_a)}`) and lines {b_first}-{b_last} "
                                   f"(`{_short(name_b)}`) repeat the same steps: move them into one helper"))
@@ -626,17 +771,19 @@ def _max_nesting(function: ast.AST) -> tuple[int, int]:
     return deepest, where
 
 
-def _repeated_blocks(functions: list[_Function]) -> list[tuple[tuple, tuple]]:
+def _repeated_blocks(facts: _Facts) -> list[tuple[tuple, tuple]]:
     """Runs of REPEAT_WINDOW statements that appear twice, normalised so that
     renamed variables and changed constants still count as the same code."""
     first_seen: dict[tuple, tuple[str, int, int]] = {}
     pairs: dict[tuple, list[int]] = {}
-    for function in functions:
+    for function in facts.functions:
         for body in _own_statement_lists(function.node):
-            prints = [_fingerprint(stmt) for stmt in body]
+            # Docstrings are not steps; two functions may well start alike.
+            body = [stmt for stmt in body if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]
+            prints = [_fingerprint(stmt, facts.shapes) for stmt in body]
             for start in range(len(body) - REPEAT_WINDOW + 1):
                 window = prints[start:start + REPEAT_WINDOW]
-                if sum(size for _, size in window) < REPEAT_MIN_NODES:
+                if sum(size for _, size in window) < REPEAT_MIN_TOKENS:
                     continue
                 key = tuple(shape for shape, _ in window)
                 here = (function.name, body[start].lineno, body[start + REPEAT_WINDOW - 1].end_lineno)
@@ -662,38 +809,20 @@ def _own_statement_lists(function: ast.AST) -> list[list[ast.stmt]]:
     return lists
 
 
-def _fingerprint(stmt: ast.stmt) -> tuple[str, int]:
-    """A statement's shape (its header only for compound statements) and size."""
-    parts = [type(stmt).__name__]
-    queue: deque = deque()
-    for name, value in ast.iter_fields(stmt):
-        items = value if isinstance(value, list) else [value]
-        if items and isinstance(items[0], (ast.stmt, ast.excepthandler, ast.match_case)):
-            parts.append(f"{name}:{len(items)}")
-        else:
-            queue.extend(item for item in items if isinstance(item, ast.AST))
-    while queue:
-        node = queue.popleft()
-        if isinstance(node, ast.expr_context):
-            continue
-        if isinstance(node, ast.Name):
-            parts.append("n")
-        elif isinstance(node, ast.Attribute):
-            parts.append("." + node.attr)
-        elif isinstance(node, ast.Constant):
-            parts.append("c" + type(node.value).__name__)
-        else:
-            parts.append(type(node).__name__)
-        queue.extend(ast.iter_child_nodes(node))
-    return " ".join(parts), len(parts)
+def _fingerprint(stmt: ast.stmt, shapes: dict[int, list[str]]) -> tuple[str, int]:
+    """A statement's token shape (its header only, for a compound statement)
+    and how many tokens that is."""
+    body = getattr(stmt, "body", None)
+    compound = isinstance(body, list) and body and isinstance(body[0], ast.stmt)
+    last = max(stmt.lineno, body[0].lineno - 1) if compound else stmt.end_lineno
+    tokens = [token for line in range(stmt.lineno, last + 1) for token in shapes.get(line, ())]
+    suffix = f" |{len(body)}" if compound else ""
+    return " ".join(tokens) + suffix, len(tokens)
 
 
 def _unused_helpers(facts: _Facts, required_names: set[str]) -> list[ast.AST]:
     """Module-level functions that nothing in the file refers to."""
-    referenced = {node.id for unit in facts.units for node in ast.walk(unit.tree)
-                  if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-    referenced |= {node.attr for unit in facts.units for node in ast.walk(unit.tree)
-                   if isinstance(node, ast.Attribute)}
+    referenced = facts.module.loads | facts.attributes
     return [f.node for f in facts.functions
             if f.top_level and f.node.name not in required_names and f.node.name != "main"
             and f.node.name not in referenced]
@@ -712,70 +841,24 @@ def _score_names(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[float,
         evidence.append((line, f"line {line}: {text}"))
 
     for function in facts.functions:
-        node = function.node
-        bindings = [("parameter", p.arg, p.lineno) for p in _parameters(node)]
-        bindings += _bindings(node.body)
-        for name, line in _unused_locals(node, bindings):
+        for name, line in _unused_locals(function.scope):
             flag("unused", line, f"`{_short(name)}` is assigned but never used")
-        _check_bindings(bindings, facts, required_names, flag, in_function=True)
-    module_bindings = [("function" if isinstance(d, _FUNCTION_TYPES) else "class", d.name, d.lineno)
-                       for d in facts.top_defs.values()]
-    module_bindings += [b for b in _bindings(facts.module_statements) if b[0] not in ("function", "class")]
-    _check_bindings(module_bindings, facts, required_names, flag, in_function=False)
-    fraction = 1 - 0.25 * counts["unused"] - 0.25 * counts["shadow"] - 0.1 * counts["letter"]
+        _check_bindings(function.scope.bindings, facts, required_names, flag, in_function=True)
+    _check_bindings(facts.module.bindings, facts, required_names, flag, in_function=False)
+    # One-letter names are a matter of taste next to the chapter's notation, so they cost less.
+    fraction = 1 - 0.3 * counts["unused"] - 0.3 * counts["shadow"] - min(0.3, 0.1 * counts["letter"])
     return fraction, evidence
 
 
-def _bindings(body: list[ast.stmt]) -> list[tuple[str, str, int]]:
-    """(kind, name, line) for each name bound in one scope."""
-    found = []
-    for node in _scope_nodes(body):
-        if isinstance(node, _FUNCTION_TYPES):
-            found.append(("function", node.name, node.lineno))
-        elif isinstance(node, ast.ClassDef):
-            found.append(("class", node.name, node.lineno))
-        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                kind = "variable" if isinstance(target, ast.Name) else "unpacked"
-                found.extend((kind, n.id, n.lineno) for n in _target_names(target))
-        elif isinstance(node, (ast.For, ast.AsyncFor)):
-            found.extend(("loop", n.id, n.lineno) for n in _target_names(node.target))
-        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            found.extend(("with", n.id, n.lineno) for n in _target_names(node.optional_vars))
-    return found
-
-
-def _target_names(target: ast.AST) -> list[ast.Name]:
-    """Plain names bound by an assignment target (not attributes or items)."""
-    names, stack = [], [target]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Name):
-            names.append(node)
-        elif isinstance(node, (ast.Tuple, ast.List)):
-            stack.extend(node.elts)
-        elif isinstance(node, ast.Starred):
-            stack.append(node.value)
-    return names
-
-
-def _unused_locals(function: ast.AST, bindings: list[tuple[str, str, int]]) -> list[tuple[str, int]]:
+def _unused_locals(scope: _Scope) -> list[tuple[str, int]]:
     """Local variables a function assigns and never reads (nested functions
     reading them count as reads). Unpacking and loop targets are exempt:
     the API often returns more than a caller needs."""
-    loads = set()
-    declared = set()
-    for node in ast.walk(function):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store):
-            loads.add(node.id)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            declared.update(node.names)
-    if loads & {"locals", "vars", "eval", "exec"}:
+    if scope.loads & {"locals", "vars", "eval", "exec"}:
         return []
-    exempt = loads | declared | {p.arg for p in _parameters(function)}
+    exempt = scope.loads | scope.declared
     unused: dict[str, int] = {}
-    for kind, name, line in bindings:
+    for kind, name, line in scope.bindings:
         if kind == "variable" and name not in exempt and not name.startswith("_"):
             unused.setdefault(name, line)
     return sorted(unused.items(), key=lambda item: item[1])
@@ -824,7 +907,7 @@ def _score_top_level(facts: _Facts) -> tuple[float, list]:
         if call is not None:
             evidence.append((stmt.lineno, f"line {stmt.lineno}: top-level call `{_snippet(facts.lines, call)}` "
                                           f"runs when the file is imported: {fix}"))
-    return 1 - 0.25 * len(evidence), evidence
+    return 1 - 0.3 * len(evidence), evidence
 
 
 def _is_main_guard(stmt: ast.stmt) -> bool:
@@ -850,7 +933,7 @@ def _first_unsafe_call(stmt: ast.stmt) -> ast.Call | None:
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
             if name not in CONSTANT_CALLS:
                 return node
-        queue.extend(ast.iter_child_nodes(node))
+        queue.extend(_children(node))
     return None
 
 
@@ -900,8 +983,8 @@ def _render(evidence: list[tuple[int, str]]) -> list[str]:
     return ordered
 
 
-def _zero_estimate(max_points: float, reason: str) -> QualityEstimate:
-    """No credit on any criterion, for the same stated reason."""
+def _zero_estimate(max_points: float, reasons: list[str]) -> QualityEstimate:
+    """No credit on any criterion, for the same stated reasons."""
     scale = max_points / sum(WEIGHTS.values())
-    criteria = [Criterion(name, 0.0, weight * scale, [reason]) for name, weight in WEIGHTS.items()]
+    criteria = [Criterion(name, 0.0, weight * scale, list(reasons)) for name, weight in WEIGHTS.items()]
     return QualityEstimate(0.0, max_points, criteria)
