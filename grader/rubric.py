@@ -339,7 +339,8 @@ class ItemResult:
     `score` is what counts (the override's points when there is one);
     `automatic_score` is what the checks or the estimate gave. `notes` are
     student-facing reasons beyond the checks' own messages (a check that did
-    not run, the quality evidence).
+    not run, the quality evidence). `source` is the rubric item's source
+    ("quality") for an item not fed by checks, else None.
     """
 
     id: str
@@ -353,6 +354,7 @@ class ItemResult:
     automatic_score: float = 0.0
     visibility: str = "visible"
     description: str = ""
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of this item result, its outcomes included."""
@@ -361,7 +363,7 @@ class ItemResult:
             "status": self.status, "outcomes": [o.to_dict() for o in self.outcomes], "notes": list(self.notes),
             "override": self.override.to_dict() if self.override else None,
             "automatic_score": self.automatic_score, "visibility": self.visibility,
-            "description": self.description,
+            "description": self.description, "source": self.source,
         }
 
     @classmethod
@@ -374,6 +376,7 @@ class ItemResult:
             notes=list(data.get("notes", [])), override=Override.from_dict(override) if override else None,
             automatic_score=float(data.get("automatic_score", data["score"])),
             visibility=data.get("visibility", "visible"), description=data.get("description", ""),
+            source=data.get("source"),
         )
 
 
@@ -441,10 +444,10 @@ def grade(rubric: Rubric, outcomes: list[CheckOutcome], *, quality: tuple[float,
             parts, notes = _check_parts(item, owned[item.id], collection_errors)
         automatic = round(item.points * _credit(item, parts), _DECIMALS)
         override = overrides.get(item.id)
-        score = round(override.points, _DECIMALS) if override else automatic
+        score = round(float(override.points), _DECIMALS) if override else automatic
         items.append(ItemResult(item.id, item.title, score, item.points,
                                 "passed" if score == item.points else "failed", owned[item.id], notes,
-                                override, automatic, item.visibility, item.description))
+                                override, automatic, item.visibility, item.description, item.source))
     total = round(sum(i.score for i in items), _DECIMALS)
     metadata = {"title": rubric.title, "collection_errors": collection_errors, "unassigned_checks": unassigned}
     return GradeResult(rubric.assignment, total, rubric.max_score, items, list(outcomes), metadata)
