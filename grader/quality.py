@@ -145,12 +145,12 @@ def estimate_quality(source: str, required_functions: list[str],
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = _parse(source)
-        if not parsed.units:
-            return _zero_estimate(max_points, [f"could not parse the file: {parsed.fatal}"] + parsed.notes)
         facts = _Facts(parsed)
         if not facts.functions and not facts.top_defs:
-            return _zero_estimate(max_points, ["the file defines no functions, so there is no code to judge"]
-                                  + parsed.notes)
+            # Nothing to judge; say why, the syntax error first if there is one.
+            reason = (f"could not parse the file: {parsed.error}" if parsed.error
+                      else "the file defines no functions, so there is no code to judge")
+            return _zero_estimate(max_points, [reason] + [n for n in parsed.notes if n.startswith("the file")])
         scored = [
             (DOCSTRINGS, _score_docstrings(facts, required)),
             (COMMENTS, _score_comments(facts)),
@@ -184,12 +184,13 @@ class _Unit:
 
 @dataclass
 class _Parsed:
-    """The file's lines, the parts that parsed, and what did not."""
+    """The file's lines, the parts that parsed, notes on what did not, and
+    the error of parsing the file as a whole (empty when it parsed)."""
 
     lines: list[str]
     units: list[_Unit]
     notes: list[str]
-    fatal: str = ""
+    error: str = ""
 
 
 def _parse(source: str) -> _Parsed:
@@ -211,7 +212,7 @@ def _parse(source: str) -> _Parsed:
         return _Parsed(lines, [], notes, whole_error)
     notes += [f"could not parse lines {first}-{last} ({error}); this estimate covers the rest of the file"
               for first, last, error in failures]
-    return _Parsed(lines, units, notes)
+    return _Parsed(lines, units, notes, whole_error)
 
 
 def _first_lines_within_budget(lines: list[str]) -> list[str]:
@@ -737,8 +738,12 @@ def _score_modularity(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[f
 
     repeats = _repeated_blocks(facts)
     for (name_a, a_first, a_last), (name_b, b_first, b_last) in repeats:
-        evidence.append((a_first, f"lines {a_first}-{a_last} (`{_short(name_a)}`) and lines {b_first}-{b_last} "
-                                  f"(`{_short(name_b)}`) repeat the same steps: move them into one helper"))
+        if name_a == name_b:
+            evidence.append((a_first, f"lines {a_first}-{max(a_last, b_last)} of `{_short(name_a)}` repeat "
+                                      f"the same steps: use a loop or a helper"))
+        else:
+            evidence.append((a_first, f"lines {a_first}-{a_last} (`{_short(name_a)}`) and lines {b_first}-{b_last} "
+                                      f"(`{_short(name_b)}`) repeat the same steps: move them into one helper"))
 
     unused = _unused_helpers(facts, {name for group in required for name in group})
     evidence.extend((node.lineno, f"line {node.lineno}: helper `{_short(node.name)}` is never used: "
