@@ -218,7 +218,8 @@ def load_rubric(path: str | Path) -> Rubric:
     for index, raw in enumerate(raw_items):
         item = _load_item(path, index, raw)
         if item.id in first_index:
-            raise RubricError(f"{path}: item {item.id!r} (items[{index}]): `id` duplicates items[{first_index[item.id]}]")
+            raise RubricError(f"{path}: item {item.id!r} (items[{index}]): `id` duplicates "
+                              f"items[{first_index[item.id]}]")
         first_index[item.id] = index
         items.append(item)
     return Rubric(assignment, title, tuple(items), path, description)
@@ -470,8 +471,9 @@ def _assign(rubric: Rubric, outcomes: list[CheckOutcome]) -> tuple[dict[str, lis
     for outcome in outcomes:
         owners = [item for item in rubric.items if item.matches(outcome.check_id)]
         if len(owners) > 1:
-            described = "; ".join(f"item {item.id!r} via {[s for s in item.checks if selector_matches(s, outcome.check_id)]}"
-                                  for item in owners)
+            described = "; ".join(
+                f"item {item.id!r} via {[s for s in item.checks if selector_matches(s, outcome.check_id)]}"
+                for item in owners)
             raise RubricError(f"{rubric.path or rubric.assignment}: check {outcome.check_id!r} feeds two or more "
                               f"items ({described}); a check must feed exactly one")
         if owners:
@@ -479,6 +481,11 @@ def _assign(rubric: Rubric, outcomes: list[CheckOutcome]) -> tuple[dict[str, lis
         else:
             unassigned.append(outcome.check_id)
     return owned, unassigned
+
+
+def earned_full_credit(outcome: CheckOutcome) -> bool:
+    """True when a check passed and earned all of its credit (what reports mark as passed)."""
+    return outcome.status == PASSED and _earned(outcome) >= 1.0
 
 
 def _earned(outcome: CheckOutcome) -> float:
@@ -536,7 +543,8 @@ def _quality_parts(quality: tuple[float, list[str]] | None) -> tuple[list[tuple[
     fraction, evidence = quality
     notes = [str(e) for e in evidence]
     if not isinstance(fraction, (int, float)) or not math.isfinite(fraction) or not 0.0 <= fraction <= 1.0:
-        return [(1.0, 0.0)], [f"the code-quality estimate gave an invalid fraction ({fraction!r}), counted as 0"] + notes
+        invalid = f"the code-quality estimate gave an invalid fraction ({fraction!r}), counted as 0"
+        return [(1.0, 0.0)], [invalid] + notes
     return [(1.0, float(fraction))], notes
 
 

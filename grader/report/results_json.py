@@ -24,7 +24,8 @@ from typing import Any
 from grader import __version__
 from grader.outcomes import PASSED, CheckOutcome
 from grader.overrides import Override
-from grader.rubric import GradeResult, ItemResult
+from grader.report import format_points
+from grader.rubric import GradeResult, ItemResult, earned_full_credit
 
 # extra_data keys this module owns; a run's `extra` may not replace them.
 RESERVED_EXTRA = ("checks", "rubric_items", "metadata")
@@ -153,10 +154,10 @@ def item_output(item: ItemResult) -> str:
         lines.append(f"What this checks: {item.description}")
     if item.override is not None:
         comment = f" Comment: {item.override.comment}" if item.override.comment else ""
-        lines.append(f"Score set by your instructor: {_points(item.score)} of {_points(item.max_score)} "
-                     f"(automatic score {_points(item.automatic_score)}).{comment}")
+        lines.append(f"Score set by your instructor: {format_points(item.score)} of {format_points(item.max_score)} "
+                     f"(automatic score {format_points(item.automatic_score)}).{comment}")
     if item.outcomes:
-        passed = {id(o) for o in item.outcomes if fully_passed(o)}
+        passed = {id(o) for o in item.outcomes if earned_full_credit(o)}
         lines.append(f"{len(passed)} of {len(item.outcomes)} checks passed.")
         for outcome in item.outcomes:
             lines.extend(_outcome_lines(outcome, id(outcome) in passed))
@@ -164,11 +165,6 @@ def item_output(item: ItemResult) -> str:
         lines.append("Notes:")
         lines.extend(f"  - {note}" for note in item.notes)
     return "\n".join(lines)
-
-
-def fully_passed(outcome: CheckOutcome) -> bool:
-    """True when a check passed and earned all of its credit."""
-    return outcome.status == PASSED and outcome.fraction is not None and outcome.fraction >= 1.0
 
 
 def _outcome_lines(outcome: CheckOutcome, passed: bool) -> list[str]:
@@ -181,10 +177,6 @@ def _outcome_lines(outcome: CheckOutcome, passed: bool) -> list[str]:
     if outcome.hint:
         lines.append(f"      Hint: {outcome.hint}")
     return lines
-
-
-def _points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _jsonable(value: Any) -> Any:

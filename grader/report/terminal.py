@@ -10,9 +10,11 @@ self-check reveals no expected value the messages do not already state.
 from __future__ import annotations
 
 import textwrap
+from typing import Callable
 
 from grader.outcomes import PASSED, CheckOutcome
-from grader.rubric import GradeResult, ItemResult
+from grader.report import format_points
+from grader.rubric import GradeResult, ItemResult, earned_full_credit
 
 WIDTH = 88
 BAR_WIDTH = 10
@@ -37,7 +39,7 @@ def render_summary(result: GradeResult, *, color: bool, public_only: bool = Fals
     notes = _notes(result, public_only)
     if notes:
         lines += ["", paint("Notes", "bold")] + notes
-    failed = [(item, o) for item in result.items for o in _shown(item, public_only) if not _fully_passed(o)]
+    failed = [(item, o) for item in result.items for o in _shown(item, public_only) if not earned_full_credit(o)]
     lines.append("")
     if failed:
         lines.append(paint("Checks not passed" if not public_only else "Public checks not passed", "bold"))
@@ -48,7 +50,7 @@ def render_summary(result: GradeResult, *, color: bool, public_only: bool = Fals
     return "\n".join(lines)
 
 
-def _header(result: GradeResult, paint, public_only: bool) -> list[str]:
+def _header(result: GradeResult, paint: Callable[[str, str], str], public_only: bool) -> list[str]:
     title = result.metadata.get("title") or result.assignment
     heading = f"{result.assignment}: {title}" if title != result.assignment else result.assignment
     lines = [paint(line, "bold") for line in _wrap(heading, "")]
@@ -56,12 +58,12 @@ def _header(result: GradeResult, paint, public_only: bool) -> list[str]:
         lines += _wrap("Self-check: public checks only. Your grade also depends on hidden checks, so passing "
                        "every check here does not guarantee full points.", "")
     else:
-        lines.append(paint(f"Score: {_points(result.score)} / {_points(result.max_score)}",
+        lines.append(paint(f"Score: {format_points(result.score)} / {format_points(result.max_score)}",
                            _tone(result.score, result.max_score)))
     return lines
 
 
-def _table(result: GradeResult, paint, public_only: bool) -> list[str]:
+def _table(result: GradeResult, paint: Callable[[str, str], str], public_only: bool) -> list[str]:
     rows = [(item.id, item.title, *_progress(item, public_only)) for item in result.items]
     id_width = max(len(row[0]) for row in rows)
     text_width = max(len(row[2]) for row in rows)
@@ -81,15 +83,16 @@ def _table(result: GradeResult, paint, public_only: bool) -> list[str]:
 
 def _progress(item: ItemResult, public_only: bool) -> tuple[str, float | None]:
     """The score column's text and the bar's fraction (None: no bar)."""
+    score = f"{format_points(item.score)}/{format_points(item.max_score)}"
     if public_only and not _fed_by_checks(item):
-        return f"estimate {_points(item.score)}/{_points(item.max_score)}", _ratio(item.score, item.max_score)
+        return f"estimate {score}", _ratio(item.score, item.max_score)
     if public_only:
         shown = _shown(item, public_only)
         if not shown:
             return "no public checks", None
-        passed = sum(1 for o in shown if _fully_passed(o))
+        passed = sum(1 for o in shown if earned_full_credit(o))
         return f"{passed}/{len(shown)} public checks passed", passed / len(shown)
-    return f"{_points(item.score)}/{_points(item.max_score)}", _ratio(item.score, item.max_score)
+    return score, _ratio(item.score, item.max_score)
 
 
 def _notes(result: GradeResult, public_only: bool) -> list[str]:
@@ -97,8 +100,9 @@ def _notes(result: GradeResult, public_only: bool) -> list[str]:
     for item in result.items:
         if item.override is not None and not public_only:
             comment = f": {item.override.comment}" if item.override.comment else ""
-            lines += _wrap(f"{item.id}: score set by the instructor to {_points(item.score)}/"
-                           f"{_points(item.max_score)} (automatic {_points(item.automatic_score)}){comment}", "  ")
+            lines += _wrap(f"{item.id}: score set by the instructor to {format_points(item.score)}/"
+                           f"{format_points(item.max_score)} (automatic {format_points(item.automatic_score)})"
+                           f"{comment}", "  ")
         # Notes of check-fed items can name hidden checks; the self-check keeps to the estimate's evidence.
         if public_only and _fed_by_checks(item):
             continue
@@ -107,7 +111,7 @@ def _notes(result: GradeResult, public_only: bool) -> list[str]:
     return lines
 
 
-def _failure(item: ItemResult, outcome: CheckOutcome, paint) -> list[str]:
+def _failure(item: ItemResult, outcome: CheckOutcome, paint: Callable[[str, str], str]) -> list[str]:
     label = outcome.status if outcome.status != PASSED else f"partial credit {outcome.fraction:.0%}"
     head = _wrap(f"[{item.id}] {outcome.title} ({label})", "  ")
     lines = [paint(line, "red" if outcome.status != PASSED else "yellow") for line in head]
@@ -124,10 +128,6 @@ def _shown(item: ItemResult, public_only: bool) -> list[CheckOutcome]:
 
 def _fed_by_checks(item: ItemResult) -> bool:
     return item.source is None
-
-
-def _fully_passed(outcome: CheckOutcome) -> bool:
-    return outcome.status == PASSED and outcome.fraction is not None and outcome.fraction >= 1.0
 
 
 def _wrap(text: str, indent: str) -> list[str]:
@@ -159,11 +159,7 @@ def _tone(score: float, maximum: float) -> str:
     return "yellow" if score > 0 else "red"
 
 
-def _points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def _painter(color: bool):
+def _painter(color: bool) -> Callable[[str, str], str]:
     def paint(text: str, style: str) -> str:
         return f"{_STYLES[style]}{text}{_RESET}" if color and text else text
     return paint
