@@ -216,12 +216,15 @@ def _parse(source: str) -> _Parsed:
 
 
 def _first_lines_within_budget(lines: list[str]) -> list[str]:
-    """The longest prefix of `lines` holding at most MAX_TOKENS rough tokens."""
+    """The longest prefix of `lines` holding at most MAX_TOKENS rough tokens,
+    cut before a top-level statement when there is one to cut at, so that the
+    last function read is whole."""
     count = 0
     for index, line in enumerate(lines):
         count += len(_ROUGH_TOKEN.findall(line))
         if count > MAX_TOKENS:
-            return lines[:index]
+            starts = [start for start in _chunk_starts(lines[:index]) if start > 0]
+            return lines[:starts[-1] if starts else index]
     return lines
 
 
@@ -457,7 +460,7 @@ def _scan_tokens(unit: _Unit, code_lines: set[int], comments: list[_Comment],
     offset = unit.offset
     previous = ""
     try:
-        for token in tokenize.generate_tokens(io.StringIO(unit.text).readline):
+        for token in tokenize.generate_tokens(io.StringIO(unit.text, newline=None).readline):
             kind, text = token.type, token.string
             if kind == tokenize.COMMENT:
                 line = token.start[0] + offset
@@ -612,7 +615,7 @@ def _docstring_quality(facts: _Facts, node: ast.AST, name: str,
     missing = [p for p in params if not re.search(rf"(?i)(?<!\w){re.escape(p)}(?!\w)", doc)]
     score = 0.5 + 0.25 * (1 - len(missing) / len(params) if params else 1.0)
     if missing:
-        listed = ", ".join(f"`{_short(p)}`" for p in missing)
+        listed = ", ".join(f"`{_short(p, 30)}`" for p in missing[:6]) + (", ..." if len(missing) > 6 else "")
         problems.append(f"line {line}: the docstring of {what} does not say what {listed} "
                         f"{'is' if len(missing) == 1 else 'are'}")
     if facts.by_node[node].scope.returns_value and not _RETURN_WORDS.search(doc):
@@ -904,8 +907,8 @@ def _score_top_level(facts: _Facts) -> tuple[float, list]:
                 stack.extend(reversed(body))
             continue
         if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
-            keyword = {ast.AsyncFor: "for", ast.AsyncWith: "with"}.get(type(stmt), type(stmt).__name__.lower())
-            evidence.append((stmt.lineno, f"line {stmt.lineno}: top-level `{keyword}` block runs when "
+            block = {ast.AsyncFor: "for", ast.AsyncWith: "with"}.get(type(stmt), type(stmt).__name__.lower())
+            evidence.append((stmt.lineno, f"line {stmt.lineno}: top-level `{block}` block runs when "
                                           f"the file is imported: {fix}"))
             continue
         call = _first_unsafe_call(stmt)

@@ -539,6 +539,38 @@ def test_the_chapters_math_names_are_not_cryptic():
     assert not any("single-letter" in e for e in evidence)
 
 
+def test_copy_pasted_steps_are_reported_even_with_renamed_variables():
+    source = textwrap.dedent("""\
+        import numpy as np
+
+
+        def layer_two_gradients(dZ2, A1, m):
+            \"\"\"Return dW2 and db2 from dZ2 and the cached A1 over m samples.\"\"\"
+            dW2 = (1 / m) * dZ2 @ A1.T
+            db2 = (1 / m) * np.sum(dZ2, axis=1, keepdims=True)
+            dW2 = np.clip(dW2, -5.0, 5.0)
+            return dW2, db2
+
+
+        def layer_one_gradients(dZ1, X, m):
+            \"\"\"Return dW1 and db1 from dZ1 and the input X over m samples.\"\"\"
+            dW1 = (1 / m) * dZ1 @ X.T
+            db1 = (1 / m) * np.sum(dZ1, axis=1, keepdims=True)
+            dW1 = np.clip(dW1, -1.0, 1.0)
+            return dW1, db1
+        """)
+    estimate = estimate_quality(source, ["layer_two_gradients", "layer_one_gradients"])
+    assert ("lines 6-9 (`layer_two_gradients`) and lines 14-17 (`layer_one_gradients`) repeat the same "
+            "steps: move them into one helper") in _criterion(estimate, MODULARITY).evidence
+
+
+def test_an_unused_helper_is_reported():
+    source = GOOD.replace("def relu(Z):", "def leaky(Z):\n    \"\"\"Return Z.\"\"\"\n    return Z\n\n\ndef relu(Z):")
+    line = _line_of(source, "def leaky(")
+    evidence = _criterion(estimate_quality(source, LAB_FUNCTIONS), MODULARITY).evidence
+    assert f"line {line}: helper `leaky` is never used: remove it or call it" in evidence
+
+
 # --------------------------------------------------------------- top level
 
 def test_definitions_imports_constants_and_the_main_guard_are_not_side_effects():
@@ -640,6 +672,13 @@ def test_a_pathologically_dense_file_is_cut_and_says_so():
 
 
 # ------------------------------------------------------------------ output
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_line_endings_do_not_change_the_estimate(newline):
+    for source in (GOOD, SLOPPY):
+        assert estimate_quality(source.replace("\n", newline), LAB_FUNCTIONS) == \
+            estimate_quality(source, LAB_FUNCTIONS)
+
 
 def test_the_estimate_is_deterministic():
     first = estimate_quality(SLOPPY, LAB_FUNCTIONS)
