@@ -1,0 +1,636 @@
+"""Which top-level statements of a submission the sandboxed worker runs at load.
+
+The grader calls the student's functions itself, so loading a submission only
+needs its definitions. The worker runs the submission one top-level statement
+at a time (one bad line does not cost the rest), and only the statements this
+plan marks "run"; each skipped statement carries the reason the student reads.
+
+Load policy
+-----------
+Run:
+
+- ``import`` and ``from ... import``;
+- ``def``, ``async def`` and ``class`` statements, with their decorators (a
+  class body runs as written);
+- ``global``, ``pass``, and constant expressions such as docstrings and ``...``;
+- assignments (``=``, annotated, augmented) and expression statements whose
+  every part is simple: literals, names, attributes, subscripts and slices,
+  tuples, lists, sets and dicts, comprehensions, arithmetic, comparison and
+  boolean operators, conditional expressions, ``lambda`` (its body only runs
+  when called), f-strings, ``:=``, and calls to the cheap functions listed in
+  ``BUILTIN_CALLS``, ``LIBRARY_CALLS`` and ``MODULE_CALLS`` (``np.zeros``,
+  ``np.random.seed``, ``dict``, ``math.sqrt``, ``matplotlib.use``, ...);
+- ``if``, ``try`` and ``with`` statements whose conditions, context managers
+  and exception types are simple and whose every inner statement is runnable
+  by these rules, e.g. ``try: import torch`` / ``except ImportError: torch = None``.
+
+Skip, with a reason:
+
+- ``if __name__ == "__main__":`` blocks;
+- expression statements that call anything else (``print(...)``,
+  ``plt.show()``, ``train(X, Y)``, ``get_ipython().run_line_magic(...)``), and
+  other bare expressions (a notebook's display of ``X.shape``);
+- assignments whose value calls anything else (``params = train(X, Y)``,
+  ``X, Y = make_moons(...)``);
+- ``for`` and ``while`` loops, ``del``, ``assert``, ``raise``, ``return``,
+  ``break``, ``continue``, ``nonlocal``, ``match`` and every other statement;
+- assignments and expressions that use a name set only by skipped statements
+  (``W1 = params["W1"]`` after ``params = train(X, Y)`` was skipped), which
+  could only fail with a NameError;
+- code that does not parse: the rest of the file is still planned. The source
+  is cut into top-level chunks (a chunk starts at an unindented line that does
+  not continue a bracket, string or backslash line, follow a decorator, or
+  start with else/elif/except/finally), each chunk is parsed on its own, and
+  a chunk that fails is narrowed down to the smallest run of lines around the
+  reported error line; that run is skipped with Python's SyntaxError message.
+
+How a call is matched: by the dotted path it is written with. An entry with
+one component (``zeros``) matches the last component, so it covers
+``np.zeros``, ``numpy.zeros`` and a from-imported ``zeros``; an entry with two
+(``random.seed``) matches the last two, covering ``np.random.seed`` and
+``random.seed``. A module entry (``math``) matches any of its functions.
+Builtins (``len``, ``range``, ``dict``, ...) only match when called by their
+bare name. A method call such as ``np.array(x).reshape(2, 1)`` is simple when
+its receiver is. A student function that reuses an allowed name runs under
+the worker's load time limit like any other code.
+
+Names an assignment must provide as module-level values (the quiz's answers)
+can be passed as ``required_names``: the statements that bind them run even
+when the policy would skip them, and so do the earlier statements they need,
+except ``__main__`` blocks and code that does not parse.
+
+Each run statement compiles on its own with the student's line numbers:
+``compile("\\n" * (lineno - 1) + statement.source, filename, "exec")``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+RUN = "run"
+SKIP = "skip"
+
+# Builtins match only when called by their bare name: `obj.len()` is not `len`.
+BUILTIN_CALLS = frozenset({
+    "abs", "bool", "complex", "dict", "divmod", "enumerate", "float", "frozenset", "int", "isinstance",
+    "len", "list", "max", "min", "object", "pow", "range", "repr", "reversed", "round", "set", "slice",
+    "sorted", "str", "sum", "tuple", "zip",
+})
+
+# Matched against the last component(s) of the callee's dotted path.
+LIBRARY_CALLS = frozenset({
+    # numpy constructors, dtypes and cheap settings
+    "array", "asarray", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like",
+    "full_like", "arange", "linspace", "logspace", "eye", "identity", "diag", "float64", "float32",
+    "float16", "int64", "int32", "int8", "uint8", "bool_", "dtype", "seterr", "set_printoptions", "errstate",
+    "sqrt", "exp", "log", "log1p", "expm1", "tanh", "maximum", "minimum", "isclose", "allclose",
+    "random.seed", "random.default_rng", "random.RandomState", "random.randn", "random.rand",
+    "random.randint", "random.normal", "random.uniform", "random.standard_normal",
+    # array and dict methods that copy or reshape
+    "reshape", "astype", "copy", "ravel", "flatten", "transpose", "squeeze", "tolist", "item",
+    "keys", "values", "items", "format",
+    # standard library helpers
+    "namedtuple", "collections.OrderedDict", "collections.defaultdict", "OrderedDict", "defaultdict",
+    "TypeVar", "NewType", "NamedTuple", "TypedDict", "typing.cast", "dataclasses.field", "field",
+    "functools.partial", "partial",
+    "matplotlib.use", "warnings.filterwarnings", "warnings.simplefilter", "warnings.catch_warnings",
+})
+
+# Any function of these modules, e.g. math.sqrt or math.exp.
+MODULE_CALLS = frozenset({"math"})
+
+_LIBRARY_BY_LAST: dict[str, list[tuple[str, ...]]] = {}
+for _entry in LIBRARY_CALLS:
+    _parts = tuple(_entry.split("."))
+    _LIBRARY_BY_LAST.setdefault(_parts[-1], []).append(_parts)
+
+_SIMPLE_NODES = (
+    ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List, ast.Set,
+    ast.Dict, ast.Starred, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension,
+    ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.JoinedStr, ast.FormattedValue,
+    ast.NamedExpr, ast.keyword, ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_ALWAYS_RUN = (ast.Import, ast.ImportFrom, ast.Global, ast.Pass) + _DEFINITIONS
+
+_CONTINUATION_KEYWORD = re.compile(r"(else|elif|except|finally)\b")
+_TOP_TOKENS = re.compile(r"\"\"\"|'''|[\"'#\\()\[\]{}]")
+_STRING_END = {quote: re.compile(r"\\.|" + re.escape(quote), re.S) for quote in ('"""', "'''", '"', "'")}
+_ON_LINE = re.compile(r"on line (\d+)")
+
+
+@dataclass
+class Statement:
+    """One top-level statement of a submission and whether the worker runs it.
+
+    `index` is the statement's position in the plan (0-based); `lineno` and
+    `end_lineno` are 1-based lines of the planned source; `source` is the
+    statement's exact text (from its first character, decorators included,
+    to its last, trailing comment excluded); `action` is "run" or "skip";
+    `reason` says why a statement is skipped and is empty when it runs.
+    """
+
+    index: int
+    lineno: int
+    end_lineno: int
+    source: str
+    action: str
+    reason: str = ""
+
+
+def plan_load(source: str, filename: str = "submission.py", *,
+              required_names: Iterable[str] = ()) -> list[Statement]:
+    """Plan which top-level statements of `source` the worker runs at load.
+
+    Never raises on student code: a source that does not parse is planned
+    chunk by chunk (see the module docstring). `filename` only names the
+    source in messages. `required_names` are module-level names the
+    assignment reads as values; the statements that bind them are run.
+    """
+    source = source.replace("\r\n", "\n").replace("\r", "\n")
+    lines = _split_lines(source)
+    items = _parse_items(source, lines, filename)
+    plan = []
+    for index, (node, start, end, error) in enumerate(items):
+        if node is None:
+            plan.append(_Planned(Statement(index, start, end, _text(lines, start, end), SKIP, error), None))
+            continue
+        lineno = node.decorator_list[0].lineno if isinstance(node, _DEFINITIONS) and node.decorator_list \
+            else node.lineno
+        col = 0 if lineno != node.lineno else node.col_offset
+        text = _segment(lines, lineno, col, node.end_lineno, node.end_col_offset)
+        action, reason = _judge(node, top=True)
+        plan.append(_Planned(Statement(index, lineno, node.end_lineno, text, action, reason), node))
+    required = set(required_names)
+    if required:
+        _force_required(plan, required)
+    _skip_dependents(plan)
+    return [p.statement for p in plan]
+
+
+def statements_to_run(plan: Sequence[Statement]) -> list[tuple[int, int, str]]:
+    """The plan in the form the sandbox's worker takes: (index, lineno, source) of each run statement."""
+    return [(s.index, s.lineno, s.source) for s in plan if s.action == RUN]
+
+
+def logical_line_starts(lines: Sequence[str], opaque: Callable[[str], bool] | None = None) -> list[bool]:
+    """For each line, whether a new logical line of Python begins on it.
+
+    A line does not begin one when it continues an open bracket, a
+    triple-quoted string or a backslash-continued line. The scan is lexical
+    and forgiving: unbalanced closers are ignored and an unterminated
+    single-quoted string ends with its line. A line that begins a logical
+    line and for which `opaque(line)` is true is not scanned (IPython's
+    ``!cmd`` lines, whose quotes are not Python's).
+    """
+    starts = []
+    depth = 0
+    quote: str | None = None
+    continued = False
+    for line in lines:
+        begins = depth == 0 and quote is None and not continued
+        starts.append(begins)
+        continued = False
+        if begins and opaque is not None and opaque(line):
+            continued = line.rstrip("\n").endswith("\\")
+            continue
+        pos, n = 0, len(line)
+        while True:
+            if quote is not None:
+                pattern = _STRING_END[quote]
+                match = pattern.search(line, pos)
+                while match is not None and match.group(0)[0] == "\\":
+                    pos = match.end()
+                    match = pattern.search(line, pos)
+                if match is None:
+                    # A single-quoted string only goes on past a backslash-newline.
+                    if len(quote) == 1 and not (pos == n and line.endswith("\\\n")):
+                        quote = None
+                    break
+                quote, pos = None, match.end()
+                continue
+            match = _TOP_TOKENS.search(line, pos)
+            if match is None:
+                break
+            token, pos = match.group(0), match.end()
+            if token == "#":
+                break
+            if token == "\\":
+                if line[pos:] in ("\n", ""):
+                    continued = True
+                    break
+            elif token in "([{":
+                depth += 1
+            elif token in ")]}":
+                depth = max(0, depth - 1)
+            else:
+                quote = token
+    return starts
+
+
+# ---------------------------------------------------------------- parsing
+
+@dataclass
+class _Planned:
+    statement: Statement
+    node: ast.stmt | None
+
+
+def _split_lines(source: str) -> list[str]:
+    # str.splitlines also breaks at form feeds and other characters that
+    # Python's tokenizer does not treat as line ends; line numbers must agree.
+    parts = source.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def _parse(text: str) -> ast.Module:
+    with warnings.catch_warnings():
+        # Parsing student code must not print its SyntaxWarnings into the grader's output.
+        warnings.simplefilter("ignore")
+        return ast.parse(text)
+
+
+def _parse_items(source: str, lines: list[str], filename: str) -> list[tuple]:
+    """(node, lineno, end_lineno, error) for each top-level statement or unparsable run of lines."""
+    try:
+        return [(node, node.lineno, node.end_lineno, "") for node in _parse(source).body]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    items: list[tuple] = []
+    starts = logical_line_starts(lines)
+    bounds = sorted(set([0] + _chunk_starts(lines, starts)))
+    regions = list(zip(bounds, bounds[1:] + [len(lines)]))
+    while regions:
+        first, stop = regions.pop()
+        try:
+            tree = _parse("".join(lines[first:stop]))
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            regions.extend(_narrow(lines, first, stop, exc, items))
+            continue
+        ast.increment_lineno(tree, first)
+        items.extend((node, node.lineno, node.end_lineno, "") for node in tree.body)
+    items.sort(key=lambda item: (item[1], item[0].col_offset if item[0] is not None else -1))
+    return items
+
+
+def _chunk_starts(lines: list[str], starts: list[bool]) -> list[int]:
+    """0-based lines where a top-level chunk begins, using the lexical scan."""
+    result = []
+    after_decorator = False
+    for i, line in enumerate(lines):
+        if not starts[i] or not _is_code(line):
+            continue
+        if line[0] in " \t\f" or _CONTINUATION_KEYWORD.match(line):
+            after_decorator = False
+            continue
+        if after_decorator:
+            after_decorator = line.startswith("@")
+            continue
+        result.append(i)
+        after_decorator = line.startswith("@")
+    return result
+
+
+def _narrow(lines: list[str], first: int, stop: int, exc: BaseException, items: list) -> list[tuple[int, int]]:
+    """Record the unparsable piece of lines[first:stop] around the error; return the regions left to parse.
+
+    Pieces are cut at every unindented line that could start a statement,
+    ignoring brackets and strings (an unclosed bracket is the usual reason
+    the lexical chunks ran together).
+    """
+    pieces = [first]
+    after_decorator = lines[first].startswith("@")
+    backslash = lines[first].rstrip("\n").endswith("\\")
+    for i in range(first + 1, stop):
+        line = lines[i]
+        if not _is_code(line):
+            continue
+        if (line[0] not in " \t\f)]}" and not _CONTINUATION_KEYWORD.match(line)
+                and not after_decorator and not backslash):
+            pieces.append(i)
+        after_decorator = line.startswith("@")
+        backslash = line.rstrip("\n").endswith("\\")
+    error_line = first
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        error_line = min(max(first + exc.lineno - 1, first), stop - 1)
+    p = max(k for k, start in enumerate(pieces) if start <= error_line)
+    piece_start = pieces[p]
+    piece_stop = pieces[p + 1] if p + 1 < len(pieces) else stop
+    lo, hi = _code_span(lines, piece_start, piece_stop)
+    items.append((None, lo, hi, _syntax_reason(exc, first, error_line)))
+    return [(a, b) for a, b in ((first, piece_start), (piece_stop, stop)) if a < b]
+
+
+def _syntax_reason(exc: BaseException, offset: int, error_line: int) -> str:
+    if isinstance(exc, SyntaxError):
+        # Messages such as "expected an indented block after 'if' statement on
+        # line 3" count lines of the parsed piece; give the student's line.
+        message = _ON_LINE.sub(lambda m: f"on line {int(m.group(1)) + offset}", exc.msg or "invalid syntax")
+        return f"{type(exc).__name__}: {message} (line {error_line + 1})"
+    if isinstance(exc, ValueError):
+        return f"this code contains a character Python cannot read ({exc}) (line {error_line + 1})"
+    return f"this code is nested too deeply for Python to read (line {error_line + 1})"
+
+
+def _is_code(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _code_span(lines: list[str], first: int, stop: int) -> tuple[int, int]:
+    """1-based first and last code lines of lines[first:stop] (the whole range if none)."""
+    code = [i for i in range(first, stop) if _is_code(lines[i])]
+    if not code:
+        return first + 1, stop
+    return code[0] + 1, code[-1] + 1
+
+
+def _text(lines: list[str], lineno: int, end_lineno: int) -> str:
+    text = "".join(lines[lineno - 1:end_lineno])
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _segment(lines: list[str], lineno: int, col: int, end_lineno: int, end_col: int) -> str:
+    """The text between two ast positions (columns are UTF-8 byte offsets)."""
+    first, last = lines[lineno - 1], lines[end_lineno - 1]
+    if lineno == end_lineno:
+        return first[_char_index(first, col):_char_index(first, end_col)]
+    middle = "".join(lines[lineno:end_lineno - 1])
+    return first[_char_index(first, col):] + middle + last[:_char_index(last, end_col)]
+
+
+def _char_index(line: str, byte_col: int) -> int:
+    if line.isascii():
+        return byte_col
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", "ignore"))
+
+
+# ---------------------------------------------------------------- policy
+
+def _judge(node: ast.stmt, *, top: bool) -> tuple[str, str]:
+    """("run", "") or ("skip", reason) for one statement under the load policy."""
+    where = "top-level " if top else ""
+    if isinstance(node, _ALWAYS_RUN):
+        return RUN, ""
+    if isinstance(node, ast.Expr):
+        return _judge_expression(node.value, where)
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        parts = node.targets if isinstance(node, ast.Assign) else [node.target]
+        parts = [*parts, getattr(node, "annotation", None), node.value]
+        for part in parts:
+            if part is not None and (bad := _first_unsimple(part)) is not None:
+                return SKIP, f"{where}assignment {_offence(bad)}, which is not run when grading " \
+                             "(only definitions, imports and simple values are)"
+        return RUN, ""
+    if isinstance(node, ast.If) and _is_main_test(node.test):
+        return SKIP, 'the `if __name__ == "__main__":` block only runs when the file is run as a script; ' \
+                     "it is not run when grading"
+    if isinstance(node, (ast.If, ast.Try, ast.TryStar, ast.With)):
+        return _judge_compound(node, where)
+    if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+        keyword = "while" if isinstance(node, ast.While) else "for"
+        return SKIP, f"{where}`{keyword}` loop is demo code and is not run when grading; " \
+                     "put it in a function if you need it"
+    keyword = _KEYWORDS.get(type(node), type(node).__name__)
+    if isinstance(node, (ast.Return, ast.Break, ast.Continue, ast.Nonlocal)):
+        return SKIP, f"`{keyword}` outside a function or loop is not run when grading"
+    if isinstance(node, ast.Assert):
+        return SKIP, f"{where}`assert` is not run when grading (your own checks do not change your grade)"
+    return SKIP, f"{where}`{keyword}` statement is not run when grading"
+
+
+_KEYWORDS = {
+    ast.Delete: "del", ast.Assert: "assert", ast.Raise: "raise", ast.Return: "return", ast.Break: "break",
+    ast.Continue: "continue", ast.Nonlocal: "nonlocal", ast.Match: "match", ast.AsyncWith: "async with",
+    ast.If: "if", ast.Try: "try", ast.TryStar: "try", ast.With: "with",
+}
+
+
+def _judge_expression(value: ast.expr, where: str) -> tuple[str, str]:
+    if isinstance(value, ast.Constant):
+        return RUN, ""
+    bad = _first_unsimple(value)
+    if bad is None:
+        if isinstance(value, (ast.Call, ast.NamedExpr)):
+            return RUN, ""
+        shown = ast.unparse(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return SKIP, f"{where}expression `{shown}` only shows a value in a notebook and is not run when grading"
+    if isinstance(bad, ast.Call):
+        callee = _callee_text(bad.func)
+        if callee.startswith("get_ipython"):
+            return SKIP, f"IPython call `{callee}(...)` only works inside Jupyter and is not run when grading"
+        return SKIP, f"{where}call `{callee}(...)` is demo code and is not run when grading"
+    return SKIP, f"{where}expression {_offence(bad)}, which is not run when grading"
+
+
+def _judge_compound(node: ast.stmt, where: str) -> tuple[str, str]:
+    keyword = _KEYWORDS[type(node)]
+    guards: list[ast.AST] = []
+    bodies: list[ast.stmt] = []
+    if isinstance(node, ast.If):
+        guards.append(node.test)
+        bodies += node.body + node.orelse
+    elif isinstance(node, ast.With):
+        for item in node.items:
+            guards += [item.context_expr, item.optional_vars]
+        bodies += node.body
+    else:
+        for handler in node.handlers:
+            guards.append(handler.type)
+            bodies += handler.body
+        bodies += node.body + node.orelse + node.finalbody
+    for guard in guards:
+        if guard is not None and (bad := _first_unsimple(guard)) is not None:
+            return SKIP, f"{where}`{keyword}` block {_offence(bad)}, which is not run when grading"
+    for inner in sorted(bodies, key=lambda s: s.lineno):
+        action, reason = _judge(inner, top=False)
+        if action == SKIP:
+            return SKIP, f"{where}`{keyword}` block is not run when grading because line {inner.lineno} " \
+                         f"inside it is not: {reason}"
+    return RUN, ""
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    mains = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(mains) == 1
+
+
+def _first_unsimple(node: ast.AST) -> ast.AST | None:
+    """The first part of an expression that is not simple (see the policy), or None."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Call):
+            path = _callee_path(current.func)
+            if path is None or not _call_allowed(path):
+                return current
+            stack.extend(reversed([current.func, *current.args, *current.keywords]))
+        elif isinstance(current, ast.Lambda):
+            # The body runs only when the lambda is called; defaults run now.
+            stack.extend(d for d in [*current.args.defaults, *current.args.kw_defaults] if d is not None)
+        elif isinstance(current, _SIMPLE_NODES):
+            stack.extend(reversed(list(ast.iter_child_nodes(current))))
+        else:
+            return current
+    return None
+
+
+def _callee_path(func: ast.expr) -> tuple[str, ...] | None:
+    """("np", "random", "seed") for np.random.seed; "" stands for a receiver that is not a name."""
+    attrs = []
+    while isinstance(func, ast.Attribute):
+        attrs.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        return (func.id, *reversed(attrs))
+    return ("", *reversed(attrs)) if attrs else None
+
+
+def _call_allowed(path: tuple[str, ...]) -> bool:
+    if len(path) == 1 and path[0] in BUILTIN_CALLS:
+        return True
+    if len(path) == 2 and path[0] == "builtins" and path[1] in BUILTIN_CALLS:
+        return True
+    if len(path) >= 2 and path[-2] in MODULE_CALLS:
+        return True
+    return any(path[-len(entry):] == entry for entry in _LIBRARY_BY_LAST.get(path[-1], ()))
+
+
+def _callee_text(func: ast.expr) -> str:
+    if isinstance(func, ast.Name):
+        text = func.id
+    elif isinstance(func, ast.Attribute):
+        text = f"{_callee_text(func.value)}.{func.attr}"
+    elif isinstance(func, ast.Call):
+        text = f"{_callee_text(func.func)}()"
+    elif isinstance(func, ast.Subscript):
+        text = f"{_callee_text(func.value)}[...]"
+    else:
+        text = "(...)"
+    return text if len(text) <= 60 else "..." + text[-57:]
+
+
+def _offence(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        return f"calls `{_callee_text(node.func)}(...)`"
+    keyword = {ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield from"}.get(type(node))
+    return f"uses `{keyword}`" if keyword else f"uses {type(node).__name__}"
+
+
+# ---------------------------------------------------------------- names
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """Names a top-level statement binds in the module when it runs."""
+    names: set[str] = set()
+    stack: list[ast.AST] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, _DEFINITIONS):
+            names.add(current.name)
+            continue
+        if isinstance(current, ast.Lambda):
+            continue
+        if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Store):
+            names.add(current.id)
+        elif isinstance(current, (ast.Import, ast.ImportFrom)):
+            for alias in current.names:
+                if alias.name != "*":
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(current, ast.ExceptHandler) and current.name:
+            names.add(current.name)
+        elif isinstance(current, (ast.MatchAs, ast.MatchStar)) and current.name:
+            names.add(current.name)
+        elif isinstance(current, ast.MatchMapping) and current.rest:
+            names.add(current.rest)
+        if isinstance(current, ast.comprehension):
+            # A comprehension's own variable is local to it.
+            stack.extend([current.iter, *current.ifs])
+            continue
+        stack.extend(ast.iter_child_nodes(current))
+    return names
+
+
+def _loaded_names(node: ast.AST, *, lazy: bool) -> set[str]:
+    """Module-level names a statement reads: when it runs, or also later from function and lambda bodies."""
+    loads: set[str] = set()
+    local: set[str] = set()
+    stack: list[tuple[ast.AST, bool]] = [(node, False)]
+    while stack:
+        current, inside = stack.pop()
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = current.args
+            stack.extend((d, inside) for d in [*args.defaults, *args.kw_defaults] if d is not None)
+            if not isinstance(current, ast.Lambda):
+                stack.extend((d, inside) for d in current.decorator_list)
+            if lazy:
+                body = current.body if isinstance(current.body, list) else [current.body]
+                local.update(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                               args.vararg, args.kwarg] if a is not None)
+                stack.extend((b, True) for b in body)
+            continue
+        if isinstance(current, ast.Name):
+            if isinstance(current.ctx, ast.Load):
+                loads.add(current.id)
+            elif inside:
+                local.add(current.id)
+        elif isinstance(current, ast.AugAssign) and isinstance(current.target, ast.Name):
+            loads.add(current.target.id)
+        elif isinstance(current, ast.comprehension):
+            local.update(n.id for n in ast.walk(current.target) if isinstance(n, ast.Name))
+        stack.extend((child, inside) for child in ast.iter_child_nodes(current))
+    return loads - local
+
+
+def _force_required(plan: list[_Planned], required: set[str]) -> None:
+    """Run the statements that bind `required` names, and the earlier statements those need."""
+    wanted = set(required)
+    for planned in reversed(plan):
+        node = planned.node
+        if node is None or (isinstance(node, ast.If) and _is_main_test(node.test)):
+            continue
+        bound = _bound_names(node)
+        if not bound & wanted:
+            continue
+        if planned.statement.action == SKIP:
+            planned.statement.action, planned.statement.reason = RUN, ""
+        if isinstance(node, (ast.Assign, ast.AnnAssign, *_DEFINITIONS, ast.Import, ast.ImportFrom)):
+            # These bind unconditionally: earlier bindings of the same names are not needed.
+            wanted -= bound
+        wanted |= _loaded_names(node, lazy=True)
+
+
+def _skip_dependents(plan: list[_Planned]) -> None:
+    """Skip runnable statements that read a name only skipped statements set."""
+    unset: dict[str, int] = {}
+    set_by_run: set[str] = set()
+    for planned in plan:
+        statement, node = planned.statement, planned.node
+        if node is None:
+            continue
+        if statement.action == RUN and unset and not isinstance(node, _ALWAYS_RUN):
+            missing = sorted((unset[name], name) for name in _loaded_names(node, lazy=False) if name in unset)
+            if missing:
+                line, name = missing[0]
+                statement.action = SKIP
+                statement.reason = f"uses `{name}`, which is only set by code that is not run when grading " \
+                                   f"(line {line})"
+        bound = _bound_names(node)
+        if statement.action == RUN:
+            set_by_run |= bound
+            for name in bound:
+                unset.pop(name, None)
+        else:
+            for name in bound - set_by_run:
+                unset.setdefault(name, statement.lineno)
