@@ -79,7 +79,8 @@ BUILTIN_NAMES = frozenset(
 # Calls that only build a value, so a module-level constant may use them.
 CONSTANT_CALLS = frozenset(
     "array asarray default_rng dtype float32 float64 int32 int64 compile getLogger "
-    "namedtuple TypeVar frozenset tuple dict list set range object Path partial field".split()
+    "namedtuple TypeVar frozenset tuple dict list set range object Path partial field "
+    "split join strip dedent format sqrt log exp arange linspace zeros ones eye full finfo".split()
 )
 
 _PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
@@ -132,8 +133,11 @@ def estimate_quality(source: str, required_functions: list[str],
 
     `required_functions` are the names the assignment requires at the top
     level; an entry may list aliases separated by "|" (``"L_layer_forward|
-    L_model_forward"``). `max_points` scales the criterion weights. Never runs
-    the code and never raises on student input.
+    L_model_forward"``). `max_points` scales the criterion weights.
+
+    Returns the total, and per criterion its points and the evidence behind
+    them. Never runs the code and never raises on student input (only on a
+    negative or infinite `max_points`).
     """
     if not isinstance(max_points, (int, float)) or not 0 <= max_points < math.inf:
         raise ValueError(f"max_points must be a finite number >= 0, got {max_points!r}")
@@ -207,6 +211,7 @@ def _parse(source: str) -> _Parsed:
         return _Parsed(lines, [_Unit(ast.parse(source), source, 0)], notes)
     except _PARSE_ERRORS as exc:
         whole_error = _describe_error(exc, source, 0)
+    # One typo should not cost a student the credit for the rest of the file.
     units, failures = _parse_chunks(lines)
     if not units:
         return _Parsed(lines, [], notes, whole_error)
@@ -289,6 +294,8 @@ def _chunk_starts(lines: list[str]) -> list[int]:
     starts: list[int] = []
     decorators_only = False
     for index, line in enumerate(lines):
+        # `else:`, `except:` or a closing bracket at column 0 continue the
+        # statement above rather than start a new one.
         if not line or line[0] in " \t\f\r\n#" or _CHUNK_CONTINUATION.match(line):
             continue
         if not (starts and decorators_only):
@@ -382,16 +389,8 @@ class _Facts:
             node, scope, prefix, module_level, binds = stack.pop()
             kind = type(node)
             if kind in _FUNCTION_TYPES:
-                function = _Function(node, prefix + node.name, module_level, scope)
-                self.functions.append(function)
-                scope.nested.append(node)
-                self._define(node, scope, module_level, binds, "function")
-                function.scope.bindings.extend(("parameter", p.arg, p.lineno) for p in _parameters(node))
-                # Decorators and defaults are evaluated in the enclosing scope.
-                self._scan_expressions(node.decorator_list + node.args.defaults + node.args.kw_defaults,
-                                       scope, binds)
-                stack.extend((stmt, function.scope, f"{prefix}{node.name}.", False, True)
-                             for stmt in reversed(node.body))
+                inner = self._enter_function(node, scope, prefix, module_level, binds)
+                stack.extend((stmt, inner, f"{prefix}{node.name}.", False, True) for stmt in reversed(node.body))
                 continue
             if kind is ast.ClassDef:
                 self.classes.append(node)
@@ -406,10 +405,7 @@ class _Facts:
             elif kind is ast.Global or kind is ast.Nonlocal:
                 scope.declared.update(node.names)
             elif module_level and (kind is ast.Import or kind is ast.ImportFrom):
-                for alias in node.names:
-                    if alias.name != "*":
-                        bound = alias.asname or alias.name.split(".")[0]
-                        self.imports[bound] = (node.lineno, kind is ast.Import)
+                self._record_imports(node)
             if binds:
                 scope.bindings.extend(_bindings_of(node))
             statements, expressions = _split_children(node)
@@ -436,7 +432,28 @@ class _Facts:
                 scope.bindings.extend(_bindings_of(node))
             stack.extend(_children(node))
 
+    def _enter_function(self, node: ast.AST, scope: _Scope, prefix: str, module_level: bool,
+                        binds: bool) -> _Scope:
+        """Record a function definition; return the scope of its body."""
+        function = _Function(node, prefix + node.name, module_level, scope)
+        self.functions.append(function)
+        scope.nested.append(node)
+        self._define(node, scope, module_level, binds, "function")
+        function.scope.bindings.extend(("parameter", p.arg, p.lineno) for p in _parameters(node))
+        # Decorators and defaults are evaluated in the enclosing scope.
+        self._scan_expressions(node.decorator_list + node.args.defaults + node.args.kw_defaults, scope, binds)
+        return function.scope
+
+    def _record_imports(self, node: ast.Import | ast.ImportFrom) -> None:
+        """Remember which names module-level imports bind, and whether each is a module."""
+        for alias in node.names:
+            if alias.name != "*":
+                # `import numpy.linalg` binds `numpy`, not `numpy.linalg`.
+                bound = alias.asname or alias.name.split(".")[0]
+                self.imports[bound] = (node.lineno, isinstance(node, ast.Import))
+
     def _define(self, node: ast.AST, scope: _Scope, module_level: bool, binds: bool, kind: str) -> None:
+        """Bind a function or class name in its scope, and at module level remember it."""
         if binds:
             scope.bindings.append((kind, node.name, node.lineno))
         if module_level:
@@ -468,14 +485,21 @@ def _scan_tokens(unit: _Unit, code_lines: set[int], comments: list[_Comment],
             elif kind not in _LAYOUT_TOKENS:
                 first = token.start[0] + offset
                 code_lines.update(range(first, token.end[0] + offset + 1))
-                if kind == tokenize.NAME and previous != "." and not keyword.iskeyword(text):
-                    text = "n"
-                elif kind in (tokenize.NUMBER, tokenize.STRING):
-                    text = "c"
-                shapes.setdefault(first, []).append(text)
+                shapes.setdefault(first, []).append(_token_shape(kind, text, previous))
                 previous = text
     except (tokenize.TokenError, SyntaxError, ValueError):
         pass  # keep what was scanned; the text parsed, so this is an edge case
+
+
+def _token_shape(kind: int, text: str, previous: str) -> str:
+    """A token as copy-paste detection sees it: variables become "n" and
+    literals "c"; keywords, operators and attribute names (after a ".") stay,
+    since `np.sum` and `np.mean` are different steps."""
+    if kind == tokenize.NAME and previous != "." and not keyword.iskeyword(text):
+        return "n"
+    if kind in (tokenize.NUMBER, tokenize.STRING):
+        return "c"
+    return text
 
 
 def _children(node: ast.AST) -> list[ast.AST]:
@@ -572,8 +596,9 @@ def _score_docstrings(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[f
         score, problems = _docstring_quality(facts, node, node.name)
         required_scores.append(score)
         evidence.extend((node.lineno, p) for p in problems)
+    # Private helpers and pytest tests (whose name is their documentation) are not asked for one.
     helpers = [f for f in facts.functions if f.top_level and f.node.name not in required_names
-               and not f.node.name.startswith("_")]
+               and not f.node.name.startswith(("_", "test"))]
     helper_scores = []
     for helper in helpers:
         score, problems = _docstring_quality(facts, helper.node, helper.name, helper=True)
@@ -612,6 +637,7 @@ def _docstring_quality(facts: _Facts, node: ast.AST, name: str,
         return 1.0, []
     problems = []
     params = [p.arg for p in _parameters(node) if p.arg not in ("self", "cls")]
+    # Case-insensitive: "a_prev: activations..." documents `A_prev` well enough.
     missing = [p for p in params if not re.search(rf"(?i)(?<!\w){re.escape(p)}(?!\w)", doc)]
     score = 0.5 + 0.25 * (1 - len(missing) / len(params) if params else 1.0)
     if missing:
@@ -632,6 +658,7 @@ def _score_comments(facts: _Facts) -> tuple[float, list]:
     evidence: list[tuple[int, str]] = []
     kinds = [(c, _comment_kind(c)) for c in facts.comments]
     meaningful = sorted(c.line for c, kind in kinds if kind == "comment")
+    # Nested functions lie inside their parent's range; count their lines once.
     outermost = _outermost_ranges(facts.functions)
     body_lines = sum(facts.count_code_lines(first, last) for first, last in outermost)
     in_bodies = sum(bisect.bisect_right(meaningful, last) - bisect.bisect_left(meaningful, first)
@@ -682,6 +709,7 @@ def _looks_like_code(text: str) -> bool:
         return False
     if _CODE_KEYWORD_LINE.match(text):
         return True
+    # A commented-out block header ("for l in range(L):") only parses with a body.
     for candidate in (text, text + " pass") if text.endswith(":") else (text,):
         try:
             tree = ast.parse(candidate)
@@ -781,28 +809,38 @@ def _max_nesting(function: ast.AST) -> tuple[int, int]:
 
 def _repeated_blocks(facts: _Facts) -> list[tuple[tuple, tuple]]:
     """Runs of REPEAT_WINDOW statements that appear twice, normalised so that
-    renamed variables and changed constants still count as the same code."""
+    renamed variables and changed constants still count as the same code.
+    Returns ((function, first, last), (function, first, last)) pairs."""
     first_seen: dict[tuple, tuple[str, int, int]] = {}
     pairs: dict[tuple, list[int]] = {}
-    for function in facts.functions:
-        for body in _own_statement_lists(function.node):
-            # Docstrings are not steps; two functions may well start alike.
-            body = [stmt for stmt in body if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]
-            prints = [_fingerprint(stmt, facts.shapes) for stmt in body]
-            for start in range(len(body) - REPEAT_WINDOW + 1):
-                window = prints[start:start + REPEAT_WINDOW]
-                if sum(size for _, size in window) < REPEAT_MIN_TOKENS:
-                    continue
-                key = tuple(shape for shape, _ in window)
-                here = (function.name, body[start].lineno, body[start + REPEAT_WINDOW - 1].end_lineno)
-                seen = first_seen.setdefault(key, here)
-                overlaps = seen[0] == here[0] and here[1] <= seen[2] and seen[1] <= here[2]
-                if seen is here or overlaps:
-                    continue
-                span = pairs.setdefault((seen[0], here[0]), [seen[1], seen[2], here[1], here[2]])
-                span[:] = [min(span[0], seen[1]), max(span[1], seen[2]),
-                           min(span[2], here[1]), max(span[3], here[2])]
+    windows = ((key, (function.name, first, last))
+               for function in facts.functions
+               for body in _own_statement_lists(function.node)
+               for key, first, last in _windows(body, facts.shapes))
+    for key, here in windows:
+        seen = first_seen.setdefault(key, here)
+        overlaps = seen[0] == here[0] and here[1] <= seen[2] and seen[1] <= here[2]
+        if seen is here or overlaps:
+            continue
+        # Grow one line range per side, so a long copy is reported once.
+        span = pairs.setdefault((seen[0], here[0]), [seen[1], seen[2], here[1], here[2]])
+        span[:] = [min(span[0], seen[1]), max(span[1], seen[2]), min(span[2], here[1]), max(span[3], here[2])]
     return sorted(((a, s[0], s[1]), (b, s[2], s[3])) for (a, b), s in pairs.items())
+
+
+def _windows(body: list[ast.stmt], shapes: dict[int, list[str]]) -> list[tuple[tuple, int, int]]:
+    """(shape, first line, last line) of each run of REPEAT_WINDOW statements
+    in one statement list that holds enough code to be worth reporting."""
+    # Docstrings are not steps; two functions may well start alike.
+    body = [stmt for stmt in body if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]
+    prints = [_fingerprint(stmt, shapes) for stmt in body]
+    found = []
+    for start in range(len(body) - REPEAT_WINDOW + 1):
+        window = prints[start:start + REPEAT_WINDOW]
+        if sum(size for _, size in window) >= REPEAT_MIN_TOKENS:
+            found.append((tuple(shape for shape, _ in window),
+                          body[start].lineno, body[start + REPEAT_WINDOW - 1].end_lineno))
+    return found
 
 
 def _own_statement_lists(function: ast.AST) -> list[list[ast.stmt]]:
@@ -831,9 +869,10 @@ def _fingerprint(stmt: ast.stmt, shapes: dict[int, list[str]]) -> tuple[str, int
 def _unused_helpers(facts: _Facts, required_names: set[str]) -> list[ast.AST]:
     """Module-level functions that nothing in the file refers to."""
     referenced = facts.module.loads | facts.attributes
+    # `main` and pytest's `test_*` functions are called from outside the file.
     return [f.node for f in facts.functions
             if f.top_level and f.node.name not in required_names and f.node.name != "main"
-            and f.node.name not in referenced]
+            and not f.node.name.startswith("test") and f.node.name not in referenced]
 
 
 # ------------------------------------------------------------------ names
