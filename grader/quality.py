@@ -143,6 +143,8 @@ def estimate_quality(source: str, required_functions: list[str],
         raise ValueError(f"max_points must be a finite number >= 0, got {max_points!r}")
     if isinstance(source, bytes):
         source = source.decode("utf-8", "replace")
+    if not isinstance(source, str):
+        raise TypeError(f"source must be the submission's text, got {type(source).__name__}")
     required = _required_groups(required_functions)
     # Student code may trigger SyntaxWarnings (invalid escapes, `is` with a
     # literal); they are not ours to print, nor to turn into errors.
