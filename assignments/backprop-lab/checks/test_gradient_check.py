@@ -183,6 +183,7 @@ def test_gradient_check_uses_two_sided_differences(student, ref, lab, rng, toler
 def test_gradient_check_restores_parameters(student, ref, lab, rng, tolerance):
     """Your gradient_check leaves params as it found them"""
     case = _setup(student, ref, lab, rng, tolerance)
+    _require_correct_backprop(case)
     params = case["params"]
     handle = student.put({k: v.copy() for k, v in params.items()})
     student.gradient_check(case["X"], case["Y"], handle)
