@@ -120,7 +120,7 @@ _ALWAYS_RUN = (ast.Import, ast.ImportFrom, ast.Global, ast.Pass) + _DEFINITIONS
 _CONTINUATION_KEYWORD = re.compile(r"(else|elif|except|finally)\b")
 _TOP_TOKENS = re.compile(r"\"\"\"|'''|[\"'#\\()\[\]{}]")
 _STRING_END = {quote: re.compile(r"\\.|" + re.escape(quote), re.S) for quote in ('"""', "'''", '"', "'")}
-_ON_LINE = re.compile(r"on line (\d+)")
+_DEFINITION_LINE = re.compile(r"(?:async\s+def|def|class|import)\s|from\s+[\w.]+\s+import\s")
 
 
 @dataclass
@@ -192,6 +192,10 @@ def logical_line_starts(lines: Sequence[str], opaque: Callable[[str], bool] | No
     quote: str | None = None
     continued = False
     for line in lines:
+        if depth and quote is None and _DEFINITION_LINE.match(line):
+            # `def`, `class` and `import` cannot sit inside brackets: the
+            # bracket before them was never closed, so stop counting it.
+            depth, continued = 0, False
         begins = depth == 0 and quote is None and not continued
         starts.append(begins)
         continued = False
@@ -270,11 +274,12 @@ def _parse_items(source: str, lines: list[str], filename: str) -> list[tuple]:
     while regions:
         first, stop = regions.pop()
         try:
-            tree = _parse("".join(lines[first:stop]))
+            # Blank lines in front give the student's line numbers everywhere,
+            # for less than walking the tree to shift them.
+            tree = _parse("\n" * first + "".join(lines[first:stop]))
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             regions.extend(_narrow(lines, first, stop, exc, items))
             continue
-        ast.increment_lineno(tree, first)
         items.extend((node, node.lineno, node.end_lineno, "") for node in tree.body)
     items.sort(key=lambda item: (item[1], item[0].col_offset if item[0] is not None else -1))
     return items
@@ -319,21 +324,21 @@ def _narrow(lines: list[str], first: int, stop: int, exc: BaseException, items: 
         backslash = line.rstrip("\n").endswith("\\")
     error_line = first
     if isinstance(exc, SyntaxError) and exc.lineno:
-        error_line = min(max(first + exc.lineno - 1, first), stop - 1)
+        error_line = min(max(exc.lineno - 1, first), stop - 1)
     p = max(k for k, start in enumerate(pieces) if start <= error_line)
     piece_start = pieces[p]
     piece_stop = pieces[p + 1] if p + 1 < len(pieces) else stop
     lo, hi = _code_span(lines, piece_start, piece_stop)
-    items.append((None, lo, hi, _syntax_reason(exc, first, error_line)))
+    # Errors found at the end of a piece ("expected an indented block") point
+    # past its code, at blank lines; name the last line the student wrote.
+    error_line = min(error_line, hi - 1)
+    items.append((None, lo, hi, _syntax_reason(exc, error_line)))
     return [(a, b) for a, b in ((first, piece_start), (piece_stop, stop)) if a < b]
 
 
-def _syntax_reason(exc: BaseException, offset: int, error_line: int) -> str:
+def _syntax_reason(exc: BaseException, error_line: int) -> str:
     if isinstance(exc, SyntaxError):
-        # Messages such as "expected an indented block after 'if' statement on
-        # line 3" count lines of the parsed piece; give the student's line.
-        message = _ON_LINE.sub(lambda m: f"on line {int(m.group(1)) + offset}", exc.msg or "invalid syntax")
-        return f"{type(exc).__name__}: {message} (line {error_line + 1})"
+        return f"{type(exc).__name__}: {exc.msg or 'invalid syntax'} (line {error_line + 1})"
     if isinstance(exc, ValueError):
         return f"this code contains a character Python cannot read ({exc}) (line {error_line + 1})"
     return f"this code is nested too deeply for Python to read (line {error_line + 1})"
@@ -594,21 +599,35 @@ def _loaded_names(node: ast.AST, *, lazy: bool) -> set[str]:
 
 
 def _force_required(plan: list[_Planned], required: set[str]) -> None:
-    """Run the statements that bind `required` names, and the earlier statements those need."""
-    wanted = set(required)
-    for planned in reversed(plan):
-        node = planned.node
-        if node is None or (isinstance(node, ast.If) and _is_main_test(node.test)):
-            continue
-        bound = _bound_names(node)
-        if not bound & wanted:
-            continue
-        if planned.statement.action == SKIP:
-            planned.statement.action, planned.statement.reason = RUN, ""
-        if isinstance(node, (ast.Assign, ast.AnnAssign, *_DEFINITIONS, ast.Import, ast.ImportFrom)):
-            # These bind unconditionally: earlier bindings of the same names are not needed.
-            wanted -= bound
-        wanted |= _loaded_names(node, lazy=True)
+    """Run the statements that bind `required` names, and the earlier statements those need.
+
+    A backward pass follows what each kept statement reads when it runs; what
+    function and lambda bodies read is only looked up when they are called,
+    so those names are wanted from the end of the file, and the pass repeats
+    until no new such name appears.
+    """
+    at_call_time: set[str] = set()
+    while True:
+        wanted = required | at_call_time
+        found: set[str] = set()
+        for planned in reversed(plan):
+            node = planned.node
+            if node is None or (isinstance(node, ast.If) and _is_main_test(node.test)):
+                continue
+            bound = _bound_names(node)
+            if not bound & wanted:
+                continue
+            if planned.statement.action == SKIP:
+                planned.statement.action, planned.statement.reason = RUN, ""
+            if isinstance(node, (ast.Assign, ast.AnnAssign, *_DEFINITIONS, ast.Import, ast.ImportFrom)):
+                # These bind unconditionally: earlier bindings of the same names are not needed.
+                wanted -= bound
+            now = _loaded_names(node, lazy=False)
+            wanted |= now
+            found |= _loaded_names(node, lazy=True) - now
+        if found <= at_call_time:
+            return
+        at_call_time |= found
 
 
 def _skip_dependents(plan: list[_Planned]) -> None:

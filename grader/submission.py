@@ -29,7 +29,6 @@ import json
 import os
 import re
 import stat
-import tokenize
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ PYTHON_BODY_CELL_MAGICS = frozenset({"%%time", "%%timeit", "%%capture"})
 _READ_CHUNK = 1 << 16
 _MAX_LISTED = 5
 _HELP_PREFIX = re.compile(r"\s*\?")
+_CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
 _MAGIC_ASSIGNMENT = re.compile(r"\s*[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
 
 
@@ -382,36 +382,29 @@ def _from_bytes(data: bytes, name: str, label: str, sha256: str) -> Submission:
         raise SubmissionError(f"{label}: the file contains NUL bytes, so it is a binary file, not "
                               f"{'a notebook' if kind == 'ipynb' else 'Python source'}; submit the .py or "
                               ".ipynb file itself")
-    notes: list[str] = []
-    text = _decode(data, label, notes, python=kind == "py")
+    text = _decode(data, label)
     if not text.strip():
         raise SubmissionError(f"{label}: the file holds only whitespace; save your work and submit the saved file")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if kind == "py":
-        return Submission(text, name, kind, sha256, notes)
-    source, cells, cell_notes = _notebook_source(text, label)
-    return Submission(source, name, kind, sha256, notes + cell_notes, cells)
+        return Submission(text, name, kind, sha256)
+    source, cells, notes = _notebook_source(text, label)
+    return Submission(source, name, kind, sha256, notes, cells)
 
 
-def _decode(data: bytes, label: str, notes: list[str], *, python: bool) -> str:
-    encoding = "utf-8-sig"
-    if python and not data.startswith(codecs.BOM_UTF8):
-        try:
-            declared, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        except SyntaxError as exc:
-            raise SubmissionError(f"{label}: its coding line is not usable ({exc}); save the file as UTF-8 "
-                                  "and remove the coding line") from None
-        if codecs.lookup(declared).name != "utf-8":
-            encoding = declared
-            notes.append(f"read as {declared}, as the file's coding line declares")
+def _decode(data: bytes, label: str) -> str:
+    """UTF-8 text (a BOM is accepted and dropped); anything else is refused with where it fails."""
     try:
-        return data.decode(encoding)
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        expected = "UTF-8" if encoding == "utf-8-sig" else encoding
-        raise SubmissionError(f"{label}: the file is not {expected} text (byte 0x{data[exc.start]:02x} at line "
-                              f"{line}, column {column} cannot be decoded); save it with UTF-8 encoding "
+        declared = ""
+        match = _CODING_LINE.search(b"\n".join(data.split(b"\n", 2)[:2]))
+        if match:
+            declared = f"; its coding line declares {match.group(1).decode('ascii')}, but the grader reads UTF-8 only"
+        raise SubmissionError(f"{label}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, "
+                              f"column {column} cannot be decoded{declared}); save it with UTF-8 encoding "
                               "and submit again") from None
 
 
