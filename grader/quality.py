@@ -95,6 +95,8 @@ _PRAGMA = re.compile(r"(?i)^(noqa|type:|pylint:|pragma|fmt:|mypy:|isort:|nosec|-
 _TASK_ONLY = re.compile(r"(?i)^(todo|fixme|xxx|hack)\b[\W_]*$")
 _CODE_HINT = re.compile(r"[=(\[:]|^(return|import|from|pass|break|continue|raise|del|assert|yield)\b")
 _CODE_KEYWORD_LINE = re.compile(r"^((else|try|finally)\s*:|(elif|except)\b.*:)\s*$")
+_DEF_LINE = re.compile(r"^(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
+_TRIPLE_QUOTE = re.compile(r'"""|\'\'\'')
 _LEFT_OPEN = re.compile(r"never closed|unterminated triple|expected an indented block|EOF")
 _CHUNK_CONTINUATION = re.compile(r"(else|elif|except|finally)\b|[)\]}]")
 
@@ -197,6 +199,7 @@ class _Parsed:
     units: list[_Unit]
     notes: list[str]
     error: str = ""
+    unparsed: list[tuple[int, int]] = field(default_factory=list)  # 1-based line ranges
 
 
 def _parse(source: str) -> _Parsed:
@@ -219,7 +222,7 @@ def _parse(source: str) -> _Parsed:
         return _Parsed(lines, [], notes, whole_error)
     notes += [f"could not parse lines {first}-{last} ({error}); this estimate covers the rest of the file"
               for first, last, error in failures]
-    return _Parsed(lines, units, notes, whole_error)
+    return _Parsed(lines, units, notes, whole_error, [(first, last) for first, last, _ in failures])
 
 
 def _first_lines_within_budget(lines: list[str]) -> list[str]:
@@ -290,15 +293,31 @@ def _parse_chunks(lines: list[str]) -> tuple[list[_Unit], list[tuple[int, int, s
     return units, failures
 
 
+def _quote_state_after(line: str, open_quote: str) -> str:
+    """Which triple quote is still open after `line` ("" for none). Rough on
+    purpose: it only keeps chunks from starting inside a docstring."""
+    if not open_quote and line.lstrip().startswith("#"):
+        return ""
+    for match in _TRIPLE_QUOTE.finditer(line):
+        if not open_quote:
+            open_quote = match.group()
+        elif match.group() == open_quote:
+            open_quote = ""
+    return open_quote
+
+
 def _chunk_starts(lines: list[str]) -> list[int]:
     """Indices of lines that begin a top-level statement (decorators stay
-    with the definition they decorate)."""
+    with the definition they decorate, docstring lines with their string)."""
     starts: list[int] = []
     decorators_only = False
+    open_quote = ""
     for index, line in enumerate(lines):
+        in_string = bool(open_quote)
+        open_quote = _quote_state_after(line, open_quote)
         # `else:`, `except:` or a closing bracket at column 0 continue the
         # statement above rather than start a new one.
-        if not line or line[0] in " \t\f\r\n#" or _CHUNK_CONTINUATION.match(line):
+        if in_string or not line or line[0] in " \t\f\r\n#" or _CHUNK_CONTINUATION.match(line):
             continue
         if not (starts and decorators_only):
             starts.append(index)
@@ -360,6 +379,9 @@ class _Facts:
         self.attributes: set[str] = set()
         self.module_statements: list[ast.stmt] = []
         self.comments: list[_Comment] = []
+        # Functions whose definition is in a part that did not parse.
+        self.unparsed_defs = {match.group(1) for first, last in parsed.unparsed
+                              for match in _DEF_LINE.finditer("".join(parsed.lines[first - 1:last]))}
         self.shapes: dict[int, list[str]] = {}
         code_lines: set[int] = set()
         for unit in parsed.units:
@@ -592,7 +614,13 @@ def _score_docstrings(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[f
     for group in required:
         node = _find_required(facts, group)
         if node is None:
-            evidence.append((0, f"`{_short(group[0])}` is not defined, so it earns no docstring credit"))
+            evidence.append((0, f"`{_short(group[0])}` {_why_missing(facts, group)}, so it earns no docstring credit"))
+            required_scores.append(0.0)
+            continue
+        if _is_stub(node):
+            # The docstring of an unimplemented function is the starter file's, not the student's.
+            evidence.append((node.lineno, f"line {node.lineno}: `{_short(node.name)}` is not implemented yet, "
+                                          f"so it earns no docstring credit"))
             required_scores.append(0.0)
             continue
         score, problems = _docstring_quality(facts, node, node.name)
@@ -613,6 +641,31 @@ def _score_docstrings(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[f
     if helper_scores:
         fraction = 0.8 * fraction + 0.2 * sum(helper_scores) / len(helper_scores)
     return fraction, evidence
+
+
+def _is_stub(node: ast.AST) -> bool:
+    """True for a function whose body, past its docstring, only passes,
+    raises NotImplementedError or returns None: a starter's placeholder."""
+    if not isinstance(node, _FUNCTION_TYPES):
+        return False
+    for stmt in node.body:
+        if isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+            continue
+        if isinstance(stmt, ast.Return) and (stmt.value is None or (
+                isinstance(stmt.value, ast.Constant) and stmt.value.value is None)):
+            continue
+        raised = stmt.exc.func if isinstance(stmt, ast.Raise) and isinstance(stmt.exc, ast.Call) else \
+            getattr(stmt, "exc", None)
+        if isinstance(stmt, ast.Raise) and isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+            continue
+        return False
+    return True
+
+
+def _why_missing(facts: _Facts, group: tuple[str, ...]) -> str:
+    """'is not defined', or 'could not be parsed' when its definition is in a
+    part of the file with a syntax error."""
+    return "could not be parsed" if facts.unparsed_defs & set(group) else "is not defined"
 
 
 def _find_required(facts: _Facts, group: tuple[str, ...]) -> ast.AST | None:
@@ -748,10 +801,16 @@ def _commented_code_blocks(comments: list[_Comment]) -> list[tuple[int, int, str
 def _score_modularity(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[float, list]:
     """Required functions present, short, shallow, not copy-pasted; helpers used."""
     evidence: list[tuple[int, str]] = []
-    missing = [group[0] for group in required if _find_required(facts, group) is None]
-    evidence.extend((0, f"`{_short(name)}` is not defined as a separate top-level function")
-                    for name in missing)
-    present = 1 - len(missing) / len(required) if required else 1.0
+    missing = [group for group in required if _find_required(facts, group) is None]
+    for group in missing:
+        why = _why_missing(facts, group)
+        evidence.append((0, f"`{_short(group[0])}` {why}" + (" as a separate top-level function"
+                                                               if why == "is not defined" else "")))
+    stubs = [node for node in map(lambda group: _find_required(facts, group), required)
+             if node is not None and _is_stub(node)]
+    evidence.extend((node.lineno, f"line {node.lineno}: `{_short(node.name)}` is not implemented yet")
+                    for node in stubs)
+    present = 1 - (len(missing) + len(stubs)) / len(required) if required else 1.0
 
     length_penalty = 0.0
     for function in facts.functions:

@@ -462,6 +462,26 @@ def test_a_missing_required_function_earns_no_docstring_credit():
     assert _criterion(estimate, DOCSTRINGS).points < 3
 
 
+def test_an_unimplemented_starter_function_earns_no_docstring_credit():
+    stub = re.sub(r'(def train\(.*?\n    """[\s\S]*?"""\n)[\s\S]*?(?=\n\ndef )',
+                  r"\1    # YOUR CODE HERE\n    raise NotImplementedError\n", GOOD)
+    assert "raise NotImplementedError" in stub
+    estimate = estimate_quality(stub, LAB_FUNCTIONS)
+    line = _line_of(stub, "def train(")
+    assert f"line {line}: `train` is not implemented yet, so it earns no docstring credit" in \
+        _criterion(estimate, DOCSTRINGS).evidence
+    assert f"line {line}: `train` is not implemented yet" in _criterion(estimate, MODULARITY).evidence
+
+
+def test_a_broken_file_whose_docstring_has_unindented_lines_keeps_its_docstring_whole():
+    source = '"""Lab.\n\nUnindented prose: X is (n_x, m).\nY is (1, m).\nW1 is (n_1, n_x).\nb1 is (n_1, 1).\nMore prose.\n"""\n\nimport numpy as np\n\n\n' + \
+        GOOD.split('import numpy as np\n', 1)[1].replace("def compute_cost(AL, Y):", "def compute_cost(AL, Y)")
+    notes = [e for e in _criterion(estimate_quality(source, LAB_FUNCTIONS), DOCSTRINGS).evidence
+             if e.startswith("could not parse")]
+    line = _line_of(source, "def compute_cost(AL, Y)")
+    assert len(notes) == 1 and notes[0].startswith(f"could not parse lines {line}-")
+
+
 def test_aliases_count_as_the_required_function():
     source = GOOD.replace("L_layer_forward", "L_model_forward")
     assert estimate_quality(source, LAB_FUNCTIONS).points == estimate_quality(GOOD, LAB_FUNCTIONS).points
@@ -613,7 +633,7 @@ def test_a_partly_broken_file_is_estimated_from_the_parts_that_parse():
     assert estimate.points >= 7
     assert any(e.startswith(f"could not parse lines {first}-") and f"SyntaxError at line {first}" in e
                for e in _criterion(estimate, DOCSTRINGS).evidence)
-    assert "`compute_cost` is not defined, so it earns no docstring credit" in \
+    assert "`compute_cost` could not be parsed, so it earns no docstring credit" in \
         _criterion(estimate, DOCSTRINGS).evidence
 
 
