@@ -11,7 +11,8 @@ rubric names comments, docstrings and modularity, so they carry 8 of the 10:
 - Docstrings, 3: every required function has a docstring that says what its
   arguments are and what it returns (a fifth of the credit goes to public
   helper functions having a docstring at all, when there are any). A missing
-  required function earns nothing here.
+  required function, or one still a starter stub (only `pass` or
+  `raise NotImplementedError`), earns nothing here.
 - Comments, 2.5: meaningful comments in function bodies, about one every
   10 lines of code and at least one in every function of 10 or more lines.
   Commented-out code is not a comment and costs a little on its own.
@@ -25,7 +26,9 @@ rubric names comments, docstrings and modularity, so they carry 8 of the 10:
 
 Each criterion's points are rounded to the nearest 0.5 and the total is their
 sum. A file that does not parse is analysed chunk by chunk (top-level
-statement by statement); a file of which nothing parses gets 0.
+statement by statement); a file of which nothing parses gets 0. Files longer
+than about 10,000 lines of ordinary code are read up to that point only (the
+evidence says so), which keeps any input well under a second.
 """
 
 from __future__ import annotations

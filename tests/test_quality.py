@@ -334,10 +334,12 @@ SLOPPY = (
 
 
 def _points(estimate: QualityEstimate) -> dict[str, float]:
+    """Points per criterion name."""
     return {criterion.name: criterion.points for criterion in estimate.criteria}
 
 
 def _criterion(estimate: QualityEstimate, name: str) -> Criterion:
+    """The criterion called `name`."""
     return next(criterion for criterion in estimate.criteria if criterion.name == name)
 
 
@@ -347,10 +349,12 @@ def _line_of(source: str, text: str) -> int:
 
 
 def _strip_docstrings(source: str) -> str:
+    """Remove every indented (function) docstring; the module's stays."""
     return re.sub(r'\n(    )+"""[\s\S]*?"""', "", source)
 
 
 def _strip_comments(source: str) -> str:
+    """Remove every full-line comment."""
     return re.sub(r"\n[ \t]*#[^\n]*", "", source)
 
 
@@ -388,6 +392,7 @@ def test_a_sloppy_solution_scores_at_most_4_and_the_evidence_says_why():
 
 
 def _add_unused_and_shadowing_names(source: str) -> str:
+    """Give `compute_cost` an unused variable and a local that shadows `sum`."""
     return source.replace(
         "    m = Y.shape[1]\n",
         "    m = Y.shape[1]\n    backup = AL.copy()\n    sum = np.sum\n    total = sum(Y)\n    del total\n",
@@ -395,10 +400,12 @@ def _add_unused_and_shadowing_names(source: str) -> str:
 
 
 def _add_top_level_training(source: str) -> str:
+    """Train the network when the file is imported."""
     return source + "\nrng = np.random.default_rng(0)\nfeatures = rng.normal(size=(2, 50))\ntrained = train(features, features[:1] > 0)\n"
 
 
 def _add_long_nested_helper(source: str) -> str:
+    """Add a documented, commented, used helper that is too long and nests too deep."""
     lines = ['def summarise(history):', '    """Return the mean and the last value of the `history` of costs."""',
              "    total = 0.0", "    count = 0"]
     for index in range(45):
@@ -511,6 +518,7 @@ def linear_backward(dZ, cache):
 
 
 def _comments_points(c1: str, c2: str) -> tuple[float, list[str]]:
+    """Comments points and evidence of BODY with lines `c1` and `c2` filled in."""
     source = "import numpy as np\n\n\n" + BODY.format(c1=c1, c2=c2)
     criterion = _criterion(estimate_quality(source, ["linear_backward"]), COMMENTS)
     return criterion.points, criterion.evidence
