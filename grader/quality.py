@@ -170,10 +170,18 @@ def estimate_quality(source: str, required_functions: list[str],
             (TOP_LEVEL, _score_top_level(facts)),
         ]
     scale = max_points / sum(WEIGHTS.values())
+    # Quality is judged on the code the student wrote: with k of n required
+    # functions implemented, every criterion counts k/n (an untouched starter,
+    # whose docstrings and comments are the handout's, earns nothing).
+    share = _implemented_share(facts, required)
     criteria = []
     for name, (fraction, evidence) in scored:
         top = WEIGHTS[name] * scale
-        fraction = min(1.0, max(0.0, fraction))
+        fraction = min(1.0, max(0.0, fraction)) * share
+        if name == DOCSTRINGS and share < 1.0:
+            done = round(share * len(required))
+            evidence = [(0, f"{done} of {len(required)} required functions are implemented, so each criterion "
+                            f"counts {done}/{len(required)} of its points")] + evidence
         points = top if fraction >= 1.0 else min(top, _round_half(fraction * top))
         if name == DOCSTRINGS:
             evidence = [(0, note) for note in parsed.notes] + evidence
@@ -644,6 +652,14 @@ def _score_docstrings(facts: _Facts, required: list[tuple[str, ...]]) -> tuple[f
     if helper_scores:
         fraction = 0.8 * fraction + 0.2 * sum(helper_scores) / len(helper_scores)
     return fraction, evidence
+
+
+def _implemented_share(facts: _Facts, required: list[tuple[str, ...]]) -> float:
+    """The share of required functions that exist and are more than a starter stub."""
+    if not required:
+        return 1.0
+    nodes = [_find_required(facts, group) for group in required]
+    return sum(1 for node in nodes if node is not None and not _is_stub(node)) / len(required)
 
 
 def _is_stub(node: ast.AST) -> bool:

@@ -733,3 +733,29 @@ def test_evidence_is_capped_so_a_report_stays_readable():
         assert len(criterion.evidence) <= 12
     docstrings = _criterion(estimate_quality(source, []), DOCSTRINGS).evidence
     assert docstrings[-1] == "... and 89 more like these"
+
+
+def test_an_untouched_starter_earns_nothing_and_partial_work_earns_its_share():
+    starter = '''
+def linear_forward(A_prev, W, b):
+    """Compute Z = W A_prev + b.
+
+    Arguments: A_prev (n_prev, m), W (n, n_prev), b (n, 1). Returns: (Z, cache).
+    """
+    # Hint: use the @ operator.
+    raise NotImplementedError
+
+
+def linear_backward(dZ, cache):
+    """Return (dA_prev, dW, db) for one linear layer given dZ and the cache."""
+    raise NotImplementedError
+'''
+    required = ["linear_forward", "linear_backward"]
+    assert estimate_quality(starter, required).points == 0.0
+    half_done = starter.replace('''    # Hint: use the @ operator.
+    raise NotImplementedError''', '''    # One matrix product per layer; b broadcasts over the m columns.
+    Z = W @ A_prev + b
+    return Z, (A_prev, W, b)''')
+    estimate = estimate_quality(half_done, required)
+    assert 0.0 < estimate.points <= 5.0
+    assert "1 of 2 required functions are implemented" in estimate.criteria[0].evidence[0]
