@@ -53,7 +53,7 @@ STATUS_LOOK = {
     "passed": ("✓", "passed"),
     "failed": ("✗", "failed"),
     "error": ("⚠", "error"),
-    "timeout": ("⏱", "timed out"),
+    "timeout": ("◔", "timed out"),  # a clock-like glyph that common fonts (DejaVu, system UI) all have
     "skipped": ("↷", "not graded"),
     "not_run": ("∅", "did not run"),
 }
@@ -141,7 +141,7 @@ def _environment() -> jinja2.Environment:
     # which select_autoescape would not recognise as HTML.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["points"] = points
+    env.filters["points"] = _points
     env.filters["sci"] = _sci
     env.filters["sig"] = _significant
     env.filters["percent"] = _percent
@@ -150,11 +150,14 @@ def _environment() -> jinja2.Environment:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder, then os.replace (atomic on one file system)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        # mkstemp makes the file private (0600); a report is meant to be read, e.g. served to the class.
+        os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -170,7 +173,7 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def points(value: Any) -> str:
+def _points(value: Any) -> str:
     """A score as people write it: 20, 17.5, 16.67 (two decimals at most); an em dash when missing."""
     number = _number(value)
     if number is None:
@@ -253,6 +256,11 @@ def _student_view(results: Any, student: str | None) -> dict:
     extra = results.get("extra_data") if isinstance(results.get("extra_data"), dict) else {}
     checks = _all_checks(extra)
     items, leftovers = _item_views(results, extra, checks)
+    error = str(extra.get("submission_error") or "")
+    if error:
+        # The banner shows the error once; every item repeats it in its reason otherwise.
+        for item in items:
+            item["notes"] = [note.replace(error, "see the message at the top") for note in item["notes"]]
     submission_file = extra.get("submission_file")
     if student is None:
         student = Path(str(submission_file)).stem if submission_file else "unknown student"
@@ -320,7 +328,9 @@ def _item_views(results: dict, extra: dict, checks: list[dict]) -> tuple[list[di
             "max_score": _number(test.get("max_score")),
             "share": _share(test.get("score"), test.get("max_score")),
             "grade": _grade_class(test.get("score"), test.get("max_score")),
-            "checks": [_check_view(c) for c in mine],
+            # What needs attention first; passed checks follow as a compact list.
+            "problems": [_check_view(c) for c in mine if c.get("status") != "passed"],
+            "passed": [_check_view(c) for c in mine if c.get("status") == "passed"],
             "notes": notes,
             "notes_title": "Code-quality evidence" if quality else "Notes",
             "override": {"points": _number(override.get("points")), "comment": _text(override.get("comment"), 4000),
@@ -499,8 +509,9 @@ def _sandbox_view(extra: dict) -> dict:
     events = _strings(extra.get("sandbox_events"))
     metadata = extra.get("metadata") if isinstance(extra.get("metadata"), dict) else {}
     applied = _strings(extra.get("sandbox_protections"))
+    submission_error = str(extra.get("submission_error") or "")
     return {
-        "submission_error": _text(extra.get("submission_error") or "", 4000),
+        "submission_error": _text(submission_error, 4000),
         "load_problems": [{"where": _text(p.get("where") or f"line {p.get('lineno')}", 200),
                            "type": _text(p.get("type"), 200), "message": _text(p.get("message"), 4000)}
                           for p in _dicts(extra.get("load_problems"))],
@@ -510,7 +521,8 @@ def _sandbox_view(extra: dict) -> dict:
         "output_cut": any("output beyond" in e or "output was cut" in e for e in events),
         "protections": applied,
         "protections_off": _protections_off(applied),
-        "collection_errors": _strings(metadata.get("collection_errors")),
+        "collection_errors": [e for e in _strings(metadata.get("collection_errors"))
+                              if not (submission_error and submission_error in e)],
     }
 
 
@@ -600,8 +612,7 @@ def _item_stats(item: dict, counted: list[dict]) -> dict:
     passed = sum(1 for score in scores if maximum is not None and score >= maximum - 1e-9)
     mean = statistics.fmean(scores) if scores else None
     return {**item, "mean": mean, "mean_share": _share(mean, maximum), "students": len(scores),
-            "pass_rate": passed / len(scores) if scores else None,
-            "pass_share": round(100.0 * passed / len(scores), 1) if scores else 0.0}
+            "pass_rate": passed / len(scores) if scores else None}
 
 
 def _histogram(shares: list[float], bins: int = 10) -> dict:
@@ -624,7 +635,7 @@ def _histogram(shares: list[float], bins: int = 10) -> dict:
                      "text_x": round(left + (index + 0.5) * step, 1), "text_y": round(top + plot_h - bar_h - 3, 1)})
     ticks = range(0, tallest + 1, step_y)
     return {"width": width, "height": height, "left": left, "top": top, "plot_w": plot_w, "plot_h": plot_h,
-            "bars": bars, "axis_y": top + plot_h, "tallest": tallest,
+            "bars": bars, "axis_y": top + plot_h,
             "ticks": [{"value": t, "y": round(top + plot_h - plot_h * t / tallest, 1)} for t in ticks],
             "total": len(shares)}
 
