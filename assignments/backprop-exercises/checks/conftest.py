@@ -1,0 +1,123 @@
+"""Shared fixtures of the exercises' checks: the references, random inputs, and calls that may raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+import reference.backprop_exercises as reference_exercises
+import reference.backprop_lab as reference_lab
+from grader.checks import CheckFailure, kind_of
+from grader.sandbox import StudentException
+
+
+@pytest.fixture(scope="session")
+def ref() -> Any:
+    """The exercises' reference solutions (trusted side only)."""
+    return reference_exercises
+
+
+@pytest.fixture(scope="session")
+def ex() -> "Exercises":
+    """Helpers shared by the checks: networks, the student's passes, calls that may raise."""
+    return Exercises()
+
+
+@dataclass
+class Raised:
+    """What a student call raised: the exception's type name and message (no traceback)."""
+
+    type_name: str
+    message: str
+    raised = True
+
+
+@dataclass
+class Returned:
+    """What a student call returned, and what it printed on the way."""
+
+    value: Any
+    output: str
+    raised = False
+
+
+class Exercises:
+    """Random inputs in the chapter's conventions, the student's L-layer passes, calls that may raise."""
+
+    lab = reference_lab
+
+    @staticmethod
+    def call_catching(student: Any, name: str, *args: Any, **kwargs: Any) -> Raised | Returned:
+        """Call the student's `name`; an exception it raises is an answer here, not a failure.
+
+        For checks whose expected behaviour is to raise (check_shapes).
+        Timeouts and crashes still fail the check through the usual sandbox
+        errors.
+        """
+        actual = student.resolve(name)
+        try:
+            result = student.sandbox.call(actual, args, kwargs)
+        except StudentException as exc:
+            return Raised(exc.type_name, exc.message)
+        return Returned(result.value, result.output)
+
+    @staticmethod
+    def number(value: Any, call: str, hint: str | None = None) -> float:
+        """The student's scalar return value as a float, or a failure naming what it was."""
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = value.reshape(())[()]
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+            return float(value)
+        raise CheckFailure(f"{call} returned {kind_of(value)}; expected one number.", hint=hint)
+
+    @staticmethod
+    def params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """He-initialised parameters with small random biases (a missing bias shows, no kink sits at 0)."""
+        params = {}
+        for l in range(1, len(layer_dims)):
+            scale = np.sqrt(2.0 / layer_dims[l - 1])
+            params[f"W{l}"] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) * scale
+            params[f"b{l}"] = rng.standard_normal((layer_dims[l], 1)) * 0.1
+        return params
+
+    @staticmethod
+    def data(n_x: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """X of shape (n_x, m) with standard deviation 0.5, and 0/1 labels Y (both classes when m > 1).
+
+        The small spread keeps a deep net's sigmoid output away from 0 and 1,
+        where rounding would cost a gradient check its 1e-7 precision.
+        """
+        X = 0.5 * rng.standard_normal((n_x, m))
+        Y = (rng.random((1, m)) > 0.5).astype(float)
+        if m > 1:
+            Y[0, 0], Y[0, 1] = 0.0, 1.0
+        return X, Y
+
+    @staticmethod
+    def dims_text(dims: list[int]) -> str:
+        """``[5, 4, 3, 1]``, for messages."""
+        return "[" + ", ".join(str(d) for d in dims) + "]"
+
+    def forward(self, student: Any, X: np.ndarray, params: dict, dims: list[int]) -> tuple[Any, Any, str]:
+        """The student's L_layer_forward: (AL, caches, call description)."""
+        call = f"L_layer_forward(X {X.shape}, params for {self.dims_text(dims)})"
+        value = student.L_layer_forward(X, params)
+        if not (isinstance(value, (tuple, list)) and len(value) == 2):
+            raise CheckFailure(f"{call} returned {kind_of(value)}; expected (AL, caches).",
+                               hint="End L_layer_forward with `return AL, caches`.")
+        return value[0], value[1], call
+
+    def grads(self, student: Any, X: np.ndarray, Y: np.ndarray, params: dict,
+              dims: list[int]) -> tuple[dict, str]:
+        """The student's gradients from their own forward caches and backward."""
+        AL, caches, _ = self.forward(student, X, params, dims)
+        call = f"L_layer_backward(AL, Y, caches) for {self.dims_text(dims)}, m={X.shape[1]}"
+        grads = student.L_layer_backward(AL, Y, caches)
+        if not isinstance(grads, dict):
+            raise CheckFailure(f"{call} returned {kind_of(grads)}; expected a dict with dW1, db1, ...",
+                               hint="Collect the gradients in a dict: grads['dW' + str(l)] = dW.")
+        return grads, call
+

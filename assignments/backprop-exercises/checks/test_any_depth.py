@@ -1,0 +1,83 @@
+"""C3: L_layer_forward and L_layer_backward work for any layer_dims, against the lab's reference.
+
+Two fixed architectures from the exercise ([3, 1] and [7, 6, 5, 4, 3, 1]),
+and one random architecture per depth 1..6 whose widths (1-9) and batch size
+are drawn per run, so code written for particular sizes cannot pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.checks import CheckError, CheckFailure, expect_array, record
+
+FIXED = [([3, 1], 5), ([7, 6, 5, 4, 3, 1], 8)]
+
+
+def _check_network(student, ex, rng, dims: list[int], m: int) -> None:
+    """Forward output and every layer's gradients of the student's passes against the reference."""
+    params = ex.params(dims, rng)
+    X, Y = ex.data(dims[0], m, rng)
+    try:
+        AL, caches, call = ex.forward(student, X, params, dims)
+    except CheckError as error:
+        raise CheckError(error.message, hint=_depth_hint(error.message, len(dims) - 1), details=error.details)
+    expected_AL, ref_caches = ex.lab.L_layer_forward(X, params)
+    expect_array(AL, expected_AL, name="AL", call=call,
+                 hint="Loop over l = 1 .. L with L read from params (L = len(params) // 2): ReLU for the hidden "
+                      "layers, sigmoid for the last.")
+    backward_call = f"L_layer_backward(AL, Y, caches) for {ex.dims_text(dims)}, m={m}"
+    try:
+        grads = student.L_layer_backward(AL, Y, caches)
+    except CheckError as error:
+        raise CheckError(error.message, hint=_depth_hint(error.message, len(dims) - 1), details=error.details)
+    if not isinstance(grads, dict):
+        raise CheckFailure(f"{backward_call} returned {type(grads).__name__}; expected a dict with dW1, db1, ...")
+    expected = ex.lab.L_layer_backward(expected_AL, Y, ref_caches)
+    keys = [f"{p}{l}" for l in range(1, len(dims)) for p in ("dW", "db")]
+    missing = [k for k in keys if k not in grads]
+    if missing:
+        raise CheckFailure(f"{backward_call} returned no {', '.join(missing)} (keys: {sorted(map(str, grads))}).",
+                           hint="Loop over every layer from l = L down to 1 and store grads['dW' + str(l)] and "
+                                "grads['db' + str(l)]; read L from the caches (L = len(caches)).")
+    wrong = []
+    for key in keys:
+        try:
+            expect_array(grads[key], expected[key], name=key, call=backward_call)
+        except CheckFailure as failure:
+            wrong.append((key, failure))
+    if wrong:
+        key, first = wrong[0]
+        right = ", ".join(k for k in keys if k not in dict(wrong)) or "none"
+        raise CheckFailure(f"Wrong gradients for {ex.dims_text(dims)}: {', '.join(k for k, _ in wrong)} "
+                           f"(right: {right}). First problem: {first.message}",
+                           hint="The last layer starts from dZ = AL - Y; every layer below multiplies "
+                                "W[l+1].T @ dZ[l+1] by relu'(Z[l]) from its own cache.",
+                           details={**first.details, "wrong_keys": [k for k, _ in wrong]})
+
+
+def _depth_hint(message: str, depth: int) -> str:
+    """A hint for an exception raised inside the student's pass on a network of `depth` layers."""
+    if "KeyError" in message or "IndexError" in message:
+        return (f"This network has {depth} layer(s): read the depth from params (L = len(params) // 2) or from "
+                f"the caches instead of assuming a fixed number of layers.")
+    return "Make sure the loops run over every layer, from the first to the last, whatever the depth."
+
+
+@pytest.mark.public
+@pytest.mark.parametrize("dims, m", FIXED, ids=["3-1", "7-6-5-4-3-1"])
+def test_fixed_architecture(student, ex, rng, dims, m):
+    """L_layer_forward and L_layer_backward give the reference AL and gradients on the exercise's networks"""
+    _check_network(student, ex, rng, dims, m)
+
+
+@pytest.mark.parametrize("depth", range(1, 7), ids=[f"depth={d}" for d in range(1, 7)])
+def test_random_architecture(student, ex, rng, assignment, request, depth):
+    """L_layer_forward and L_layer_backward give the reference AL and gradients on a random architecture"""
+    max_width = int(assignment.setting("max_random_width"))
+    # The input width and depth - 1 hidden widths, then the one sigmoid output unit.
+    dims = [int(w) for w in rng.integers(1, max_width + 1, size=depth)] + [1]
+    m = int(rng.integers(2, 10))
+    record(request, layer_dims=dims, m=m)
+    _check_network(student, ex, rng, dims, m)

@@ -1,0 +1,124 @@
+"""C2: gradient checking on a [5, 4, 3, 1] network.
+
+The student's backprop gradients are compared with two-sided numerical
+gradients computed here, on the trusted side; then the student's own
+gradient_check must pass their correct code and flag a planted bug (their
+backward with every dW and db doubled, swapped in inside the sandbox for one
+call: the relative difference is then 1/3 whatever the network). Inputs have
+standard deviation 0.5 and the biases are small and random, so correct code
+stays well below 1e-7 (no ReLU kink within epsilon, no saturated sigmoid).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.checks import CheckFailure, NotGraded, record, relative_difference
+
+DIMS = [5, 4, 3, 1]
+M = 7  # != n_x, so a transposed gradient cannot pass by shape
+
+# Trusted source run inside the worker for one call: the student's own
+# backward with every dW and db doubled. Doubling all of them, not one, keeps
+# the bug visible even when a layer's gradient is zero (dead ReLUs).
+PLANTED_BUG = """
+def make(original):
+    def backward_with_planted_bug(*args, **kwargs):
+        grads = dict(original(*args, **kwargs))
+        for key in list(grads):
+            if str(key).startswith(("dW", "db")):
+                grads[key] = grads[key] * 2.0
+        return grads
+    return backward_with_planted_bug
+"""
+
+
+@pytest.fixture
+def tolerance(assignment) -> float:
+    """The chapter's bar for a correct gradient: relative difference below 1e-7."""
+    return float(assignment.setting("gradient_tolerance"))
+
+
+def _rolled(grads: dict, params: dict) -> np.ndarray:
+    return np.concatenate([np.asarray(grads["d" + k], dtype=float).ravel() for k in params])
+
+
+def _case(student, ex, rng, tolerance: float) -> dict:
+    """Inputs, numerical gradients, the student's gradients and how far apart they are."""
+    params = ex.params(DIMS, rng)
+    X, Y = ex.data(DIMS[0], M, rng)
+    numerical = ex.lab.numerical_gradients(X, Y, params, 1e-7)
+    grads, call = ex.grads(student, X, Y, params, DIMS)
+    table, overall = [], float("inf")
+    usable = all(("d" + k) in grads and isinstance(grads["d" + k], np.ndarray)
+                 and grads["d" + k].shape == params[k].shape for k in params)
+    if usable:
+        for k in params:
+            table.append({"parameter": k,
+                          "relative_difference": relative_difference(np.asarray(grads["d" + k], dtype=float),
+                                                                     numerical["d" + k])})
+        overall = relative_difference(_rolled(grads, params), _rolled(numerical, params))
+    return {"params": params, "X": X, "Y": Y, "grads": grads, "call": call, "table": table,
+            "overall": overall, "usable": usable, "correct": usable and overall < tolerance}
+
+
+def _require_correct_backprop(case: dict) -> None:
+    if not case["correct"]:
+        raise NotGraded("Not graded until your backprop gradients agree with numerical gradients on [5, 4, 3, 1] "
+                        "(see the check above): a gradient check can only be tested on correct code.")
+
+
+@pytest.mark.public
+def test_backprop_agrees_with_numerical_gradients(student, ex, rng, tolerance, request):
+    """Your backprop gradients agree with two-sided numerical gradients on a [5, 4, 3, 1] network (< 1e-7)"""
+    case = _case(student, ex, rng, tolerance)
+    record(request, gradient_table=case["table"], overall_relative_difference=case["overall"])
+    if not case["usable"]:
+        expected = {"d" + k: v.shape for k, v in case["params"].items()}
+        got = {str(k): getattr(v, "shape", type(v).__name__) for k, v in case["grads"].items()}
+        raise CheckFailure(f"{case['call']} did not return an array of its parameter's shape for every parameter: "
+                           f"expected {expected}, got {got}.",
+                           hint="grads must hold dW1, db1, dW2, db2, dW3, db3, each of its parameter's shape.")
+    if case["overall"] >= tolerance:
+        worst = max(case["table"], key=lambda row: row["relative_difference"])
+        raise CheckFailure(
+            f"The relative difference between your backprop gradients and numerical gradients on [5, 4, 3, 1] is "
+            f"{case['overall']:.3g}; the chapter asks for < {tolerance:g}. The worst parameter is "
+            f"{worst['parameter']} ({worst['relative_difference']:.3g}).",
+            hint="Above 1e-3 there is a bug: start with the layer of the worst parameter. Check the factor 1/m, "
+                 "the transposes, and which layer's Z the ReLU derivative uses.")
+
+
+def test_gradient_check_passes_correct_code(student, ex, rng, tolerance, request):
+    """Your gradient_check passes your correct backprop on [5, 4, 3, 1] (returns < 1e-7)"""
+    case = _case(student, ex, rng, tolerance)
+    _require_correct_backprop(case)
+    call = "gradient_check(X, Y, params) on a [5, 4, 3, 1] network"
+    value = ex.number(student.gradient_check(case["X"], case["Y"], case["params"]), call,
+                      hint="Return the relative difference ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
+    record(request, returned=value)
+    if not value < tolerance:
+        expected = ex.lab.gradient_check(case["X"], case["Y"], case["params"])
+        raise CheckFailure(f"{call} returned {value:.3g} although your backprop is correct; the reference "
+                           f"gradient check gives {expected:.3g} on the same input (< {tolerance:g}).",
+                           hint="Use the two-sided difference (J(theta + eps) - J(theta - eps)) / (2 eps) with "
+                                "eps = 1e-7, restore each parameter after perturbing it, and divide the norm of "
+                                "the difference by the sum of the norms.")
+
+
+def test_gradient_check_flags_a_planted_bug(student, ex, rng, tolerance, assignment, request):
+    """Your gradient_check flags a backward pass with a planted bug on [5, 4, 3, 1] (returns > 1e-3)"""
+    case = _case(student, ex, rng, tolerance)
+    _require_correct_backprop(case)
+    threshold = float(assignment.setting("planted_bug_threshold"))
+    backward = student.resolve("L_layer_backward")
+    call = "gradient_check(X, Y, params) on [5, 4, 3, 1] with every gradient doubled in your backward pass"
+    value = ex.number(student.run("gradient_check", case["X"], case["Y"], case["params"],
+                                  patch={backward: PLANTED_BUG}).value, call)
+    record(request, returned=value)
+    if not value > threshold:
+        raise CheckFailure(f"{call} returned {value:.3g}; a gradient check must report more than {threshold:g} "
+                           f"for this bug (the chapter's relative difference is 1/3 here).",
+                           hint="Compare against the gradients your L_layer_backward returns (call it, do not "
+                                "recompute them another way), and return the relative difference.")
