@@ -431,6 +431,7 @@ def test_write_student_report_is_atomic(tmp_path, alice):
     write_student_report(target, alice, student="alice")
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+    assert target.stat().st_mode & 0o777 == 0o644  # readable by whoever the reports are served to
 
 
 # ---------------------------------------------------------------- class index
