@@ -163,7 +163,10 @@ def plan_load(source: str, filename: str = "submission.py", *,
             else node.lineno
         col = 0 if lineno != node.lineno else node.col_offset
         text = _segment(lines, lineno, col, node.end_lineno, node.end_col_offset)
-        action, reason = _judge(node, top=True)
+        try:
+            action, reason = _judge(node, top=True)
+        except RecursionError:
+            action, reason = SKIP, f"this statement is nested too deeply to be checked (line {lineno})"
         plan.append(_Planned(Statement(index, lineno, node.end_lineno, text, action, reason), node))
     required = set(required_names)
     if required:
@@ -254,17 +257,17 @@ def _split_lines(source: str) -> list[str]:
     return lines
 
 
-def _parse(text: str) -> ast.Module:
+def _parse(text: str, filename: str) -> ast.Module:
     with warnings.catch_warnings():
         # Parsing student code must not print its SyntaxWarnings into the grader's output.
         warnings.simplefilter("ignore")
-        return ast.parse(text)
+        return ast.parse(text, filename)
 
 
 def _parse_items(source: str, lines: list[str], filename: str) -> list[tuple]:
     """(node, lineno, end_lineno, error) for each top-level statement or unparsable run of lines."""
     try:
-        return [(node, node.lineno, node.end_lineno, "") for node in _parse(source).body]
+        return [(node, node.lineno, node.end_lineno, "") for node in _parse(source, filename).body]
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
     items: list[tuple] = []
@@ -276,7 +279,7 @@ def _parse_items(source: str, lines: list[str], filename: str) -> list[tuple]:
         try:
             # Blank lines in front give the student's line numbers everywhere,
             # for less than walking the tree to shift them.
-            tree = _parse("\n" * first + "".join(lines[first:stop]))
+            tree = _parse("\n" * first + "".join(lines[first:stop]), filename)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             regions.extend(_narrow(lines, first, stop, exc, items))
             continue

@@ -143,6 +143,8 @@ def content_hash(path: str | os.PathLike) -> str:
         raise SubmissionError(f"{label}: no such file or folder") from None
     except OSError as exc:
         raise SubmissionError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    except Exception as exc:
+        raise SubmissionError(f"{label}: cannot be read ({type(exc).__name__}: {exc})") from exc
 
 
 # ---------------------------------------------------------------- containers
@@ -224,10 +226,11 @@ def _folder_digest() -> "hashlib._Hash":
 def _load_folder(root: Path, label: str, limits: _Limits) -> Submission:
     listing = _list_folder(root, label, max_entries=limits.max_entries, strict=True)
     rel = _only_candidate(listing.candidates, listing.nested_zips, listing.outside_links, label, "folder")
-    data = _read_file(Path(os.path.realpath(root / rel)), f"{label}/{rel}", limits.max_bytes)
+    inner_label = f"{label} ({rel})"
+    data = _read_file(Path(os.path.realpath(root / rel)), inner_label, limits.max_bytes)
     digest = _folder_digest()
     digest.update(rel.encode("utf-8", "surrogateescape") + b"\0" + data)
-    submission = _from_bytes(data, rel, f"{label} ({rel})", digest.hexdigest())
+    submission = _from_bytes(data, rel, inner_label, digest.hexdigest())
     if listing.nested_zips:
         submission.notes.append(f"did not open {', '.join(listing.nested_zips)}: a zip inside a submission "
                                 "is never opened")

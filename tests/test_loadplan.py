@@ -350,7 +350,8 @@ def test_an_unclosed_bracket_does_not_swallow_the_functions_after_it():
 
 
 def test_planning_a_1500_line_file_is_fast():
-    function = '\ndef layer_{i}(A, W, b):\n    """Doc."""\n    Z = np.dot(W, A) + b  # note\n    return Z, (A, W, b)\n\n'
+    function = ('\ndef layer_{i}(A, W, b):\n    """Doc."""\n    Z = np.dot(W, A) + b  # note\n'
+                '    return Z, (A, W, b)\n\n')
     valid = "import numpy as np\n" + "".join(function.format(i=i) for i in range(250))
     broken = valid.replace("+ b  # note", "+ (b", 40)
     assert len(valid.split("\n")) > 1500

@@ -110,7 +110,8 @@ def test_a_named_pipe_is_refused_without_blocking(tmp_path):
 # ---------------------------------------------------------------- notebooks
 
 MAGIC_CELL = "%matplotlib inline\nimport numpy as np\n!pip install scikit-learn\nnp.zeros?\n"
-DEF_CELL = "%%time\ndef relu(Z):\n    if Z is None:\n        %time warm_up()\n    return np.maximum(0, Z)  # why?\nfiles = !ls"
+DEF_CELL = ("%%time\ndef relu(Z):\n    if Z is None:\n        %time warm_up()\n"
+            "    return np.maximum(0, Z)  # why?\nfiles = !ls")
 
 
 def test_notebook_magics_are_removed_in_place_and_reported(tmp_path):
