@@ -108,7 +108,7 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
             write_json_atomic(args.json, data)
         if args.html:
             from grader.report.html import write_student_report
-            write_student_report(args.html, data)
+            write_student_report(args.html, data, student=args.student or _student_id(args.submission))
     return 0
 
 
@@ -132,8 +132,12 @@ def _overrides_for(args: argparse.Namespace, assignment) -> dict:
         table = load_overrides(args.overrides, rubric_for(assignment.rubric))
     except OverrideError as exc:
         raise UsageError(str(exc)) from None
-    student = args.student or args.submission.name.split(".")[0]
-    return table.get(student, {})
+    return table.get(args.student or _student_id(args.submission), {})
+
+
+def _student_id(path: Path) -> str:
+    """A submission's student id: its name without the extension, as in a batch."""
+    return path.name[: -len(path.suffix)] if path.suffix else path.name
 
 
 if __name__ == "__main__":

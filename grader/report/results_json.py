@@ -77,6 +77,7 @@ def write_json_atomic(path: str | Path, data: dict[str, Any]) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temp_name, 0o644)  # mkstemp makes it owner-only; results are meant to be shared
         os.replace(temp_name, path)
     except BaseException:
         try:
