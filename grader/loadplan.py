@@ -34,6 +34,9 @@ Skip, with a reason:
   ``X, Y = make_moons(...)``);
 - ``for`` and ``while`` loops, ``del``, ``assert``, ``raise``, ``return``,
   ``break``, ``continue``, ``nonlocal``, ``match`` and every other statement;
+- (but an assignment whose name a function of the submission reads, and whose
+  value calls nothing the submission defines, runs: ``_KEY = re.compile(...)``
+  is a constant the functions need; ``params = train(X, Y)`` stays skipped);
 - assignments and expressions that use a name set only by skipped statements
   (``W1 = params["W1"]`` after ``params = train(X, Y)`` was skipped), which
   could only fail with a NameError;
@@ -171,6 +174,7 @@ def plan_load(source: str, filename: str = "submission.py", *,
     required = set(required_names)
     if required:
         _force_required(plan, required)
+    _run_constants_functions_read(plan)
     _skip_dependents(plan)
     return [p.statement for p in plan]
 
@@ -631,6 +635,34 @@ def _force_required(plan: list[_Planned], required: set[str]) -> None:
         if found <= at_call_time:
             return
         at_call_time |= found
+
+
+def _run_constants_functions_read(plan: list[_Planned]) -> None:
+    """Run skipped module-level assignments whose names the submission's functions read.
+
+    ``_WEIGHT_KEY = re.compile(...)`` or ``RNG = make_rng()`` at the top of a
+    file is a constant the functions need: skipping it would turn every call
+    into a NameError. Such an assignment runs (under the worker's load time
+    limit) unless its value calls a function or class the submission defines
+    itself, which is how demo code looks (``params = train(X, Y)``).
+    """
+    defined = set()
+    read_by_functions: set[str] = set()
+    for planned in plan:
+        node = planned.node
+        if isinstance(node, _DEFINITIONS) and planned.statement.action == RUN:
+            defined |= _bound_names(node)
+            read_by_functions |= _loaded_names(node, lazy=True)
+    for planned in plan:
+        node, statement = planned.node, planned.statement
+        if statement.action != SKIP or not isinstance(node, (ast.Assign, ast.AnnAssign)):
+            continue
+        if not _bound_names(node) & read_by_functions:
+            continue
+        called = {_callee_text(call.func).split(".")[0] for call in ast.walk(node) if isinstance(call, ast.Call)}
+        if called & defined:
+            continue
+        statement.action, statement.reason = RUN, ""
 
 
 def _skip_dependents(plan: list[_Planned]) -> None:

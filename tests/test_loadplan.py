@@ -309,7 +309,8 @@ def test_required_names_run_with_what_they_need_but_not_the_rest():
     plan = plan_load(quiz, required_names=["B5_NUMERICAL", "B5_ANALYTICAL", "B5_ERROR"])
     assert decisions(plan) == [(1, "run"), (2, "run"), (3, "run"), (5, "run"), (6, "skip"), (7, "run"),
                                (8, "run"), (9, "skip")]
-    assert decisions(plan_load(quiz))[3:6] == [(5, "skip"), (6, "skip"), (7, "skip")]
+    # `scale` runs anyway: f reads it, and its value calls nothing the file defines.
+    assert decisions(plan_load(quiz))[3:6] == [(5, "run"), (6, "skip"), (7, "skip")]
 
 
 def test_statements_to_run_is_what_the_sandbox_takes():
@@ -365,3 +366,19 @@ def _timed(function, *args) -> float:
     start = time.perf_counter()
     function(*args)
     return time.perf_counter() - start
+
+
+def test_constants_the_functions_read_run_but_demo_results_do_not():
+    source = textwrap.dedent('''\
+        import re
+        _KEY = re.compile(r"^W(\\d+)$")
+        def layers(params):
+            return [k for k in params if _KEY.match(k)]
+        def train(X, Y):
+            return {}
+        params = train(None, None)
+        def show():
+            return params
+    ''')
+    assert decisions(plan_load(source)) == [(1, "run"), (2, "run"), (3, "run"), (5, "run"), (7, "skip"),
+                                             (8, "run")]
