@@ -623,3 +623,13 @@ def test_a_driver_reads_module_values_and_builds_with_student_classes():
                           ("ANSWER", 3), measure=True)
     assert result.value == ((1.5, 2), 6)
     assert isinstance(result.peak_bytes, int)
+
+
+def test_future_imports_apply_to_the_statements_after_them():
+    with make_sandbox("""
+        from __future__ import annotations
+        def f(x: NotDefinedAnywhere) -> AlsoUndefined:
+            return x * 2
+    """) as sb:
+        assert sb.student.f(2) == 4
+        assert sb.load_problems == []

@@ -13,6 +13,7 @@ runs, so verdicts are computed on the trusted side only.
 
 from __future__ import annotations
 
+import __future__
 import ast
 import io
 import linecache
@@ -34,6 +35,11 @@ _tm_reset = tracemalloc.reset_peak
 _format_exception_only = traceback.format_exception_only
 _extract_tb = traceback.extract_tb
 _BaseException = BaseException
+# A `from __future__ import annotations` statement must apply to the
+# statements after it, as it would in a file compiled as a whole.
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 
 MAX_FIGURE_PNG = 4 * 2**20
 
@@ -202,7 +208,8 @@ class Worker:
         self.module.__file__ = self.filename
         self.module.__dict__["__name__"] = "submission"
         sys.modules["submission"] = self.module
-        linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
+        lines = [line + "\n" for line in source.split("\n")]  # only "\n" ends a line for Python
+        linecache.cache[self.filename] = (len(source), None, lines, self.filename)
         refused = list(request.get("refused", []))
         if refused:
             self.finder = _RefusingFinder(refused, request.get("assignment", "this assignment"))
@@ -211,10 +218,12 @@ class Worker:
                     del sys.modules[name]
             sys.meta_path.insert(0, self.finder)
         problems = []
+        future = 0
         for index, lineno, text in request["statements"]:
             self.send({"progress": index})
             try:
-                code = compile("\n" * (lineno - 1) + text, self.filename, "exec", dont_inherit=True)
+                code = compile("\n" * (lineno - 1) + text, self.filename, "exec", flags=future, dont_inherit=True)
+                future |= code.co_flags & _FUTURE_FLAGS
                 exec(code, self.module.__dict__)
             except RefusedImportError as exc:
                 self._bind_refused(text, str(exc))
