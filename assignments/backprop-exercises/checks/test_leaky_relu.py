@@ -49,15 +49,15 @@ def _hint(got, dA: np.ndarray, Z: np.ndarray, alpha: float, alpha_passed: bool) 
     for wrong, hint in candidates:
         if np.allclose(got, wrong, rtol=1e-6, atol=1e-12):
             return hint
-    negative = Z < 0
-    if np.any(negative) and np.allclose(got[~negative], np.where(Z > 0, dA, alpha * dA)[~negative]):
-        ratio = got[negative] / dA[negative]
+    positive = Z > 0
+    if np.any(~positive) and np.allclose(got[positive], dA[positive]) and np.all(dA[~positive] != 0):
+        ratio = got[~positive] / dA[~positive]
         if np.allclose(ratio, ratio.flat[0], rtol=1e-6):
             used = float(ratio.flat[0])
             if alpha_passed:
-                return (f"Where Z < 0 you multiply dA by {used:g}, but alpha={alpha:g} was passed: use the "
+                return (f"Where Z <= 0 you multiply dA by {used:g}, but alpha={alpha:g} was passed: use the "
                         f"alpha argument instead of a fixed slope.")
-            return (f"Where Z < 0 you multiply dA by {used:g}; the default alpha is 0.01 "
+            return (f"Where Z <= 0 you multiply dA by {used:g}; the default alpha is 0.01 "
                     f"(def leaky_relu_backward(dA, Z, alpha=0.01)).")
     return None
 

@@ -1,0 +1,145 @@
+"""backprop-exercises graded end to end: the reference earns full marks, each typical mistake an exact score.
+
+Expected scores are fractions of each rubric item (so the rubric's points can
+change without touching these tests); every item not listed must be full.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import pytest
+
+from grader.rubric import rubric_for
+from grader.runner import grade
+
+ASSIGNMENT = "backprop-exercises"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures" / "exercises"
+SEED = 20250611
+
+# fixture -> ({item id: expected fraction of its points}, [(check id fragment, message or hint fragment)])
+CASES = {
+    "bug_leaky_relu_ignores_dA": (
+        {"leaky_relu_backward": 1 / 8},  # only the in-place check passes
+        [("test_leaky_relu_default_alpha", "You return the local derivative only")]),
+    "bug_leaky_relu_zero_as_positive": (
+        {"leaky_relu_backward": 1 / 8},
+        [("test_leaky_relu_alpha_keyword", "At Z == 0 the chapter takes the derivative as alpha")]),
+    "bug_leaky_relu_fixed_alpha": (
+        {"leaky_relu_backward": 6 / 8},
+        [("test_leaky_relu_alpha_positional", "but alpha=0.2 was passed"),
+         ("test_leaky_relu_alpha_keyword", "but alpha=0.3 was passed")]),
+    "bug_leaky_relu_in_place": (
+        {"leaky_relu_backward": 7 / 8},
+        [("test_leaky_relu_leaves_inputs_unchanged", "changed its input dA in place")]),
+    "bug_check_shapes_bare_assert": (
+        {"check_shapes": (3 + 2 * 0.5) / 5},  # half credit on both mismatch checks
+        [("test_check_shapes_raises_on_mismatch[dW1_transposed]", "raised AssertionError with no message"),
+         ("test_check_shapes_raises_on_mismatch[db2_flattened]", "half credit")]),
+    "bug_check_shapes_prints": (
+        {"check_shapes": 3 / 5},
+        [("test_check_shapes_raises_on_mismatch[dW1_transposed]", "it must raise AssertionError. It printed")]),
+    "bug_any_depth_two_layers": (
+        {"any_depth": 1 / 8, "gradient_check": 0.0},  # only depth 2 passes; [5, 4, 3, 1] has three layers
+        [("test_fixed_architecture[3-1]", "This network has 1 layer(s)"),
+         ("test_fixed_architecture[7-6-5-4-3-1]", "returned AL with shape (5, 8); expected shape (1, 8)"),
+         ("test_gradient_check_passes_correct_code", "Not graded until your backprop gradients agree")]),
+    "bug_gradient_check_own_gradients": (
+        {"gradient_check": 2 / 3},
+        [("test_gradient_check_flags_a_planted_bug", "a gradient check must report more than 0.001")]),
+    "bug_debug_untouched": (
+        {"debug_this": 0.0},
+        [("test_bug1_", "off by the factor m / n_x"),
+         ("test_bug2_", "bug 2 is not fixed"),
+         ("test_bug3_", "returned db1 with shape (1, "),
+         ("test_no_new_bugs", "Not graded until at least one of the three bugs is fixed")]),
+    "bug_debug_bug2_unfixed": (
+        {"debug_this": 2 / 3},
+        [("test_bug2_", "the unfixed product dZ2 @ A1 cannot be computed")]),
+    "bug_debug_only_bug1_fixed": (
+        {"debug_this": 1 / 3},
+        [("test_bug3_", "np.sum(dZ1, axis=1, keepdims=True)")]),
+    "bug_debug_new_bug_dW1": (
+        {"debug_this": 3 / 4},  # the three bugs' thirds, less the no-new-bug check's quarter
+        [("test_no_new_bugs", "dW1 is wrong, although none of the three bugs affects it")]),
+    "bug_softmax_unstable": (
+        {"softmax_ce": 2 / 4},
+        [("test_softmax_is_stable_for_large_logits", "NaN or infinite"),
+         ("test_softmax_cross_entropy_backward_large_logits", "subtract each column's max")]),
+    "bug_softmax_ce_divides_by_classes": (
+        {"softmax_ce": 2 / 4},
+        [("test_softmax_cross_entropy_backward", "m = z.shape[1]")]),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _graded(path: str, seed: int = SEED):
+    return grade(path, ASSIGNMENT, seed=seed)
+
+
+def _fixture(name: str) -> str:
+    return str(FIXTURES / f"{name}.py")
+
+
+def _assert_scores(run, fractions: dict[str, float]) -> None:
+    got = {item.id: item.score for item in run.result.items}
+    expected = {item.id: round(item.max_score * fractions.get(item.id, 1.0), 4) for item in run.result.items}
+    assert got == expected, _failures(run)
+
+
+def _failures(run) -> str:
+    return "\n".join(f"{o.check_id}: {o.status} {o.fraction} {o.message[:300]} | {o.hint}"
+                     for o in run.result.outcomes if o.status != "passed" or o.fraction < 1)
+
+
+def _reference_submission(tmp_path: Path) -> Path:
+    """The exercises' reference as one file: it imports C2/C3 from the lab's reference, so inline that."""
+    lab = (REPO / "reference" / "backprop_lab.py").read_text()
+    exercises = (REPO / "reference" / "backprop_exercises.py").read_text()
+    exercises = re.sub(r"^from reference\.backprop_lab import .*$", "", exercises, flags=re.M)
+    path = tmp_path / "reference_exercises.py"
+    path.write_text(lab + "\n\n" + exercises)
+    return path
+
+
+def test_reference_earns_full_marks(tmp_path):
+    run = grade(_reference_submission(tmp_path), ASSIGNMENT, seed=SEED)
+    _assert_scores(run, {})
+    assert run.result.score == run.result.max_score
+
+
+@pytest.mark.parametrize("seed", [SEED, 1, 2])
+def test_correct_submission_earns_full_marks(seed):
+    _assert_scores(_graded(_fixture("correct"), seed), {})
+
+
+def test_rubric_selectors_agree_with_the_checks():
+    run = _graded(_fixture("correct"))
+    assert rubric_for(ASSIGNMENT).validate_against([o.check_id for o in run.result.outcomes]) == []
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_typical_mistake_earns_its_exact_score(name):
+    fractions, fragments = CASES[name]
+    run = _graded(_fixture(name))
+    _assert_scores(run, fractions)
+    for check, fragment in fragments:
+        texts = [f"{o.message} {o.hint or ''}" for o in run.result.outcomes if check in o.check_id]
+        assert texts, f"no check matching {check!r} ran"
+        assert any(fragment in text for text in texts), (check, fragment, texts)
+
+
+def test_debug_this_credit_follows_the_bugs_fixed():
+    outcomes = {o.check_id: o for o in _graded(_fixture("bug_debug_bug2_unfixed")).result.outcomes}
+    no_new_bugs = outcomes["test_debug_this.py::test_no_new_bugs"]
+    assert no_new_bugs.status == "passed"
+    assert no_new_bugs.fraction == pytest.approx(2 / 3)
+    assert no_new_bugs.details["bugs_fixed"] == [1, 3]
+
+
+def test_every_fixture_is_covered():
+    names = {p.stem for p in FIXTURES.glob("*.py")}
+    assert names == set(CASES) | {"correct"}
