@@ -174,7 +174,7 @@ _BUG_LIST = [
         "The output layer uses a sigmoid, A[L] = 1 / (1 + np.exp(-Z[L])), so that A[L] is a probability.",
         (FORWARD, GRADS),
         {"relu": "ReLU at the output", "identity": "no activation at the output (A[L] = Z[L])"},
-        visible_when="always"),
+        visible_when="always; 'identity' differs from 'relu' only where Z[L] < 0, so Z[L] with both signs"),
     Bug("activations_swapped", "ReLU and sigmoid swapped",
         "ReLU belongs in the hidden layers and the sigmoid in the output layer; yours are the other way round.",
         (FORWARD, GRADS), {"swapped": "sigmoid hidden layers and a ReLU output"},
