@@ -190,7 +190,7 @@ def _evidence(got: dict, correct: dict, affected: list[str], flag: str, m: int |
         text = f"your {subject} {verb} {what} {BUGS[bug_id].describe(variant)}"
     right = [k for k in canonical if k not in affected and got.get(k, _MISSING) is not _MISSING]
     if right and len(canonical) > 1:
-        text += f" ({_names(right, canonical)} {'is' if len(right) == 1 else 'are'} right)"
+        text += f"; {_names(right, canonical)} {'is' if len(right) == 1 else 'are'} right"
     return text
 
 
@@ -514,14 +514,17 @@ def diagnose_array(name: str, got: Any, expected: Any, *, m: int | None = None) 
     kind, predicate = relation
     formula = _formula(name)
     use = f" Use {formula}." if formula else ""
+    # A transposed db is a row where b's column shape is wanted, not a matrix product in the wrong order.
+    product_advice = (f" Keep db a column of shape (n_l, 1), like b.{use}" if name.startswith("db")
+                      else f" Check the order of the matrix product and its .T.{use}")
     advice = {
         "nonfinite": " Look for log(0) (A[L] exactly 0 or 1), a division by zero, or an overflowing np.exp; "
                      "the chapter's sigmoid 1 / (1 + np.exp(-z)) and a small learning rate keep values finite.",
         "db_axis0": " Sum over the examples with axis=1: db = (1/m) np.sum(dZ, axis=1, keepdims=True).",
         "db_all": " np.sum without an axis adds up every element; sum over axis=1 with keepdims=True.",
         "db_keepdims": " Add keepdims=True so the sum keeps the column shape (n_l, 1).",
-        "transposed": f" Check the order of the matrix product and its .T.{use}",
-        "transposed_shape": f" Check the order of the matrix product and its .T.{use}",
+        "transposed": product_advice,
+        "transposed_shape": product_advice,
         "shape": f" Check the shapes of the factors.{use}" if formula else None,
         "zeros": f" It is never computed or gets overwritten with zeros.{use}",
         "sign": " Check the order of a subtraction: dZ[L] = A[L] - Y, prediction minus label." + use,
