@@ -346,8 +346,11 @@ def _safe_str(exc: BaseException) -> str:
         if isinstance(exc, SystemExit):
             return f"the code called sys.exit({exc.code!r})"
         text = "".join(_format_exception_only(type(exc), exc)).strip()
-        prefix = type(exc).__name__ + ": "
-        return text[len(prefix):] if text.startswith(prefix) else text
+        # The first line starts with the (possibly module-qualified) type name.
+        for prefix in (f"{type(exc).__module__}.{type(exc).__qualname__}: ", type(exc).__name__ + ": "):
+            if text.startswith(prefix):
+                return text[len(prefix):]
+        return text
     except _BaseException:
         return "(the exception's message could not be shown)"
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, describe_args, expect_array
+import numbers
+
+from grader.checks import CheckFailure, describe_args, expect_array, kind_of
 
 # (n_prev, n, m): n_x != m everywhere, m = 1, a single input feature, a square W.
 LINEAR_CASES = [(3, 4, 5), (5, 2, 1), (1, 3, 7), (6, 6, 2)]
@@ -101,3 +103,24 @@ def test_caches_let_backward_compute_gradients(student, ref, lab, rng, dims, m):
         expect_array(grads[key], expected[key], name=key, call=call,
                      hint="If your backward pass is right on its own, check what each cache holds: "
                           "layer l needs A[l-1], W[l], b[l] and Z[l].")
+
+
+@pytest.mark.public
+@pytest.mark.parametrize("m", [1, 7], ids=["m=1", "m=7"])
+def test_compute_cost_values(student, ref, lab, rng, m):
+    """compute_cost returns the mean binary cross-entropy as one float"""
+    AL = rng.uniform(0.05, 0.95, size=(1, m))
+    Y = (rng.random((1, m)) > 0.5).astype(float)
+    if m > 1:
+        Y[0, 0], Y[0, 1] = 0.0, 1.0
+    call = f"compute_cost({describe_args(AL=AL, Y=Y)})"
+    got = student.compute_cost(AL, Y)
+    value = got.reshape(())[()] if isinstance(got, np.ndarray) and got.size == 1 else got
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise CheckFailure(f"{call} returned {kind_of(got)}; expected one float.",
+                           hint=lab.hint("diagnose_cost", got, AL, Y) or
+                           "Average the per-example losses into one number (np.sum(...) / m, or float(...)).")
+    expected = ref.compute_cost(AL, Y)
+    if not np.isclose(float(value), expected, rtol=1e-6, atol=1e-9):
+        raise CheckFailure(f"{call} returned {float(value):.6g}; expected {expected:.6g}.",
+                           hint=lab.hint("diagnose_cost", got, AL, Y))

@@ -63,7 +63,19 @@ def _setup(student, ref, lab, rng, gradient_tolerance):
         overall = float("inf")
     return {"params": params, "X": X, "Y": Y, "numerical": numerical, "grads": grads, "call": call,
             "table": table, "overall": overall, "shapes_ok": ok,
-            "correct": ok and overall < gradient_tolerance}
+            "correct": ok and overall < gradient_tolerance,
+            "cost_correct": _cost_is_correct(student, ref, X, params, Y)}
+
+
+def _cost_is_correct(student, ref, X, params, Y) -> bool:
+    """Whether the student's compute_cost agrees with the reference (their gradient check uses it)."""
+    AL, _ = ref.L_layer_forward(X, params)
+    try:
+        got = student.compute_cost(AL, Y)
+        value = float(np.asarray(got, dtype=float).reshape(()))
+    except (CheckFailure, TypeError, ValueError):
+        return False
+    return bool(np.isclose(value, ref.compute_cost(AL, Y), rtol=1e-6, atol=1e-9))
 
 
 def _number(value, call: str) -> float:
@@ -76,6 +88,10 @@ def _number(value, call: str) -> float:
 
 
 def _require_correct_backprop(case) -> None:
+    if not case["cost_correct"]:
+        raise NotGraded("Not graded until your compute_cost is right (see the forward-pass checks): your "
+                        "gradient_check differentiates your cost numerically, so a wrong cost makes even a "
+                        "correct gradient check disagree with correct backprop.")
     if not case["correct"]:
         raise NotGraded("Not graded until your backprop gradients agree with numerical gradients on [2, 5, 3, 1] "
                         "(see the check above): a gradient check can only be tested on correct code.")
