@@ -38,6 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--overrides", type=Path, metavar="FILE",
                        help="instructor's manual points (CSV: student,item,points,comment)")
     grade.add_argument("--student", help="the student id used to look up --overrides (default: file name)")
+
+    batch = sub.add_parser("batch", help="grade every submission in a folder (or a .zip of them)")
+    batch.add_argument("folder", type=Path, help="the class: one entry per student (.py, .ipynb, .zip or a "
+                       "folder holding one), or a .zip of such a folder")
+    batch.add_argument("-a", "--assignment", required=True, help="assignment id (see `grader list`)")
+    batch.add_argument("-o", "--out", dest="outdir", type=Path, required=True, metavar="OUTDIR",
+                       help="where gradebook.csv, index.html and one folder per student are written")
+    batch.add_argument("-j", "--jobs", type=int, metavar="JOBS",
+                       help="worker processes on this machine (default: one per CPU)")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on an existing Dask cluster (e.g. tcp://host:8786) instead of locally")
+    batch.add_argument("--force", action="store_true",
+                       help="regrade every student, also those whose results are up to date")
+    batch.add_argument("--overrides", type=Path, metavar="FILE",
+                       help="instructor's manual points (CSV: student,item,points,comment)")
+    batch.add_argument("--support", action="append", default=[], metavar="DIR",
+                       help="a folder of course modules submissions may import (read-only in the sandbox)")
+    batch.add_argument("--seed", type=int, help="replay a batch: the seed recorded in its results.json files")
     return parser
 
 
@@ -47,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list()
+        if args.command == "batch":
+            return _batch(args)
         return _grade(args, public_only=args.command == "check")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -109,6 +129,29 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
         if args.html:
             from grader.report.html import write_student_report
             write_student_report(args.html, data, student=args.student or _student_id(args.submission))
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    import shlex
+    from grader.batch import BatchError, run_batch
+    try:
+        summary = run_batch(args.folder, args.assignment, args.outdir, jobs=args.jobs, scheduler=args.scheduler,
+                            force=args.force, overrides_file=args.overrides, support_dirs=tuple(args.support),
+                            seed=args.seed)
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    # The command that resumes: the same one without --force (which would regrade everyone again).
+    words = ["grader", "batch", str(args.folder), "-a", args.assignment, "-o", str(args.outdir)]
+    words += ["-j", str(args.jobs)] if args.jobs else []
+    words += ["--scheduler", args.scheduler] if args.scheduler else []
+    words += ["--overrides", str(args.overrides)] if args.overrides else []
+    words += [w for folder in args.support for w in ("--support", folder)]
+    lines = summary.lines(resume_command="`" + shlex.join(words) + "`")
+    print("\n".join(lines[:-1] if summary.interrupted else lines))
+    if summary.interrupted:
+        print(lines[-1], file=sys.stderr)
+        return 130
     return 0
 
 

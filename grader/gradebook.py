@@ -1,0 +1,156 @@
+"""The class's gradebook.csv and index.html, built from the students' stored results.json files.
+
+Both are rebuilt from disk after every batch (and every resume), so they always
+agree with what each student's results.json says, whichever run wrote it.
+Columns of gradebook.csv (``spec/INTERFACES.md``): student, score, max_score,
+one column per rubric item (its id), status. A student whose grading failed
+(status "grader error: ...") or who has no result yet gets empty score cells:
+an empty cell cannot be mistaken for a zero in a spreadsheet or an LMS import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from grader.report.html import write_class_index
+
+GRADED, BROKEN, GRADER_ERROR, NOT_GRADED = "graded", "broken", "grader error", "not graded"
+RESULTS_NAME, REPORT_NAME = "results.json", "report.html"
+GRADEBOOK_NAME, INDEX_NAME = "gradebook.csv", "index.html"
+# Spreadsheets run a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class GradebookRow:
+    """One student's line: scores as results.json records them, and the batch status."""
+
+    student: str
+    status: str
+    score: float | None = None
+    max_score: float | None = None
+    items: dict[str, float] = field(default_factory=dict)
+    checks: list[dict] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """The status without its reason: graded, broken, grader error or not graded."""
+        return self.status.split(":", 1)[0].strip()
+
+    @property
+    def reason(self) -> str:
+        """The status's reason (empty for a plain "graded")."""
+        return self.status.split(":", 1)[1].strip() if ":" in self.status else ""
+
+
+def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = None) -> GradebookRow:
+    """The row of `student` from OUTDIR/<student>/results.json.
+
+    `status` replaces the stored one (the batch passes "not graded: ..." for
+    a student whose stored result is out of date); a missing or unreadable
+    file gives a row without scores whose status says so.
+    """
+    path = Path(outdir, student, RESULTS_NAME)
+    if status is not None and status.startswith(NOT_GRADED):
+        return GradebookRow(student, status)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        tests = data["tests"]
+        extra = data.get("extra_data") or {}
+        stored = (extra.get("batch") or {}).get("status") or GRADED
+        items = {str(t["tags"][0]): float(t["score"]) for t in tests if t.get("tags")}
+        row = GradebookRow(student, status or stored, float(data["score"]), float(data["max_score"]), items,
+                           _slim_checks(extra.get("checks")))
+    except FileNotFoundError:
+        return GradebookRow(student, status or f"{NOT_GRADED}: no results yet; run the batch to grade")
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return GradebookRow(student, f"{NOT_GRADED}: {path} cannot be read ({type(exc).__name__}: {exc}); "
+                                     "grade again with --force")
+    if row.kind == GRADER_ERROR:
+        # Not a grade: the score in the file is only the fail-closed placeholder.
+        row.score = row.max_score = None
+        row.items = {}
+    return row
+
+
+def write_gradebook(outdir: str | os.PathLike, rows: Iterable[GradebookRow], item_ids: list[str]) -> Path:
+    """Write OUTDIR/gradebook.csv (rows sorted by student) atomically; returns its path."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "score", "max_score", *item_ids, "status"])
+    for row in sorted(rows, key=lambda r: r.student):
+        writer.writerow([_text_cell(row.student), _number(row.score), _number(row.max_score),
+                         *(_number(row.items.get(item)) for item in item_ids), _text_cell(_one_line(row.status))])
+    path = Path(outdir, GRADEBOOK_NAME)
+    write_text_atomic(path, buffer.getvalue())
+    return path
+
+
+def write_index(outdir: str | os.PathLike, rows: Iterable[GradebookRow], *, assignment: str,
+                rubric_items: list[dict]) -> Path:
+    """Write OUTDIR/index.html, the class summary, from the rows; returns its path.
+
+    `rubric_items` are ``{"id", "title", "max_score"}`` in rubric order.
+    Students without a result yet are left out: the page summarises grades.
+    """
+    index_rows = []
+    for row in rows:
+        if row.kind == NOT_GRADED:
+            continue
+        index_rows.append({"student": row.student, "status": row.kind, "score": row.score,
+                           "max_score": row.max_score, "items": dict(row.items), "reason": row.reason,
+                           "results": {"extra_data": {"checks": row.checks}}})
+    path = Path(outdir, INDEX_NAME)
+    write_class_index(path, index_rows, assignment=assignment, rubric_items=rubric_items)
+    return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder, so readers never see a part."""
+    path = Path(path)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp_name, 0o644)  # mkstemp makes it owner-only; gradebooks and reports are meant to be shared
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _slim_checks(checks: Any) -> list[dict]:
+    """What the class index needs of each check (a results.json can be ~100 KB; a class has hundreds)."""
+    if not isinstance(checks, list):
+        return []
+    keep = ("check_id", "title", "status", "hint")
+    return [{k: c.get(k) for k in keep} for c in checks if isinstance(c, dict)]
+
+
+def _number(value: float | None) -> str:
+    """A score exactly as results.json has it: 20, 66.8333 (never 20.0, never rounded further)."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _text_cell(text: str) -> str:
+    # A leading quote keeps a spreadsheet from running a file name such as "=cmd|..." as a formula.
+    return "'" + text if text.startswith(_FORMULA_START) else text
