@@ -63,10 +63,11 @@ class StudentCode:
     """
 
     def __init__(self, sandbox: Sandbox, aliases: dict[str, list[str]] | None = None,
-                 exception_hint: Any = None) -> None:
+                 exception_hint: Any = None, not_loaded: dict[str, str] | None = None) -> None:
         self.sandbox = sandbox
         self.aliases = aliases or {}
         self._exception_hint = exception_hint  # (function, type, message, shapes) -> hint or None
+        self._not_loaded = not_loaded or {}    # name -> why its definition was not loaded
 
     def resolve(self, name: str) -> str:
         """The name the submission actually uses for `name` (itself or an accepted alias)."""
@@ -75,6 +76,11 @@ class StudentCode:
                 return candidate
         also = self.aliases.get(name)
         alias_note = f" (or {', '.join(f'`{a}`' for a in also)})" if also else ""
+        for candidate in [name, *self.aliases.get(name, [])]:
+            if candidate in self._not_loaded:
+                raise CheckError(f"`{candidate}` could not be loaded, so this could not be checked: "
+                                 f"{self._not_loaded[candidate]}.",
+                                 hint="Fix the line Python points at; the rest of your file was graded.")
         raise CheckError(f"Your submission does not define `{name}`{alias_note}, so this could not be checked.",
                          hint=f"Define `{name}` at the top level of your file with the signature the "
                               f"assignment gives; check its spelling.")
@@ -134,6 +140,9 @@ class StudentCode:
             return CheckError(f"`{name}` stopped the Python process running your code: {exc.reason}.",
                               hint="A crash like this usually comes from os._exit, a C extension, "
                                    "or running out of memory.")
+        if isinstance(exc, StudentException) and exc.type_name == "NotImplementedError":
+            return CheckError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
+                              hint="Replace `raise NotImplementedError` in the starter with your code.")
         if isinstance(exc, StudentException):
             hint = None
             if self._exception_hint is not None:

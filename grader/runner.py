@@ -10,8 +10,10 @@ as a graded result with reasons, never as an exception out of `grade`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
+import re
 import secrets
 import time
 import zlib
@@ -71,14 +73,21 @@ def new_seed() -> int:
 
 
 def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = None, public_only: bool = False,
-          support_dirs: tuple[str, ...] = (), overrides: dict | None = None) -> GradingRun:
-    """Grade the submission at `path`; never raises for a bad submission."""
+          support_dirs: tuple[str, ...] = (), overrides: dict | None = None,
+          settings: dict[str, Any] | None = None) -> GradingRun:
+    """Grade the submission at `path`; never raises for a bad submission.
+
+    `settings` replaces entries of the assignment's [settings] for this run
+    (e.g. a shorter training budget in the grader's own tests).
+    """
     from grader.quality import estimate_quality
     from grader.rubric import grade as apply_rubric, rubric_for
 
     started = time.perf_counter()
     if isinstance(assignment, str):
         assignment = load_assignment(assignment)
+    if settings:
+        assignment = dataclasses.replace(assignment, settings={**assignment.settings, **settings})
     rubric = rubric_for(assignment.rubric)
     seed = new_seed() if seed is None else int(seed)
     run_kwargs: dict[str, Any] = {}
@@ -96,7 +105,8 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
     sandbox = Sandbox(submission.source, to_run, filename=submission.filename,
                       config=assignment.sandbox_config(support_dirs))
     with sandbox:
-        student = StudentCode(sandbox, assignment.aliases, exception_hint=_exception_hint())
+        student = StudentCode(sandbox, assignment.aliases, exception_hint=_exception_hint(),
+                              not_loaded=_unloaded_definitions(statements, submission))
         outcomes, collection_errors = run_checks(assignment, student, seed=seed, public_only=public_only)
         student_seconds = sandbox.student_seconds
         run_kwargs.update(
@@ -112,6 +122,20 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
                           collection_errors=collection_errors)
     return GradingRun(assignment, result, seed, time.perf_counter() - started, student_seconds,
                       submission=submission, skipped_statements=skipped, **run_kwargs)
+
+
+_DEFINITION = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+def _unloaded_definitions(statements: list, submission: Submission) -> dict[str, str]:
+    """Functions and classes whose definition was skipped (a syntax error), and why."""
+    out = {}
+    for statement in statements:
+        if statement.action == "run":
+            continue
+        for name in _DEFINITION.findall(statement.source):
+            out.setdefault(name, f"{submission.origin(statement.lineno)} was skipped ({statement.reason})")
+    return out
 
 
 def _exception_hint() -> Any:

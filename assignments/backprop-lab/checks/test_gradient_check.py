@@ -2,8 +2,8 @@
 
 The student's gradient_check is tested on their own (correct) code, on their
 code with a planted bug swapped in for their backward pass (a wrapper that
-doubles every gradient, applied inside the sandbox for that call only: the
-relative difference is then exactly 1/3, whatever the network), with a larger
+scales every gradient by a factor, applied inside the sandbox for that call
+only: the relative difference is then known exactly), with a larger
 epsilon that tells two-sided from one-sided differences, and for restoring
 the parameters it perturbs.
 """
@@ -21,8 +21,8 @@ DIMS = [2, 5, 3, 1]
 M = 5
 
 # Trusted source run inside the worker for one call: the student's own
-# backward with every dW and db doubled (a factor-of-2 bug any gradient check
-# must flag). Doubling all of them, not one, keeps the bug visible even when a
+# backward with every dW and db scaled by FACTOR (a bug any gradient check
+# must flag). Scaling all of them, not one, keeps the bug visible even when a
 # layer's gradient happens to be zero (dead ReLUs on a small batch).
 PLANTED_BUG = """
 def make(original):
@@ -30,10 +30,26 @@ def make(original):
         grads = dict(original(*args, **kwargs))
         for key in list(grads):
             if str(key).startswith(("dW", "db")):
-                grads[key] = grads[key] * 2.0
+                grads[key] = grads[key] * FACTOR
         return grads
     return backward_with_planted_bug
 """
+
+
+def _planted(case) -> tuple[str, float]:
+    """The planted-bug patch for this input, and its factor.
+
+    Scaling by f gives a relative difference of (f - 1) / (f + 1) whatever the
+    network, and an absolute one of (f - 1) ||g||: the factor is chosen so
+    the two differ at least threefold, so returning the absolute difference
+    can never pass for the chapter's relative one by coincidence.
+    """
+    norm = float(np.linalg.norm(_rolled(case["grads"], case["params"])))
+    for factor in (2.0, 10.0, 1.25):
+        relative, absolute = (factor - 1) / (factor + 1), (factor - 1) * norm
+        if max(relative, absolute) >= 3 * min(relative, absolute):
+            break
+    return PLANTED_BUG.replace("FACTOR", repr(factor)), factor
 
 
 def _rolled(grads: dict, params: dict) -> np.ndarray:
@@ -143,9 +159,10 @@ def test_gradient_check_flags_a_planted_bug(student, ref, lab, rng, tolerance, a
     _require_correct_backprop(case)
     threshold = float(assignment.setting("planted_bug_threshold"))
     backward = student.resolve("L_layer_backward")
-    call = "gradient_check(X, Y, params) with every gradient doubled in your backward pass"
+    patch, factor = _planted(case)
+    call = f"gradient_check(X, Y, params) with every gradient scaled by {factor:g} in your backward pass"
     value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
-                                patch={backward: PLANTED_BUG}).value, call)
+                                patch={backward: patch}).value, call)
     record(request, returned=value)
     if not value > threshold:
         raise CheckFailure(f"{call} returned {value:.3g}; a gradient check must report more than {threshold:g} "
@@ -159,9 +176,10 @@ def test_gradient_check_returns_the_relative_difference(student, ref, lab, rng, 
     case = _setup(student, ref, lab, rng, tolerance)
     _require_correct_backprop(case)
     backward = student.resolve("L_layer_backward")
+    patch, factor = _planted(case)
     value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
-                                patch={backward: PLANTED_BUG}).value, "gradient_check(X, Y, params)")
-    planted = {"d" + k: 2.0 * np.asarray(case["grads"]["d" + k], dtype=float) for k in case["params"]}
+                                patch={backward: patch}).value, "gradient_check(X, Y, params)")
+    planted = {"d" + k: factor * np.asarray(case["grads"]["d" + k], dtype=float) for k in case["params"]}
     g, n = _rolled(planted, case["params"]), _rolled(case["numerical"], case["params"])
     expected = relative_difference(g, n)
     record(request, returned=value, expected=expected)
@@ -171,7 +189,7 @@ def test_gradient_check_returns_the_relative_difference(student, ref, lab, rng, 
                 if np.isclose(value, absolute, rtol=0.05) else
                 "Roll every dW and db into one vector, and every numerical gradient into another in the same "
                 "order, then return ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
-        raise CheckFailure(f"With every gradient doubled your gradient_check returned {value:.4g}; the chapter's relative "
+        raise CheckFailure(f"With every gradient scaled by {factor:g} your gradient_check returned {value:.4g}; the chapter's relative "
                            f"difference on this input is {expected:.4g}.", hint=hint)
 
 
