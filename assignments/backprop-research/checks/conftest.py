@@ -174,6 +174,9 @@ class Autograd:
     def random_program(self, rng: np.random.Generator, n_leaves: int = 3) -> Program:
         """Every kind of step once, in random order, on random operands; each node feeds the output.
 
+        A leaf is used at least twice and some inner node feeds two steps, so
+        gradients must accumulate and backward() needs a topological order.
+
         Drawn until every intermediate value stays moderate and inside its
         operation's domain (log of a positive number, no division by a value
         near 0), so that the gradients are well conditioned.
@@ -211,12 +214,21 @@ class Autograd:
             if not (np.isfinite(data[-1]) and abs(data[-1]) <= 20.0):
                 return None
         self._sum_loose_ends(program)
-        if min(used) < 1 or max(used) < 2:
+        if min(used) < 1 or max(used) < 2 or not self._has_shared_node(program):
             return None
         out, grads, _ = self.reference(program)
         if not (np.isfinite(out) and all(np.isfinite(g) and abs(g) < 1e6 for g in grads)):
             return None
         return program
+
+    @staticmethod
+    def _has_shared_node(program: Program) -> bool:
+        """Whether some non-leaf node feeds two different steps (it needs a topological order)."""
+        parents: dict[int, int] = {}
+        for step in program.steps:
+            for operand in {step[1], step[2]} - {None}:
+                parents[operand] = parents.get(operand, 0) + 1
+        return any(count >= 2 for node, count in parents.items() if node >= len(program.names))
 
     @staticmethod
     def _sum_loose_ends(program: Program) -> None:

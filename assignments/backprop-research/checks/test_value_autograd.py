@@ -115,7 +115,7 @@ def test_value_operation(student, autograd, rng, tolerance, request, kind):
 
 
 def test_value_accumulates_over_reused_nodes(student, autograd, rng, tolerance, request):
-    """A node used several times (x * x, n + n) collects the sum of its gradients"""
+    """A node used several times (x * x, n + n, one node feeding two others) collects the sum of its gradients"""
     values = [round(float(v), 4) for v in rng.uniform(0.5, 2.0, size=2)]
     program = autograd.program(["x0", "x1"], values)
     square = program.add("mul", 0, 0)
@@ -123,7 +123,9 @@ def test_value_accumulates_over_reused_nodes(student, autograd, rng, tolerance, 
     total = program.add("add", square, scaled)
     product = program.add("mul", total, 1)
     doubled = program.add("add", product, product)
-    program.add("sub", doubled, 0)
+    # `product` feeds two different nodes: its _backward must run once, after both have run theirs.
+    branch = program.add("mul", product, 1)
+    program.add("sub", program.add("add", doubled, branch), 0)
     result = _run(student, autograd, program, ACCUMULATE)
     _compare(result, program, autograd, tolerance, ACCUMULATE, request)
 
@@ -132,7 +134,8 @@ def test_value_accumulates_over_reused_nodes(student, autograd, rng, tolerance, 
 def test_value_random_expression(student, autograd, rng, tolerance, request, number):
     """A random expression graph (every operation, reused nodes) gives the reference output and gradients"""
     program = autograd.random_program(rng)
-    result = _run(student, autograd, program, None)
+    result = _run(student, autograd, program, "This expression uses every operation once or more: the "
+                                              "single-operation checks show which one fails.")
     _compare(result, program, autograd, tolerance, ACCUMULATE, request)
 
 
