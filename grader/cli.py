@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--support", action="append", default=[], metavar="DIR",
                        help="a folder of course modules submissions may import (read-only in the sandbox)")
     batch.add_argument("--seed", type=int, help="replay a batch: the seed recorded in its results.json files")
+
+    assign = sub.add_parser("assign", help="write the student handout: starter .py and .ipynb, how to self-check")
+    assign.add_argument("assignment", help="assignment id (see `grader list`)")
+    assign.add_argument("-o", "--out", dest="outdir", type=Path, required=True, metavar="DIR",
+                        help="where the handout is written (created if missing)")
+    assign.add_argument("--force", action="store_true", help="overwrite handout files already in DIR")
     return parser
 
 
@@ -67,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list()
         if args.command == "batch":
             return _batch(args)
+        if args.command == "assign":
+            return _assign(args)
         return _grade(args, public_only=args.command == "check")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -152,6 +160,17 @@ def _batch(args: argparse.Namespace) -> int:
     if summary.interrupted:
         print(lines[-1], file=sys.stderr)
         return 130
+    return 0
+
+
+def _assign(args: argparse.Namespace) -> int:
+    from grader.assignment import AssignmentError
+    from grader.handout import HandoutError, write_handout
+    try:
+        paths = write_handout(args.assignment, args.outdir, force=args.force)
+    except (AssignmentError, HandoutError) as exc:
+        raise UsageError(str(exc)) from None
+    print("\n".join(f"wrote {path}" for path in paths))
     return 0
 
 
