@@ -1,0 +1,129 @@
+"""backprop-quiz graded end to end: correct answers earn full marks, each typical mistake an exact score.
+
+The quiz reads module-level names. Answers computed by calling the student's
+own functions (``B5_NUMERICAL = (f(2.01) - f(1.99)) / 0.02``, as in the
+reference) are only loaded when the runner passes the assignment's
+``[settings] required_names`` to `plan_load`; `required_names_loaded`
+supplies that for the tests that need it, and leaves a runner that already
+does it unchanged. The fixtures below write their answers as values, so they
+grade the same either way.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+import grader.runner
+from grader.assignment import load_assignment
+from grader.loadplan import plan_load
+from grader.rubric import rubric_for
+from grader.runner import grade
+
+ASSIGNMENT = "backprop-quiz"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures" / "quiz"
+SEED = 20250611
+ANSWER_NAMES = ["EX1_GRADS", "EX2_UPDATED", "B1_DF_DX", "B1_DF_DY", "B2_SHAPES", "B5_NUMERICAL",
+                "B5_ANALYTICAL", "B5_ERROR", "EXAM_ANSWERS"]
+
+CASES = {
+    "bug_signs_and_step": (
+        {"ex1": 0.0, "ex2": 0.0},
+        [("test_ex1_grads", "Every sign is flipped"),
+         ("test_ex2_updated", "A gradient step goes against the gradient")]),
+    "bug_b1_swapped": (
+        {"b1": 0.0},
+        [("test_b1_df_dx", "returns the other partial derivative (B1_DF_DY's); swap them"),
+         ("test_b1_df_dy", "B1_DF_DY is wrong at 5 of 5 points")]),
+    "bug_b2_gradient_shapes": (
+        {"b2": 12 / 15},
+        [("test_b2_shapes[dW2]", "That is the transposed shape"),
+         ("test_b2_shapes[db1]", "B2_SHAPES has no entry 'db1'")]),
+    "bug_b5_one_sided": (
+        {"b5": 1 / 3},
+        [("test_b5_numerical", "That is the one-sided difference"),
+         ("test_b5_error", "one-sided difference's error")]),
+    "bug_exam_letters": (
+        {"exam": 2 / 4},  # "c" and "D)" under key "3" are accepted
+        [("test_exam_q2_", "expected one letter, \"A\" to \"D\""),
+         ("test_exam_q4_", "A is not the right option")]),
+    "bug_wrong_types": (
+        {"ex1": 0.0, "ex2": 0.0, "b1": 1 / 2, "b2": 0.0, "b5": 2 / 3, "exam": 0.0},
+        [("test_ex1_grads", "EX1_GRADS is '(-4, -4, 3)': not a tuple"),
+         ("test_b1_df_dx", "expected a function of (x, y)"),
+         ("test_b2_shapes[X]", "your file defines B2_SHAPES_BY_NAME: a typo?"),
+         ("test_b5_numerical", "B5_NUMERICAL is '14.0001'; expected a number"),
+         ("test_exam_q3_", "expected a dict such as")]),
+    "bug_main_block": (
+        {"b5": 0.0, "exam": 0.0},
+        [("test_b5_analytical", "was not run when your file was loaded"),
+         ("test_exam_q1_", "out of the `if __name__ == \"__main__\":` block")]),
+    "bug_load_error": (
+        {"ex2": 0.0},
+        [("test_ex2_updated", "line 7 assigns it, but raised NameError: name 'w1' is not defined")]),
+}
+
+
+@pytest.fixture
+def required_names_loaded(monkeypatch):
+    """The runner's load plan with the quiz's required names, unless the runner passes them already."""
+    names = load_assignment(ASSIGNMENT).setting("required_names")
+
+    def plan_with_required_names(source, filename="submission.py", *, required_names=()):
+        return plan_load(source, filename=filename, required_names=required_names or names)
+
+    monkeypatch.setattr(grader.runner, "plan_load", plan_with_required_names)
+
+
+@functools.lru_cache(maxsize=None)
+def _graded(name: str, seed: int = SEED):
+    return grade(FIXTURES / f"{name}.py", ASSIGNMENT, seed=seed)
+
+
+def _assert_scores(run, fractions: dict[str, float]) -> None:
+    got = {item.id: item.score for item in run.result.items}
+    expected = {item.id: round(item.max_score * fractions.get(item.id, 1.0), 4) for item in run.result.items}
+    assert got == expected, "\n".join(f"{o.check_id}: {o.status} {o.message[:300]} | {o.hint}"
+                                      for o in run.result.outcomes if o.status != "passed")
+
+
+def test_required_names_setting_lists_every_answer():
+    assert load_assignment(ASSIGNMENT).setting("required_names") == ANSWER_NAMES
+
+
+def test_reference_earns_full_marks(required_names_loaded):
+    _assert_scores(grade(REPO / "reference" / "backprop_quiz.py", ASSIGNMENT, seed=SEED), {})
+
+
+@pytest.mark.parametrize("seed", [SEED, 1])
+def test_answers_written_as_values_earn_full_marks(seed):
+    _assert_scores(_graded("correct_literal", seed), {})
+
+
+def test_rubric_selectors_agree_with_the_checks():
+    check_ids = [o.check_id for o in _graded("correct_literal").result.outcomes]
+    assert rubric_for(ASSIGNMENT).validate_against(check_ids) == []
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_typical_mistake_earns_its_exact_score(name):
+    fractions, fragments = CASES[name]
+    run = _graded(name)
+    _assert_scores(run, fractions)
+    for check, fragment in fragments:
+        texts = [f"{o.message} {o.hint or ''}" for o in run.result.outcomes if check in o.check_id]
+        assert texts, f"no check matching {check!r} ran"
+        assert any(fragment in text for text in texts), (check, fragment, texts)
+
+
+def test_messages_do_not_reveal_the_answers():
+    run = _graded("bug_signs_and_step")
+    text = " ".join(f"{o.message} {o.hint or ''}" for o in run.result.outcomes)
+    assert "-4" not in text and "0.59" not in text
+
+
+def test_every_fixture_is_covered():
+    assert {p.stem for p in FIXTURES.glob("*.py")} == set(CASES) | {"correct_literal"}
