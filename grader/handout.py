@@ -56,9 +56,10 @@ class HandoutError(Exception):
 
 def strip_solutions(source: str, filename: str = "<reference>") -> str:
     """`source` with every solution region replaced by its placeholder (see the module docstring)."""
+    regions = _regions(source, filename)  # marker mistakes first: they are the likelier cause of a parse error
     tree = _parse(source, filename)
-    edits = [(first, last, _placeholder(tree, source, first, last, indent, filename))
-             for first, last, indent in _regions(source, filename)]
+    edits = [(first, last, _placeholder(tree, first, last, indent, filename))
+             for first, last, indent in regions]
     return _apply(source, edits)
 
 
@@ -87,7 +88,7 @@ def _regions(source: str, filename: str) -> list[tuple[int, int, str]]:
     return regions
 
 
-def _placeholder(tree: ast.Module, source: str, first: int, last: int, indent: str, filename: str) -> list[str]:
+def _placeholder(tree: ast.Module, first: int, last: int, indent: str, filename: str) -> list[str]:
     """The lines that replace the region between marker lines `first` and `last`."""
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     inside = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and first < n.lineno < last]
@@ -147,6 +148,7 @@ def _apply(source: str, edits: list[tuple[int, int, list[str]]]) -> str:
 
 
 def _parse(source: str, filename: str) -> ast.Module:
+    """`source` parsed; a syntax error becomes a HandoutError naming the file and line."""
     try:
         return ast.parse(source, filename=filename)
     except SyntaxError as exc:
@@ -166,10 +168,11 @@ def module_source(path: Path, *, strip: bool = True, _seen: tuple[Path, ...] = (
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise HandoutError(f"{filename}: cannot read the reference module: {exc.strerror}") from None
+    regions = _regions(source, filename)
     tree = _parse(source, filename)
     lines = source.splitlines()
-    edits = [(first, last, _placeholder(tree, source, first, last, indent, filename))
-             for first, last, indent in _regions(source, filename)] if strip else []
+    edits = [(first, last, _placeholder(tree, first, last, indent, filename))
+             for first, last, indent in regions] if strip else []
     for node in ast.walk(tree):
         module = _reference_import(node)
         if module is None:
@@ -233,6 +236,7 @@ def _inlined(path: Path, names: list[str], target: ast.Module, strip: bool, seen
 
 
 def _is_import(node: ast.stmt) -> bool:
+    """Whether `node` is an import statement."""
     return isinstance(node, (ast.Import, ast.ImportFrom))
 
 
@@ -267,6 +271,8 @@ def _shown(path: Path) -> str:
         return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
     except ValueError:
         return str(path)
+
+
 # ------------------------------------------------------------------ starter
 
 
@@ -394,6 +400,7 @@ def _as_docstring(text: str) -> str:
 
 
 def _load(assignment: Assignment | str) -> Assignment:
+    """An Assignment from its id, or the Assignment itself."""
     return load_assignment(assignment) if isinstance(assignment, str) else assignment
 
 
@@ -499,6 +506,7 @@ def _has_public_mark(body: list[ast.stmt]) -> bool:
 
 
 def _title(node: ast.AST) -> str:
+    """A check's title as the grader shows it: its docstring's first line, else its name."""
     doc = (ast.get_docstring(node) or "").strip()
     return doc.splitlines()[0] if doc else node.name
 
