@@ -15,6 +15,7 @@ import io
 import os
 import re
 import secrets
+import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import numpy as np
 import pytest
 
 from grader import __version__
-from grader.assignment import Assignment, load_assignment
+from grader.assignment import ASSIGNMENTS_DIR, Assignment, load_assignment
 from grader.checks import CheckFailure, StudentCode
 from grader.outcomes import ERROR, FAILED, PASSED, SKIPPED, CheckOutcome
 from grader.sandbox import Sandbox, SandboxError
@@ -241,6 +242,7 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
                public_only: bool = False) -> tuple[list[CheckOutcome], list[str]]:
     """Run the assignment's checks against `student`; returns (outcomes, collection errors)."""
     plugin = _GradingPlugin(assignment, student, seed)
+    _forget_other_assignments_checks(assignment)
     args = [str(assignment.checks_dir), "--rootdir", str(assignment.checks_dir), "-c", os.devnull,
             "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:stepwise", "-o", "addopts=",
             "-q", "--no-header", "-W", "ignore", "--assert=plain", "-s",
@@ -268,6 +270,21 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
         errors.append(f"the checks could not run (pytest exit code {int(code)}): {_short(sink.getvalue())}")
     outcomes = [_relative(o, assignment.checks_dir) for o in plugin.outcomes.values()]
     return outcomes, errors
+
+
+def _forget_other_assignments_checks(assignment: Assignment) -> None:
+    """Drop other assignments' check modules from sys.modules.
+
+    pytest imports check files by base name, and two assignments both have a
+    test_gradient_check.py: without this, grading the lab after the
+    exercises in one process would reuse the exercises' module. The current
+    assignment's modules stay cached, which keeps a batch fast.
+    """
+    root, own = str(ASSIGNMENTS_DIR) + os.sep, str(assignment.checks_dir) + os.sep
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(root) and not path.startswith(own):
+            del sys.modules[name]
 
 
 def _relative(outcome: CheckOutcome, checks_dir: Path) -> CheckOutcome:

@@ -220,3 +220,12 @@ def test_list_command_names_every_item(capsys):
     assert "backprop-lab" in printed
     for item in ITEMS:
         assert item in printed
+
+
+def test_grading_another_assignment_first_leaves_the_lab_checks_alone(tmp_path):
+    """Both assignments have a test_gradient_check.py; the lab must still run its own."""
+    other = tmp_path / "exercise.py"
+    other.write_text("def leaky_relu_backward(dA, Z, alpha=0.01):\n    return dA\n")
+    grade(other, "backprop-exercises", seed=SEED)
+    run = grade(Path(__file__).parents[1] / "reference" / "backprop_lab.py", "backprop-lab", seed=SEED)
+    assert run.result.score == 100
