@@ -321,6 +321,9 @@ class _Engine:
     make_executor: Callable[[int], Executor]
     close: Callable[[Executor, bool], None]
     workers: int | None  # None: as many as there are tasks (a cluster queues them itself)
+    # Tasks queued beyond the busy workers, so that a worker that finishes starts
+    # its next student at once instead of waiting for this process to write files.
+    queued: int = 0
 
 
 def _execute(tasks: list[_Task], work: WorkUnit, writer: "_Writer", engine: _Engine, *, jobs: int | None) -> None:
@@ -334,8 +337,9 @@ def _execute(tasks: list[_Task], work: WorkUnit, writer: "_Writer", engine: _Eng
     if not runnable:
         return
     # No more workers than students: each pool process pays its start-up once.
-    window = min(jobs or engine.workers or len(runnable), len(runnable))
-    _drive(runnable, work, writer.finish, lambda: engine.make_executor(window), engine.close, window=window)
+    workers = min(jobs or engine.workers or len(runnable), len(runnable))
+    _drive(runnable, work, writer.finish, lambda: engine.make_executor(workers), engine.close,
+           window=workers + engine.queued)
 
 
 def _drive(tasks: list[_Task], work: WorkUnit, finish: Callable[[_Task, Any], None],
@@ -343,10 +347,10 @@ def _drive(tasks: list[_Task], work: WorkUnit, finish: Callable[[_Task, Any], No
     """Run every task's work unit, at most `window` at once; `finish(task, result or exception)` for each.
 
     Keeping no more than `window` in flight means that when a pool breaks
-    (a process died), the tasks it took down are exactly the ones that were
-    running. Each of them is retried alone in a fresh pool: the one that
-    breaks it again is the culprit and gets a grader error; the others are
-    graded normally.
+    (a process died), the tasks it took down are few: the ones running and
+    at most a queued one. Each of them is retried alone in a fresh pool: the
+    one that breaks it again is the culprit and gets a grader error; the
+    others are graded normally.
     """
     queue: deque[_Task] = deque(tasks)
     suspects: deque[_Task] = deque()
@@ -428,16 +432,28 @@ class WorkerDied(Exception):
 
 
 def _local_engine(jobs: int | None) -> _Engine:
-    return _Engine(_local_executor, _close_local, jobs or os.cpu_count() or 1)
+    return _Engine(_local_executor, _close_local, jobs or os.cpu_count() or 1, queued=1)
+
+
+# Imported once by the fork server, before it forks any pool process: each
+# process then starts with them loaded instead of importing them itself
+# (seconds per process, paid by every process at once at the start of a batch).
+# These imports create no grading state. A name that fails to import is skipped.
+FORKSERVER_PRELOAD = ["grader.batch", "grader.runner", "grader.quality", "grader.diagnose", "grader.report.html",
+                      "reference.backprop_lab", "reference.moons", "matplotlib.figure",
+                      "matplotlib.backends.backend_agg"]
 
 
 def _local_executor(workers: int) -> ProcessPoolExecutor:
     # Never fork this process: a forked child would share whatever grading state
     # (sandbox zygote sockets, threads) the parent may hold. forkserver forks a
     # clean server instead; spawn where it is not available.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_init_pool_worker)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(FORKSERVER_PRELOAD)  # no effect once this process's server runs
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_worker)
 
 
 def _init_pool_worker() -> None:
@@ -523,8 +539,8 @@ class _Writer:
         graded_hash = data.get("extra_data", {}).get("submission_sha256")
         if graded_hash and not status.startswith(BROKEN):
             key["content_hash"] = graded_hash  # what was graded, should the file have changed meanwhile
-        self._store(student, data, outcome["report_html"], status, key,
-                    seconds=outcome.get("seconds"), worker=outcome.get("worker_pid"))
+        self._store(student, data, outcome["report_html"], status, key, seconds=outcome.get("seconds"),
+                    worker=outcome.get("worker_pid"), worker_peak_rss_kb=outcome.get("worker_peak_rss_kb"))
         if self.protections is None:
             self.protections = list(data.get("extra_data", {}).get("sandbox_protections") or []) or None
 
