@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,9 +159,13 @@ class Quiz:
             where = f"line {statement.lineno}"
             if statement.index not in ran:
                 reason = statement.reason or "it was not run when your file was loaded"
-                hint = (f"Move the assignment of {name} out of the `if __name__ == \"__main__\":` block: that "
-                        f"block does not run when your file is graded." if "__main__" in reason else
-                        f"Assign {name} its value directly, or with a simple expression of numbers.")
+                if "__main__" in reason:
+                    hint = (f"Move the assignment of {name} out of the `if __name__ == \"__main__\":` block: "
+                            f"that block does not run when your file is graded.")
+                elif "SyntaxError" in reason:
+                    hint = f"Fix the syntax error around line {statement.lineno}: Python could not read it."
+                else:
+                    hint = f"Assign {name} its value directly, or with a simple expression of numbers."
                 return f"{where} assigns it, but was not run when your file was loaded ({reason}).", hint
             for problem in sandbox.load_problems:
                 if statement.lineno <= problem.lineno <= statement.end_lineno:
@@ -178,7 +183,8 @@ def _assigned_names(source: str) -> set[str]:
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return set()
+        # Code that does not parse still says what it meant to assign: NAME = ... at a line's start.
+        return set(re.findall(r"^\s*([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", source, flags=re.M))
     names: set[str] = set()
     pending = list(tree.body)
     while pending:

@@ -165,7 +165,6 @@ class Autograd:
 
     def student(self, student: Any, program: Program) -> dict:
         """The student's output, leaf gradients (before and after backward) and finite differences."""
-        student.resolve("Value")
         result = student.drive(VALUE_DRIVER, program.leaves, program.steps, FD_STEP, what="your Value class").value
         if not (isinstance(result, dict) and {"data", "grads", "before", "leaf_data", "fd"} <= set(result)):
             raise CheckError("Your Value class could not be read back after building the expression.")
@@ -177,9 +176,10 @@ class Autograd:
         A leaf is used at least twice and some inner node feeds two steps, so
         gradients must accumulate and backward() needs a topological order.
 
-        Drawn until every intermediate value stays moderate and inside its
-        operation's domain (log of a positive number, no division by a value
-        near 0), so that the gradients are well conditioned.
+        Drawn until every intermediate value stays moderate, away from 0 and
+        inside its operation's domain (log of a positive number, no division
+        by a value near 0), so that the gradients are well conditioned and no
+        path's gradient is zeroed.
         """
         for _ in range(500):
             program = self._try_program(rng, n_leaves)
@@ -203,6 +203,8 @@ class Autograd:
             # Later nodes are likelier operands, so the graph grows deep as well as wide.
             a = int(rng.choice(candidates, p=_recent_first(candidates)))
             b = int(rng.choice(divisors if kind == "div" else len(data))) if kind in BINARY_KINDS else None
+            if kind in ("sub", "div") and b == a:
+                return None  # x - x and x / x are constants: every gradient through them cancels
             program.add(kind, a, b, None if kind in BINARY_KINDS + ("neg", "exp", "log") else c)
             for operand in (a, b):
                 if operand is not None and operand < n_leaves:
@@ -211,7 +213,8 @@ class Autograd:
                 data.append(self.reference(program)[0])
             except (ValueError, ZeroDivisionError, OverflowError):
                 return None
-            if not (np.isfinite(data[-1]) and abs(data[-1]) <= 20.0):
+            # A node near 0 (log(1), a - a) zeroes the gradient of whatever it multiplies: it hides mistakes.
+            if not (np.isfinite(data[-1]) and 0.05 <= abs(data[-1]) <= 20.0):
                 return None
         self._sum_loose_ends(program)
         if min(used) < 1 or max(used) < 2 or not self._has_shared_node(program):

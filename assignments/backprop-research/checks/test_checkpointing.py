@@ -96,8 +96,9 @@ def _wrong_gradients(got, expected: dict, call: str) -> CheckFailure | None:
 def test_checkpointed_gradients_match_plain_backprop(student, nets, rng, assignment, request, segment):
     """checkpointed_gradients gives plain backprop's gradients on a 16-layer network"""
     layers = int(assignment.setting("checkpoint_layers"))
-    width = int(rng.integers(3, 9))
-    dims, params, X, Y = _network(nets, rng, layers, width, m=6)
+    # Wide enough that 16 ReLU layers rarely go dead, which would zero the lower gradients and hide bugs.
+    width = int(rng.integers(6, 11))
+    dims, params, X, Y = _network(nets, rng, layers, width, m=8)
     call = f"checkpointed_gradients(X {X.shape}, Y, params for {layers} layers of width {width}, {segment})"
     record(request, layer_dims=dims)
     got = student.checkpointed_gradients(X, Y, params, segment)

@@ -48,6 +48,7 @@ def tolerance(assignment) -> tuple[float, float]:
 
 def _run(student, autograd, program, hint: str | None) -> dict:
     """The student's results for `program`; an exception names the step and carries `hint`."""
+    student.resolve("Value")  # a missing class is said plainly, not as a failed build
     try:
         return autograd.student(student, program)
     except CheckError as error:
