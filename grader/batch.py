@@ -158,8 +158,12 @@ class BatchSummary:
 
 @dataclass
 class _Task:
+    """One student's work unit: its arguments, and the cache key its result will be stored with."""
+
     student: Student
     key: dict
+    seed: int
+    overrides: dict[str, dict]
     args: tuple
     kwargs: dict
 
@@ -190,6 +194,9 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
     support = _support_dirs(support_dirs)
     if jobs is not None and jobs < 1:
         raise BatchError(f"-j {jobs}: the number of worker processes must be at least 1")
+    if outdir.resolve() == Path(source).resolve():
+        raise BatchError(f"{outdir}: the output folder cannot be the class folder itself (the class folder is "
+                         "only read); choose another -o OUTDIR")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -213,6 +220,9 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
             _execute(tasks, work, writer, engine, jobs=jobs)
         except KeyboardInterrupt:
             summary.interrupted = True
+        except OSError as exc:  # a full disk, an output path taken by a file, no processes left...
+            raise BatchError(f"the batch stopped: {type(exc).__name__}: {exc}; the results written so far are "
+                             "kept: fix this and run the same command again to resume") from None
         finally:
             bar.close()
         with _sigint_deferred():
@@ -295,19 +305,22 @@ def _plan(students: list[Student], assignment_id: str, rubric: Any, outdir: Path
           support: tuple[str, ...], summary: BatchSummary, force: bool) -> tuple[list[_Task], set[str]]:
     """The work units to run; students found current are counted as skipped and put in the returned set."""
     tasks, finished = [], set()
+    class_folder = students[0].path.parent.resolve() if students else None
     for student in students:
-        if student.id.casefold() in RESERVED_IDS and not student.problem:
-            student = Student(student.id, student.path, student.kind,
-                              f"{student.path.name} would be written over by the batch's own {student.id}; "
-                              "rename the entry")
+        if (outdir / student.id).resolve() == class_folder:
+            raise BatchError(f"the results of student {student.id!r} would be written into the class folder "
+                             f"{class_folder} itself; choose an -o OUTDIR that is not the class folder's parent")
+        if student.id.casefold() in RESERVED_IDS:
+            raise BatchError(f"{student.path}: a student folder named {student.id!r} would collide with the "
+                             "batch's own output file of that name; rename the entry")
         student_overrides = overrides.get(student.id, {})
         key = cache_key(student, assignment_id, student_overrides)
         if not force and is_current(stored_record(outdir, student.id), key):
             summary.skipped += 1
             finished.add(student.id)
             continue
-        tasks.append(_Task(student, key or {}, (str(student.path), assignment_id, summary.seed, support,
-                                                student_overrides), {"student": student.id}))
+        args = (str(student.path), assignment_id, summary.seed, support, student_overrides)
+        tasks.append(_Task(student, key or {}, summary.seed, student_overrides, args, {"student": student.id}))
     return tasks, finished
 
 
@@ -461,9 +474,21 @@ def _init_pool_worker() -> None:
     # results. A worker interrupted mid-run would instead turn pytest's
     # KeyboardInterrupt into a bogus low grade.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_pool_worker)
     # Pool workers end through multiprocessing, which skips atexit: stop the sandbox's zygote explicitly.
     from grader.sandbox import close_shared_zygotes
     multiprocessing.util.Finalize(None, close_shared_zygotes, exitpriority=10)
+
+
+def _stop_pool_worker(signum: int, frame: Any) -> None:
+    """SIGTERM in a pool process (the batch was interrupted): stop its sandbox cleanly, then exit at once."""
+    from grader.sandbox import close_shared_zygotes
+    # In a helper thread with a deadline: should this thread have been stopped
+    # while holding the zygote's lock, closing would wait forever.
+    closer = threading.Thread(target=close_shared_zygotes, daemon=True)
+    closer.start()
+    closer.join(timeout=5)
+    os._exit(128 + signum)
 
 
 def _close_local(executor: Executor, abort: bool) -> None:
@@ -471,7 +496,7 @@ def _close_local(executor: Executor, abort: bool) -> None:
         executor.shutdown(wait=True)
         return
     # Running work units cannot be cancelled; their processes are stopped
-    # instead (each one's sandbox zygote ends when its control socket closes).
+    # instead (SIGTERM: each closes its sandbox, see _stop_pool_worker).
     # `_processes` is the pool's own table of them; there is no public one.
     processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
@@ -480,6 +505,9 @@ def _close_local(executor: Executor, abort: bool) -> None:
             process.terminate()
     for process in processes:
         process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
 
 
 @contextlib.contextmanager
@@ -562,10 +590,10 @@ class _Writer:
         from grader.report.results_json import to_results_json
         from grader.rubric import grade as apply_rubric
         student = task.student
-        overrides = {item: Override.from_dict(o) for item, o in (task.args[4] or {}).items()}
+        overrides = {item: Override.from_dict(o) for item, o in task.overrides.items()}
         result = apply_rubric(self.rubric, [], collection_errors=[error], overrides=overrides)
         data = to_results_json(result, execution_time=0.0, output=output, extra={
-            "seed": task.args[2], "submission_file": student.path.name, "submission_sha256": None,
+            "seed": task.seed, "submission_file": student.path.name, "submission_sha256": None,
             "submission_error": error})
         self._store(student, data, render_student_report(data, student=student.id), status, task.key,
                     traceback=trace)
