@@ -177,14 +177,20 @@ def test_a_rerun_skips_what_is_unchanged_and_regrades_only_what_changed(mixed, t
 
     with open(folder / "dave" / "lab.py", "a", encoding="utf-8") as stream:
         stream.write("\n# resubmitted after the deadline\n")
+    third = run_batch(folder, "backprop-lab", out, jobs=2, progress=False)
+    assert (third.skipped, third.graded) == (4, 1)
+    after = _mtimes(out, students)
+    assert [s for s in students if after[s] != before[s]] == ["dave"]
+
+    # A change to a student's manual points invalidates that student's result only.
     overrides = tmp_path / "overrides.csv"
     overrides.write_text("student,item,points,comment\nalice,quality,10,Checked by hand\n"
                          "nobody,quality,1,\n", encoding="utf-8")
-    third = run_batch(folder, "backprop-lab", out, jobs=2, progress=False, overrides_file=overrides)
-    assert (third.skipped, third.graded) == (3, 2)
-    after = _mtimes(out, students)
-    assert [s for s in students if after[s] != before[s]] == ["alice", "dave"]
-    assert third.unknown_override_students == ["nobody"]
+    fourth = run_batch(folder, "backprop-lab", out, jobs=2, progress=False, overrides_file=overrides)
+    assert (fourth.skipped, fourth.graded) == (4, 1)
+    latest = _mtimes(out, students)
+    assert [s for s in students if latest[s] != after[s]] == ["alice"]
+    assert fourth.unknown_override_students == ["nobody"]
     alice = _results(out, "alice")
     quality = next(t for t in alice["tests"] if t["tags"][0] == "quality")
     assert quality["score"] == 10 and "Checked by hand" in quality["output"]
@@ -224,6 +230,8 @@ def test_a_class_zip_is_graded_without_unpacking_anything_outside_a_private_fold
     with zipfile.ZipFile(archive, "w") as out:
         out.write(LAB / "correct_classic.py", "export/alice.py")
         out.write(LAB / "broken_binary.py", "export/bob/lab.py")
+        out.writestr("export/carl.py", "x = 1\n")
+        out.writestr("export/carl.ipynb", "{}")
         out.writestr("__MACOSX/export/._alice.py", b"\0\0")
     before = {"class.zip": (archive.read_bytes(), archive.stat().st_mtime_ns)}
 
@@ -231,10 +239,13 @@ def test_a_class_zip_is_graded_without_unpacking_anything_outside_a_private_fold
 
     assert code == 0
     stdout = capsys.readouterr().out
-    assert "2 students: graded 2" in stdout and "gradebook.csv" in stdout
+    assert "3 students: graded 3" in stdout and "gradebook.csv" in stdout
     _, rows = _gradebook(tmp_path / "out")
-    assert list(rows) == ["alice", "bob"]
+    assert list(rows) == ["alice", "bob", "carl"]
     assert float(rows["alice"]["score"]) >= 90 and rows["bob"]["status"].startswith("broken: ")
+    # Two entries for one student: neither is graded, and both are named in the reason.
+    assert rows["carl"]["status"].startswith("broken: 2 submissions map to the student id 'carl' (carl.ipynb, carl.py)")
+    assert _results(tmp_path / "out", "carl")["score"] == 0
     assert os.listdir(system_tmp) == []  # the private unpack folder is gone
     assert sorted(os.listdir(tmp_path)) == ["class.zip", "out", "system-tmp"]  # nothing unpacked next to it
     assert {"class.zip": (archive.read_bytes(), archive.stat().st_mtime_ns)} == before
@@ -252,6 +263,13 @@ def test_usage_errors_exit_2_with_a_message(tmp_path, capsys):
     assert "unknown item 'nonsense'" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "class"), "-a", "no-such-lab", "-o", out]) == 2
     assert "no-such-lab" in capsys.readouterr().err
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../alice.py", "x = 1\n")
+    assert main(["batch", str(evil), "-a", "backprop-lab", "-o", out]) == 2
+    assert "refused" in capsys.readouterr().err and not (tmp_path / "alice.py").exists()
+    assert main(["batch", str(tmp_path / "class"), "-a", "backprop-lab", "-o", str(tmp_path / "class")]) == 2
+    assert "cannot be the class folder" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- interruption and failures
@@ -298,6 +316,8 @@ def test_ctrl_c_reaching_a_work_unit_stops_the_batch(tmp_path):
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["a", "b"]
     resumed = run_batch(folder, "backprop-lab", out, jobs=1, progress=False)
     assert (resumed.skipped, resumed.graded) == (2, 2)
+    forced = run_batch(folder, "backprop-lab", out, jobs=1, progress=False, force=True)
+    assert (forced.skipped, forced.graded) == (0, 4)
 
 
 def test_a_grader_error_is_recorded_for_that_student_and_retried_next_run(tmp_path, capsys):
