@@ -84,6 +84,8 @@ def _bug2(student, ref, rng) -> None:
     try:
         got, expected = _run(student, ref, case)
     except CheckError as error:
+        if "exception" not in error.details:
+            raise  # not an exception from the student's code (e.g. no `backward` at all)
         raise CheckFailure(f"{error.message}\nWith n_h != m the unfixed product dZ2 @ A1 cannot be computed: "
                            f"if the line above is the dW2 line, bug 2 is not fixed.",
                            hint=hint, details=error.details) from None

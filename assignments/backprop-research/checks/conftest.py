@@ -145,6 +145,8 @@ class Program:
 class Autograd:
     """Builds expression programs, evaluates them with the reference, and runs them with the student's Value."""
 
+    fd_step = FD_STEP
+
     def __init__(self) -> None:
         namespace: dict[str, Any] = {}
         exec(APPLY_SOURCE, namespace)
@@ -166,7 +168,12 @@ class Autograd:
     def student(self, student: Any, program: Program) -> dict:
         """The student's output, leaf gradients (before and after backward) and finite differences."""
         result = student.drive(VALUE_DRIVER, program.leaves, program.steps, FD_STEP, what="your Value class").value
-        if not (isinstance(result, dict) and {"data", "grads", "before", "leaf_data", "fd"} <= set(result)):
+        n = len(program.leaves)
+        well_formed = (isinstance(result, dict) and {"data", "grads", "before", "leaf_data", "fd"} <= set(result)
+                       and all(isinstance(result[k], list) and len(result[k]) == n
+                               for k in ("grads", "before", "leaf_data", "fd"))
+                       and all(isinstance(pair, list) and len(pair) == 2 for pair in result["fd"]))
+        if not well_formed:
             raise CheckError("Your Value class could not be read back after building the expression.")
         return result
 

@@ -75,7 +75,7 @@ def _compare(result: dict, program, autograd, tolerance, hint: str | None, reque
             raise CheckFailure(f"{where}: {name}.grad is {got}; expected a number.",
                                hint="Keep .grad a plain float: start it at 0.0 and add plain numbers to it.")
         if not np.isclose(got, want, rtol=rtol, atol=atol):
-            numeric = (up - down) / (2 * 1e-6) if isinstance(up, float) and isinstance(down, float) else None
+            numeric = (up - down) / (2 * autograd.fd_step) if isinstance(up, float) and isinstance(down, float) else None
             own = f"; finite differences of your own forward give {numeric:.6g}" if numeric is not None else ""
             wrong.append(f"{name}.grad is {got:.8g}, expected {want:.8g}{own}")
     if wrong:
