@@ -138,8 +138,13 @@ def main() -> None:
     print(f"per student in a pool process (median): {unit:.2f} s = student code {student:.2f} s "
           f"+ rest of grading {grading - student:.2f} s + report {unit - grading:.2f} s")
     overhead = wall - sum(i["seconds"] for i in batch_info) / jobs
-    print(f"batch layer: {overhead:.2f} s of the wall time is outside work units (pool and sandbox start-up, "
-          f"handing out work, writing files)")
+    slowest = {}
+    for info in batch_info:
+        slowest[info.get("worker")] = max(slowest.get(info.get("worker"), 0.0), info["seconds"])
+    cold = statistics.mean(slowest.values()) - unit
+    print(f"batch layer: {overhead:.2f} s of the wall time is outside work units (pool start-up, handing out "
+          f"work, writing files); each pool process's first student takes {cold:.2f} s longer than the median "
+          "(its sandbox zygote starts, first imports and caches)")
     print(f"student compute in-process: {compute / n:.2f} s per student; ideal on {jobs} cores: {floor:.2f} s; "
           f"measured in {jobs} processes at once: {parallel:.2f} s")
     print(f"ratio batch / ideal floor: {wall / floor:.2f} (goal <= 1.5); "
