@@ -67,11 +67,13 @@ class BatchError(Exception):
 
 
 def grade_student(path: str, assignment_id: str, seed: int, support_dirs: tuple[str, ...] = (),
-                  overrides: dict[str, dict] | None = None, *, student: str | None = None) -> dict:
+                  overrides: dict[str, dict] | None = None, *, student: str | None = None,
+                  settings: dict[str, Any] | None = None) -> dict:
     """Grade one submission in this process; returns plain data.
 
     `overrides` maps rubric item ids to ``{"points", "comment"}``; `student`
-    names the student in the report's title. The result holds ``results``
+    names the student in the report's title; `settings` replaces entries of
+    the assignment's [settings] (the demo's shorter training budget). The result holds ``results``
     (the results.json dict), ``report_html``, ``status`` ("graded", or
     "broken: why" when the submission could not be read), ``seconds``,
     ``student_seconds``, ``worker_pid`` and ``worker_peak_rss_kb``. A bad
@@ -86,7 +88,8 @@ def grade_student(path: str, assignment_id: str, seed: int, support_dirs: tuple[
     started = time.perf_counter()
     item_overrides = {item: Override.from_dict(o) for item, o in (overrides or {}).items()}
     with _GRADING_LOCK:
-        run = grade(path, assignment_id, seed=seed, support_dirs=tuple(support_dirs), overrides=item_overrides)
+        run = grade(path, assignment_id, seed=seed, support_dirs=tuple(support_dirs), overrides=item_overrides,
+                    settings=settings)
         data = to_results_json(run.result, execution_time=run.execution_time, output="\n".join(run_notes(run)),
                                extra=run.extra_data())
         html = render_student_report(data, student=student)

@@ -1,4 +1,4 @@
-"""The `grader` command line: list, check, grade (batch, assign and demo live in their own modules)."""
+"""The `grader` command line: list, check, grade, batch, assign, demo (the work lives in their own modules)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a folder of course modules submissions may import (read-only in the sandbox)")
     batch.add_argument("--seed", type=int, help="replay a batch: the seed recorded in its results.json files")
 
+    demo = sub.add_parser("demo", help="grade the bundled example class of backprop-lab (like `grader batch`)")
+    demo.add_argument("--out", type=Path, required=True, metavar="DIR",
+                      help="where the class's submissions, reports, index.html and gradebook.csv go")
+    demo.add_argument("-j", "--jobs", type=int, metavar="JOBS", help="worker processes (default: one per CPU)")
+    demo.add_argument("--force", action="store_true", help="regrade students whose results are current")
+
     assign = sub.add_parser("assign", help="write the student handout: starter .py and .ipynb, how to self-check")
     assign.add_argument("assignment", help="assignment id (see `grader list`)")
     assign.add_argument("-o", "--out", dest="outdir", type=Path, required=True, metavar="DIR",
@@ -73,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _list()
         if args.command == "batch":
             return _batch(args)
+        if args.command == "demo":
+            return _demo(args)
         if args.command == "assign":
             return _assign(args)
         return _grade(args, public_only=args.command == "check")
@@ -160,6 +168,23 @@ def _batch(args: argparse.Namespace) -> int:
     if summary.interrupted:
         print(lines[-1], file=sys.stderr)
         return 130
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from grader.batch import BatchError
+    from grader.demo import DemoError, run_demo
+    try:
+        summary = run_demo(args.out, jobs=args.jobs, force=args.force)
+    except (BatchError, DemoError) as exc:
+        raise UsageError(str(exc)) from None
+    lines = summary.lines(resume_command=f"`grader demo --out {args.out}`")
+    print("\n".join(lines[:-1] if summary.interrupted else lines))
+    if summary.interrupted:
+        print(lines[-1], file=sys.stderr)
+        return 130
+    print(f"Open {Path(args.out) / 'index.html'} for the class summary; the students' submissions are in "
+          f"{Path(args.out) / 'submissions'}.")
     return 0
 
 
