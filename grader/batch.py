@@ -180,7 +180,7 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
               seed: int | None = None, progress: bool | None = None, work: WorkUnit = grade_student) -> BatchSummary:
     """Grade every student of `source` (a folder or a class .zip) into `outdir`.
 
-    `jobs` local worker processes (default: one per CPU), or the Dask
+    `jobs` local worker processes (default: one per CPU this process may use), or the Dask
     cluster at `scheduler`; `force` regrades students whose results are
     current; `overrides_file` is the instructor's manual points (CSV);
     `seed` replays a batch (default: a fresh one); `progress` shows the bar
@@ -448,7 +448,14 @@ class WorkerDied(Exception):
 
 
 def _local_engine(jobs: int | None) -> _Engine:
-    return _Engine(_local_executor, _close_local, jobs or os.cpu_count() or 1, queued=1)
+    return _Engine(_local_executor, _close_local, jobs or _usable_cpus(), queued=1)
+
+
+def _usable_cpus() -> int:
+    # os.cpu_count() counts the machine's CPUs; a container or `taskset` may allow fewer.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 # Imported once by the fork server, before it forks any pool process: each
