@@ -133,12 +133,14 @@ class QualityEstimate:
 
 
 def estimate_quality(source: str, required_functions: list[str],
-                     max_points: float = 10.0) -> QualityEstimate:
+                     max_points: float = 10.0, *, notebook: bool = False) -> QualityEstimate:
     """Estimate the code-quality points of a submission from its source text.
 
     `required_functions` are the names the assignment requires at the top
     level; an entry may list aliases separated by "|" (``"L_layer_forward|
     L_model_forward"``). `max_points` scales the criterion weights.
+    `notebook` says the source came from a notebook, whose cells run at the
+    top level by design: its demo cells are not held against it.
 
     Returns the total, and per criterion its points and the evidence behind
     them. Never runs the code and never raises on student input (only on a
@@ -167,7 +169,8 @@ def estimate_quality(source: str, required_functions: list[str],
             (COMMENTS, _score_comments(facts)),
             (MODULARITY, _score_modularity(facts, required)),
             (NAMES, _score_names(facts, required)),
-            (TOP_LEVEL, _score_top_level(facts)),
+            (TOP_LEVEL, (1.0, [(0, "a notebook runs its cells at the top level, so demo cells are fine")])
+             if notebook else _score_top_level(facts)),
         ]
     scale = max_points / sum(WEIGHTS.values())
     # Quality is judged on the code the student wrote: with k of n required

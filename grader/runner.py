@@ -118,7 +118,8 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
             sandbox_events=list(sandbox.events), protections=list(sandbox.applied), output=sandbox.output)
     quality = None
     if any(getattr(item, "source", None) == "quality" for item in rubric.items):
-        estimate = estimate_quality(submission.source, list(assignment.required_functions))
+        estimate = estimate_quality(submission.source, list(assignment.required_functions),
+                                    notebook=submission.kind == "ipynb")
         quality = (estimate.fraction, [f"{c.name}: {c.points:g}/{c.max_points:g}" for c in estimate.criteria]
                    + [e for c in estimate.criteria for e in c.evidence])
     result = apply_rubric(rubric, outcomes, quality=quality, overrides=overrides,

@@ -759,3 +759,22 @@ def linear_backward(dZ, cache):
     estimate = estimate_quality(half_done, required)
     assert 0.0 < estimate.points <= 5.0
     assert "1 of 2 required functions are implemented" in estimate.criteria[0].evidence[0]
+
+
+def test_a_notebooks_demo_cells_are_not_held_against_it():
+    source = '''
+def double(values):
+    """Return every value times two.
+
+    Arguments: values, a list of numbers. Returns: a new list.
+    """
+    return [2 * v for v in values]
+
+
+print(double([1, 2]))
+'''
+    as_file = {c.name: c.points for c in estimate_quality(source, ["double"]).criteria}
+    as_notebook = {c.name: c.points for c in estimate_quality(source, ["double"], notebook=True).criteria}
+    assert as_file["Top-level code"] < as_notebook["Top-level code"] == 1.0
+    assert {k: v for k, v in as_file.items() if k != "Top-level code"} == \
+           {k: v for k, v in as_notebook.items() if k != "Top-level code"}
