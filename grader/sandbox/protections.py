@@ -22,8 +22,10 @@ import sysconfig
 from pathlib import Path
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+LINUX = sys.platform.startswith("linux")
+if LINUX:
+    _libc.syscall.restype = ctypes.c_long
+    _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 X86_64 = platform.machine() == "x86_64"
 
@@ -85,6 +87,8 @@ FS_MAKE_CHAR, FS_MAKE_BLOCK, FS_TRUNCATE, FS_IOCTL_DEV = 1 << 6, 1 << 11, 1 << 1
 
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, or 0 when Landlock is unavailable."""
+    if not LINUX:
+        return 0
     abi = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return max(int(abi), 0)
 
@@ -236,8 +240,8 @@ def _seccomp_program() -> list[tuple[int, int, int, int]]:
 
 
 def seccomp_available() -> bool:
-    """True when this machine gets the seccomp filter (built for x86_64 only)."""
-    return X86_64
+    """True when this machine gets the seccomp filter (built for Linux on x86_64 only)."""
+    return LINUX and X86_64
 
 
 def install_seccomp() -> None:
@@ -253,7 +257,9 @@ def install_seccomp() -> None:
 # ---------------------------------------------------------------- processes
 
 def set_parent_death_signal(sig: int) -> None:
-    """Have the kernel send `sig` to this process when its parent dies."""
+    """Have the kernel send `sig` to this process when its parent dies (Linux only)."""
+    if not LINUX:
+        raise OSError("parent-death signals are a Linux feature")
     _check(_libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0))
 
 
@@ -293,8 +299,11 @@ def drop_root(uid: int) -> None:
 
 def set_limits(*, memory_bytes: int, cpu_seconds: int, nproc: int, nofile: int, fsize: int) -> None:
     """Apply the worker's rlimits (the address-space budget is on top of what it maps now)."""
-    with open("/proc/self/statm", "rb") as f:
-        current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # no /proc (not Linux): the budget alone
+        current = 0
     limits = {
         resource.RLIMIT_AS: current + memory_bytes,
         resource.RLIMIT_CPU: cpu_seconds,
@@ -306,11 +315,16 @@ def set_limits(*, memory_bytes: int, cpu_seconds: int, nproc: int, nofile: int, 
     for which, value in limits.items():
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        if which == resource.RLIMIT_CPU:
-            # SIGXCPU at the soft limit, SIGKILL one second later if ignored.
-            resource.setrlimit(which, (value, value + 1 if hard == resource.RLIM_INFINITY else hard))
-        else:
-            resource.setrlimit(which, (value, value))
+        try:
+            if which == resource.RLIMIT_CPU:
+                # SIGXCPU at the soft limit, SIGKILL one second later if ignored.
+                resource.setrlimit(which, (value, value + 1 if hard == resource.RLIM_INFINITY else hard))
+            else:
+                resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            if LINUX:
+                raise  # on Linux every one of these must hold
+            # Other systems refuse some limits (macOS: RLIMIT_AS); the wall timeout still holds.
 
 
 def user_namespaces_available() -> bool:

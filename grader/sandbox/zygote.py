@@ -98,14 +98,18 @@ def main(control_fd: int) -> None:
                 children[pid] = tmp
                 ctrl.sendall((json.dumps({"spawned": pid, "tmp": tmp}) + "\n").encode())
             elif request["op"] == "kill" and request["pid"] in children:
-                try:
-                    os.kill(request["pid"], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                _kill_keeper(request["pid"])
     for pid in children:
+        _kill_keeper(pid)
+
+
+def _kill_keeper(pid: int) -> None:
+    """Kill a keeper and its process group (the worker dies with it: parent-death
+    signal and PID namespace on Linux, the shared process group elsewhere)."""
+    for kill in (os.killpg, os.kill):
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
 
 
@@ -151,7 +155,7 @@ def _probe(disable: set[str]) -> dict:
         "landlock_abi": 0 if "landlock" in disable else prot.landlock_abi(),
         "seccomp": "seccomp" not in disable and prot.seccomp_available(),
         "root": "uid" not in disable and os.geteuid() == 0,
-        "namespaces": "namespaces" not in disable,
+        "namespaces": "namespaces" not in disable and prot.LINUX,
         "user_namespaces": prot.user_namespaces_available(),
     }
 
@@ -165,7 +169,10 @@ def _keeper(ctrl: socket.socket, fds: list[int], tmp: str, request: dict,
     try:
         sock_fd, out_fd = fds
         zygote = os.getppid()
-        prot.set_parent_death_signal(signal.SIGKILL)
+        try:
+            prot.set_parent_death_signal(signal.SIGKILL)
+        except OSError:
+            pass  # not Linux: the zygote kills its keepers itself when it stops
         if os.getppid() != zygote:
             os._exit(KEEPER_SETUP_FAILED)
         ctrl.close()
@@ -199,7 +206,7 @@ def _keeper(ctrl: socket.socket, fds: list[int], tmp: str, request: dict,
 def _namespaces(capabilities: dict) -> list[str]:
     """New PID and network namespaces (with a user namespace when not root)."""
     flags = prot.CLONE_NEWPID | prot.CLONE_NEWNET
-    if not capabilities["namespaces"]:
+    if not capabilities["namespaces"] or not prot.LINUX:
         return []
     try:
         if os.geteuid() == 0:
@@ -231,12 +238,15 @@ def _worker(sock_fd: int, out_fd: int, tmp: str, request: dict, read_only: list[
         if uid is not None:
             prot.drop_root(uid)
             applied.append("unprivileged_uid")
-        prot.set_parent_death_signal(signal.SIGKILL)
+        try:
+            prot.set_parent_death_signal(signal.SIGKILL)
+        except OSError:
+            pass  # not Linux: killing the keeper's process group stops the worker instead
         if capabilities["landlock_abi"] >= 1:
             prot.landlock_restrict(capabilities["landlock_abi"], read_only + extra + [(null_fd, False)],
                                    [(tmp_fd, True), (null_fd, False)])
             applied.append(f"landlock_abi_{capabilities['landlock_abi']}")
-        else:
+        elif prot.LINUX:
             prot.no_new_privs()
         if capabilities["seccomp"]:
             prot.install_seccomp()
@@ -260,7 +270,8 @@ def _worker(sock_fd: int, out_fd: int, tmp: str, request: dict, read_only: list[
 
 def _close_fds_except(keep: set[int]) -> None:
     """Close every inherited descriptor the worker does not need."""
-    for name in os.listdir("/proc/self/fd"):
+    folder = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    for name in os.listdir(folder):
         fd = int(name)
         if fd not in keep:
             try:
