@@ -45,7 +45,8 @@ from typing import Any, Callable, Iterator
 from grader import __version__
 from grader.discover import DiscoveryError, Student, discovered
 from grader.gradebook import (BROKEN, GRADED, GRADER_ERROR, GRADEBOOK_NAME, INDEX_NAME, NOT_GRADED, REPORT_NAME,
-                              RESULTS_NAME, read_row, write_gradebook, write_index, write_text_atomic)
+                              RESULTS_NAME, read_row, write_gradebook, write_index)
+from grader.report import write_text_atomic
 
 BATCH_KEY = "batch"
 # Output files of the batch itself: an entry with one of these ids would collide with them.

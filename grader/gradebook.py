@@ -14,11 +14,11 @@ import csv
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.report import write_text_atomic
 from grader.report.html import write_class_index
 
 GRADED, BROKEN, GRADER_ERROR, NOT_GRADED = "graded", "broken", "grader error", "not graded"
@@ -110,25 +110,6 @@ def write_index(outdir: str | os.PathLike, rows: Iterable[GradebookRow], *, assi
     path = Path(outdir, INDEX_NAME)
     write_class_index(path, index_rows, assignment=assignment, rubric_items=rubric_items)
     return path
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder, so readers never see a part."""
-    path = Path(path)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes it owner-only; gradebooks and reports are meant to be shared
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _slim_checks(checks: Any) -> list[dict]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import functools
 import hashlib
 import itertools
@@ -25,7 +24,6 @@ import os
 import re
 import shlex
 import statistics
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
@@ -33,6 +31,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from grader.report import write_text_atomic
 from grader.report.boundary import is_png, render_boundary_png
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -110,7 +109,7 @@ def render_student_report(results: dict, *, student: str | None = None) -> str:
 
 def write_student_report(path: str | os.PathLike, results: dict, *, student: str | None = None) -> None:
     """Write `render_student_report` to `path` atomically (a reader never sees half a page)."""
-    _write_atomic(Path(path), render_student_report(results, student=student))
+    write_text_atomic(Path(path), render_student_report(results, student=student))
 
 
 def render_class_index(rows: list[dict], *, assignment: str, rubric_items: list[dict]) -> str:
@@ -129,7 +128,7 @@ def render_class_index(rows: list[dict], *, assignment: str, rubric_items: list[
 def write_class_index(path: str | os.PathLike, rows: list[dict], *, assignment: str,
                       rubric_items: list[dict]) -> None:
     """Write `render_class_index` to `path` atomically."""
-    _write_atomic(Path(path), render_class_index(rows, assignment=assignment, rubric_items=rubric_items))
+    write_text_atomic(Path(path), render_class_index(rows, assignment=assignment, rubric_items=rubric_items))
 
 
 # ---------------------------------------------------------------- plumbing
@@ -147,22 +146,6 @@ def _environment() -> jinja2.Environment:
     env.filters["percent"] = _percent
     env.filters["seconds"] = _seconds
     return env
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, then os.replace (atomic on one file system)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # mkstemp makes the file private (0600); a report is meant to be read, e.g. served to the class.
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 def _number(value: Any) -> float | None:

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from grader import __version__
 from grader.outcomes import PASSED, CheckOutcome
 from grader.overrides import Override
-from grader.report import format_points
+from grader.report import format_points, write_text_atomic
 from grader.rubric import GradeResult, ItemResult, earned_full_credit
 
 # extra_data keys this module owns; a run's `extra` may not replace them.
@@ -63,28 +61,8 @@ def to_results_json(result: GradeResult, *, execution_time: float, output: str =
 
 
 def write_json_atomic(path: str | Path, data: dict[str, Any]) -> None:
-    """Write `data` as JSON to `path` so that readers see the old file or the new one, never a part.
-
-    The temporary file lives in the same folder (``os.replace`` is atomic only
-    within one file system); the folder is created when missing.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes it owner-only; results are meant to be shared
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write `data` as JSON to `path` atomically (see `grader.report.write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def read_results(path: str | Path) -> GradeResult:

@@ -7,7 +7,6 @@ are drawn per run, so code written for particular sizes cannot pass.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from grader.checks import CheckError, CheckFailure, expect_array, record
