@@ -32,8 +32,8 @@ ITEMS = ("forward", "backward", "gradient_check", "training", "quality")
 # (forward, backward, gradient_check, training, quality) out of (20, 30, 20, 20, 10)
 EXPECTED = {
     "correct_classic": (20, 30, 20, 20, 9),
-    "correct_dictcache": (20, 30, 20, 20, 6),
-    "correct_notebook": (20, 30, 20, 20, 6),
+    "correct_dictcache": (20, 30, 20, 20, 10),
+    "correct_notebook": (20, 30, 20, 20, 10),
     "correct_float32": (20, 30, 20, 20, 8),
     "correct_messy": (20, 30, 20, 20, 3),
     "bug_missing_1_over_m": (17.1429, 11.25, 0, 5, 9),
@@ -170,6 +170,12 @@ def test_sandbox_events_are_reported(graded):
     assert any("`sys.exit(...)`" in s["reason"] for s in skipped)
     refused = graded["bug_uses_torch"].load_problems
     assert refused and refused[0]["type"] == "RefusedImportError"
+
+
+@pytest.mark.parametrize("name", ["correct_dictcache", "correct_notebook"])
+def test_a_correct_solution_in_another_style_scores_full_marks(graded, name):
+    """Dict caches, np.dot and an Adam class; a notebook with magics and demo cells: 100 points too."""
+    assert graded[name].result.score == 100
 
 
 def test_the_reference_solution_scores_full_marks():
