@@ -496,10 +496,12 @@ class Sandbox:
         if conn is None:
             raise WorkerDied("the worker is not running")
         self._call_output = bytearray()
+        # Encoding happens before the try: a value the trusted side cannot send is
+        # the grader's own error, not something the student's code did.
+        chunks = wire.encode_frame(message, wire.Encoder(ref_of=self._ref_of)) if message is not None else None
         deadline = time.monotonic() + timeout
         try:
-            if message is not None:
-                chunks = wire.encode_frame(message, wire.Encoder(ref_of=self._ref_of))
+            if chunks is not None:
                 self._send_all(conn, chunks, deadline)
             while True:
                 tree, blob = self._read_frame(conn, deadline)
