@@ -513,7 +513,7 @@ def _protections_off(applied: list[str]) -> list[str]:
     if not applied:
         return []  # the sandbox never started (unreadable submission): nothing to say about its protections
     try:
-        from grader.sandbox.client import protections_off
+        from grader.sandbox import protections_off
     except ImportError:
         return []
     return list(protections_off(applied))

@@ -14,25 +14,20 @@ again.
 
 from __future__ import annotations
 
-import json
 import os
 import select
-import shutil
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from grader.sandbox import wire
+from grader.sandbox.config import CallResult, LoadProblem, SandboxConfig
 from grader.sandbox.wire import Handle
+from grader.sandbox.zygote_client import REPO_ROOT, Zygote, shared_zygote
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["REPO_ROOT", "Sandbox", "SandboxError", "StudentException", "RefusedImport", "MissingName",
+           "CallTimeout", "WorkerDied", "ProtocolError", "StaleHandle"]
 
 
 # ---------------------------------------------------------------- errors
@@ -82,240 +77,6 @@ class ProtocolError(SandboxError):
 
 class StaleHandle(SandboxError):
     """A value from an earlier worker was passed after that worker was replaced."""
-
-
-# ---------------------------------------------------------------- configuration
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one worker; every field is configurable per assignment."""
-
-    call_timeout: float = 10.0          # wall seconds per call unless the call says otherwise
-    load_timeout: float = 10.0          # wall seconds to load the submission
-    memory_bytes: int = 2 * 2**30       # address space on top of the warm interpreter's
-    cpu_seconds: int = 600              # CPU seconds over the worker's whole life
-    nproc: int = 32                     # processes and threads of the worker's uid
-    nofile: int = 256                   # open files
-    fsize: int = 64 * 2**20             # largest file the worker may write
-    output_bytes: int = 64 * 2**10      # captured stdout+stderr per submission; the rest is counted
-    max_message_bytes: int = 256 * 2**20  # largest reply the trusted side will read
-
-
-@dataclass(frozen=True)
-class SandboxConfig:
-    """What an assignment asks of the sandbox."""
-
-    assignment: str = "this assignment"
-    limits: Limits = field(default_factory=Limits)
-    refused_imports: tuple[str, ...] = ()
-    support_dirs: tuple[str, ...] = ()
-    preload: tuple[str, ...] = ()
-
-
-@dataclass
-class CallResult:
-    """Everything one call produced besides its return value."""
-
-    value: Any
-    seconds: float
-    peak_bytes: int | None
-    output: str
-    figure: dict | None = None
-
-
-@dataclass
-class LoadProblem:
-    """A top-level statement that failed while loading the submission."""
-
-    lineno: int
-    type_name: str
-    message: str
-
-
-# ---------------------------------------------------------------- protections
-
-# What each protection does, in the words the grader prints when it is off.
-PROTECTIONS = {
-    "landlock": "file and TCP restrictions (Landlock): student code can read and write any file "
-                "your user can, and open TCP connections",
-    "seccomp": "the system-call filter (seccomp): student code can create sockets and use ptrace",
-    "uid": "the per-worker unprivileged user: process-count limits and signal isolation are weaker",
-    "namespaces": "PID and network namespaces: processes a student starts are only killed with their "
-                  "worker's process group",
-}
-
-
-def protections_off(applied: list[str]) -> list[str]:
-    """Sentences naming every protection a worker did not get (empty when all are on)."""
-    have = {"landlock": any(a.startswith("landlock") for a in applied), "seccomp": "seccomp" in applied,
-            "uid": "unprivileged_uid" in applied, "namespaces": "pid_namespace" in applied}
-    return [PROTECTIONS[name] for name, on in have.items() if not on]
-
-
-_announced = False
-
-
-def announce_protections(applied: list[str], stream: Any = None) -> None:
-    """Say once per process, plainly, which protections are off on this machine."""
-    global _announced
-    off = protections_off(applied)
-    if _announced or not off:
-        return
-    _announced = True
-    stream = stream or sys.stderr
-    print("warning: the sandbox runs without some protections on this machine:", file=stream)
-    for sentence in off:
-        print(f"  - off: {sentence}", file=stream)
-
-
-# ---------------------------------------------------------------- zygote
-
-class Zygote:
-    """Owns the warm zygote process and talks to it over a control socket."""
-
-    def __init__(self, preload: tuple[str, ...] = (), disable: tuple[str, ...] | None = None) -> None:
-        self.preload = tuple(preload)
-        # GRADER_SANDBOX_DISABLE=landlock,seccomp,uid,namespaces turns protections
-        # off (for machines where one misbehaves, and to test the fallbacks).
-        if disable is None:
-            disable = tuple(d for d in os.environ.get("GRADER_SANDBOX_DISABLE", "").split(",") if d)
-        unknown = set(disable) - set(PROTECTIONS)
-        if unknown:
-            raise ValueError(f"unknown protection(s) to disable: {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(PROTECTIONS)}")
-        self.disable = tuple(disable)
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._ctrl: socket.socket | None = None
-        self._buffer = b""
-        self._exited: dict[int, int] = {}
-        self.protections: dict = {}
-        self.base_dir = ""
-
-    def _start(self) -> None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.base_dir = tempfile.mkdtemp(prefix="grader-sandbox-")
-        os.chmod(self.base_dir, 0o711)
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH")}
-        env.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                    "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.sandbox.zygote", str(child.fileno())],
-            pass_fds=(child.fileno(),), env=env, cwd=str(REPO_ROOT), stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        child.close()
-        self._ctrl = parent
-        exclude = [str(REPO_ROOT), self.base_dir]
-        self._send({"preload": list(self.preload), "base_dir": self.base_dir, "exclude": exclude,
-                    "disable": list(self.disable)})
-        hello = self._read_message(lambda m: "ready" in m, timeout=60)
-        self.protections = hello["protections"]
-
-    def alive(self) -> bool:
-        """Whether the zygote process is running."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def _send(self, message: dict, fds: list[int] = ()) -> None:
-        data = (json.dumps(message) + "\n").encode()
-        if fds:
-            socket.send_fds(self._ctrl, [data], list(fds))
-        else:
-            self._ctrl.sendall(data)
-
-    def _read_message(self, want: Callable[[dict], bool], timeout: float) -> dict | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\n" in self._buffer:
-                line, self._buffer = self._buffer.split(b"\n", 1)
-                message = json.loads(line)
-                if "exited" in message:
-                    self._exited[message["exited"]] = message["code"]
-                if want(message):
-                    return message
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([self._ctrl], [], [], remaining)
-            if ready:
-                chunk = self._ctrl.recv(65536)
-                if not chunk:
-                    raise RuntimeError("the sandbox zygote stopped unexpectedly")
-                self._buffer += chunk
-
-    def spawn(self, limits: Limits, read_only: tuple[str, ...]) -> tuple[int, socket.socket, int]:
-        """Fork a confined worker; returns (keeper pid, worker socket, output pipe)."""
-        with self._lock:
-            if not self.alive():
-                self._start()
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            out_r, out_w = os.pipe()
-            request = {"op": "spawn", "read_only": list(read_only), "limits": {
-                "memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
-                "nproc": limits.nproc, "nofile": limits.nofile, "fsize": limits.fsize}}
-            try:
-                self._send(request, [theirs.fileno(), out_w])
-            finally:
-                theirs.close()
-                os.close(out_w)
-            reply = self._read_message(lambda m: "spawned" in m, timeout=30)
-            if reply is None:
-                raise RuntimeError("the sandbox zygote did not start a worker within 30 s")
-            return reply["spawned"], ours, out_r
-
-    def kill(self, pid: int) -> None:
-        """Kill a keeper (and with it its worker and everything the worker started)."""
-        with self._lock:
-            if self.alive():
-                self._send({"op": "kill", "pid": pid})
-
-    def exit_code(self, pid: int, timeout: float = 5.0) -> int | None:
-        """The keeper's exit code once it has ended (None if it does not end in time)."""
-        with self._lock:
-            if pid not in self._exited and self.alive():
-                self._read_message(lambda m: m.get("exited") == pid, timeout)
-            return self._exited.pop(pid, None)
-
-    def close(self) -> None:
-        """Stop the zygote and every worker it still has."""
-        with self._lock:
-            if self._ctrl is not None:
-                self._ctrl.close()
-                self._ctrl = None
-            if self._proc is not None:
-                try:
-                    self._proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self._proc.pid, signal.SIGKILL)
-                    self._proc.wait()
-                self._proc = None
-            if self.base_dir:
-                shutil.rmtree(self.base_dir, ignore_errors=True)
-
-
-_ZYGOTES: dict[tuple[str, ...], Zygote] = {}
-_ZYGOTES_LOCK = threading.Lock()
-
-
-def shared_zygote(preload: tuple[str, ...] = ()) -> Zygote:
-    """The process-wide zygote for a set of preloaded modules (started lazily)."""
-    key = tuple(sorted(preload))
-    with _ZYGOTES_LOCK:
-        if key not in _ZYGOTES:
-            _ZYGOTES[key] = Zygote(key)
-        return _ZYGOTES[key]
-
-
-def close_shared_zygotes() -> None:
-    """Stop every zygote this process started (also run at interpreter exit)."""
-    with _ZYGOTES_LOCK:
-        for zygote in _ZYGOTES.values():
-            zygote.close()
-        _ZYGOTES.clear()
-
-
-import atexit  # noqa: E402
-
-atexit.register(close_shared_zygotes)
 
 
 # ---------------------------------------------------------------- a live worker
