@@ -1,9 +1,10 @@
-"""Configuration and result records of the sandbox (plain data, shared by both of its sides)."""
+"""The sandbox's configuration (limits per assignment) and the records a call or a load produces."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
 
 @dataclass(frozen=True)
 class Limits:
