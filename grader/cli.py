@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -87,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `grader list | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except UsageError as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return 2
@@ -120,6 +125,8 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
         assignment = load_assignment(args.assignment)
     except AssignmentError as exc:
         raise UsageError(str(exc)) from None
+    if not args.submission.exists():
+        raise UsageError(f"{args.submission}: no such file or folder")
     for folder in args.support:
         if not Path(folder).is_dir():
             raise UsageError(f"--support {folder}: not a folder")

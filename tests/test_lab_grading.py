@@ -235,3 +235,8 @@ def test_grading_another_assignment_first_leaves_the_lab_checks_alone(tmp_path):
     grade(other, "backprop-exercises", seed=SEED)
     run = grade(Path(__file__).parents[1] / "reference" / "backprop_lab.py", "backprop-lab", seed=SEED)
     assert run.result.score == 100
+
+
+def test_a_missing_submission_path_is_a_usage_error(tmp_path, capsys):
+    assert cli_main(["grade", str(tmp_path / "nope.py"), "-a", "backprop-lab"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
