@@ -60,7 +60,7 @@ EXPECTED = {
     "bug_plot_returns_none": (20, 30, 20, 15, 9),
     "bug_syntax_error_in_one_function": (17.1429, 30, 6, 5, 8),
     "bug_untouched_starter": (0, 0, 0, 0, 0),
-    "bug_hardcoded_answers": (2.8571, 3.75, 0, 15, 7.5),
+    "bug_hardcoded_answers": (2.8571, 3.75, 0, 0, 7.5),
     "bug_uses_torch": (20, 30, 20, 5, 9),
     "bug_infinite_loop_in_train": (20, 30, 20, 5, 9),
     "bug_prints_a_lot": (20, 30, 20, 20, 9),
@@ -149,6 +149,14 @@ def test_items_not_affected_by_a_bug_keep_full_marks(graded):
         for item in ITEMS:
             if item not in entry.get("items_affected", []) and item != "quality":
                 assert scores[item] == full[item], f"{name} lost {item} points it should keep"
+
+
+def test_pasted_in_trained_weights_do_not_pass_the_training_bar(graded):
+    """bug_hardcoded_answers' train returns weights trained once elsewhere: right on moons, wrong when mirrored."""
+    outcome = next(o for o in graded["bug_hardcoded_answers"].result.outcomes if "accuracy_bar" in o.check_id)
+    assert not outcome.passed
+    assert "the parameters it returns do not come from the X and Y it is given" in outcome.message
+    assert outcome.details["accuracy"] > 0.95 and outcome.details["mirrored_accuracy"] < 0.85
 
 
 def test_broken_files_are_graded_with_a_reason_not_a_crash(graded):

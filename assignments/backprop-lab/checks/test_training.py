@@ -78,7 +78,7 @@ def _reference_params(ref):
 
 
 @pytest.mark.public
-def test_train_reaches_the_accuracy_bar(training, ref, assignment, request):
+def test_train_reaches_the_accuracy_bar(training, student, ref, assignment, seed, request):
     """train(X, Y) on make_moons(1000) reaches more than 95% accuracy on a fresh held-out set"""
     threshold = float(assignment.setting("accuracy_threshold"))
     if isinstance(training["failure"], CheckTimeout):
@@ -102,6 +102,34 @@ def test_train_reaches_the_accuracy_bar(training, ref, assignment, request):
                   if train_accuracy <= threshold else
                   "It fits the training set but not new data: use fewer hidden units or fewer iterations."),
             details={"accuracy": accuracy})
+    _require_learning_from_the_data(student, ref, assignment, seed, accuracy, request)
+
+
+def _require_learning_from_the_data(student, ref, assignment, seed, accuracy, request) -> None:
+    """Fail a train() whose parameters do not come from the data it is given (e.g. pasted-in weights).
+
+    The same task mirrored (x -> -x) is exactly as easy, so a network that
+    really learns reaches about the same accuracy; parameters trained once
+    elsewhere and returned whatever the data, do not. Run only after the
+    accuracy bar passed, on a smaller set (300 points) to keep it cheap.
+    """
+    rng = np.random.default_rng([seed, 2000])
+    probe_seed, probe_test_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
+    X, Y = moons(300, probe_seed)
+    X_test, Y_test = moons(1000, probe_test_seed)
+    result = student.run("train", -X, Y, timeout=float(assignment.setting("train_timeout")))
+    try:
+        params = _validated_params(result.value, X)
+    except CheckFailure as failure:
+        raise CheckFailure(f"On mirrored moons data (x -> -x) train(X, Y) failed: {failure.message}") from None
+    mirrored = float(np.mean(ref.predict(-X_test, params) == Y_test))
+    record(request, mirrored_accuracy=mirrored)
+    if not mirrored > 0.85:
+        raise CheckFailure(
+            f"Your train(X, Y) reaches {accuracy:.1%} on moons data but only {mirrored:.1%} when the same task is "
+            f"mirrored (every point x becomes -x, which is exactly as easy to learn): the parameters it returns do "
+            f"not come from the X and Y it is given.",
+            hint="Train on the X and Y passed to train, starting from fresh random parameters every call.")
 
 
 def test_plot_decision_boundary_returns_a_figure(training, student, ref, request):
