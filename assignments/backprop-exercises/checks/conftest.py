@@ -11,6 +11,7 @@ import pytest
 import reference.backprop_exercises as reference_exercises
 import reference.backprop_lab as reference_lab
 from grader.checks import CheckFailure, kind_of
+from grader.networks import random_data, random_params
 from grader.sandbox import StudentException
 
 
@@ -73,28 +74,8 @@ class Exercises:
             return float(value)
         raise CheckFailure(f"{call} returned {kind_of(value)}; expected one number.", hint=hint)
 
-    @staticmethod
-    def params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """He-initialised parameters with small random biases (a missing bias shows, no kink sits at 0)."""
-        params = {}
-        for l in range(1, len(layer_dims)):
-            scale = np.sqrt(2.0 / layer_dims[l - 1])
-            params[f"W{l}"] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) * scale
-            params[f"b{l}"] = rng.standard_normal((layer_dims[l], 1)) * 0.1
-        return params
-
-    @staticmethod
-    def data(n_x: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """X of shape (n_x, m) with standard deviation 0.5, and 0/1 labels Y (both classes when m > 1).
-
-        The small spread keeps a deep net's sigmoid output away from 0 and 1,
-        where rounding would cost a gradient check its 1e-7 precision.
-        """
-        X = 0.5 * rng.standard_normal((n_x, m))
-        Y = (rng.random((1, m)) > 0.5).astype(float)
-        if m > 1:
-            Y[0, 0], Y[0, 1] = 0.0, 1.0
-        return X, Y
+    params = staticmethod(random_params)
+    data = staticmethod(random_data)
 
     @staticmethod
     def dims_text(dims: list[int]) -> str:

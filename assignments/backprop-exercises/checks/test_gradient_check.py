@@ -15,23 +15,13 @@ import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, NotGraded, record, relative_difference
+from grader.networks import planted_bug_source
 
 DIMS = [5, 4, 3, 1]
 M = 7  # != n_x, so a transposed gradient cannot pass by shape
 
-# Trusted source run inside the worker for one call: the student's own
-# backward with every dW and db doubled. Doubling all of them, not one, keeps
-# the bug visible even when a layer's gradient is zero (dead ReLUs).
-PLANTED_BUG = """
-def make(original):
-    def backward_with_planted_bug(*args, **kwargs):
-        grads = dict(original(*args, **kwargs))
-        for key in list(grads):
-            if str(key).startswith(("dW", "db")):
-                grads[key] = grads[key] * 2.0
-        return grads
-    return backward_with_planted_bug
-"""
+# The student's own backward with every gradient doubled (relative difference 1/3).
+PLANTED_BUG = planted_bug_source(2.0)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 
 import reference.backprop_lab as reference_lab
 from grader.checks import CheckFailure, describe_args, kind_of
+from grader.networks import random_data, random_params
 
 try:  # hints are a bonus: a check must still grade if the diagnosis module fails to import
     from grader import diagnose
@@ -33,28 +34,8 @@ class Lab:
 
     ref = reference_lab
 
-    @staticmethod
-    def params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """He-initialised parameters with non-zero biases (so a missing bias shows)."""
-        params = {}
-        for l in range(1, len(layer_dims)):
-            params[f"W{l}"] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) * np.sqrt(2.0 / layer_dims[l - 1])
-            params[f"b{l}"] = rng.standard_normal((layer_dims[l], 1)) * 0.1
-        return params
-
-    @staticmethod
-    def data(n_x: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """X of shape (n_x, m) and 0/1 labels Y of shape (1, m) with both classes when m > 1.
-
-        X has standard deviation 0.5: with unit variance a deep net's sigmoid
-        output sometimes saturates to 1 - 1e-6, and rounding then reads ~1e-5
-        in a gradient check of correct code.
-        """
-        X = 0.5 * rng.standard_normal((n_x, m))
-        Y = (rng.random((1, m)) > 0.5).astype(float)
-        if m > 1:
-            Y[0, 0], Y[0, 1] = 0.0, 1.0
-        return X, Y
+    params = staticmethod(random_params)
+    data = staticmethod(random_data)
 
     @staticmethod
     def unpack(value: Any, n: int, call: str, expected: str) -> tuple:

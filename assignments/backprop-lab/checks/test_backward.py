@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, describe_args, expect_array
+from grader.networks import layer_case_ids, network_case_ids
 
 # (n_prev, n, m): non-square W and n_prev != m expose missing transposes; m = 1 and m > 1.
 LINEAR_CASES = [(3, 4, 5), (4, 2, 1), (2, 3, 6)]
@@ -13,16 +14,8 @@ LINEAR_CASES = [(3, 4, 5), (4, 2, 1), (2, 3, 6)]
 NETWORKS = [([2, 5, 3, 1], 10), ([3, 1], 4), ([6, 5, 4, 3, 2, 1], 8), ([2, 5, 3, 1], 1)]
 
 
-def _ids(cases):
-    return [f"n_prev={a},n={b},m={c}" for a, b, c in cases]
-
-
-def _net_ids(cases):
-    return [f"{'-'.join(map(str, dims))},m={m}" for dims, m in cases]
-
-
 @pytest.mark.public
-@pytest.mark.parametrize("n_prev, n, m", LINEAR_CASES, ids=_ids(LINEAR_CASES))
+@pytest.mark.parametrize("n_prev, n, m", LINEAR_CASES, ids=layer_case_ids(LINEAR_CASES))
 def test_linear_backward_values(student, ref, lab, rng, n_prev, n, m):
     """linear_backward returns dA_prev = W.T dZ, dW = dZ A_prev.T / m, db = sum(dZ, axis=1) / m"""
     A = rng.standard_normal((n_prev, m))
@@ -40,7 +33,7 @@ def test_linear_backward_values(student, ref, lab, rng, n_prev, n, m):
 
 
 @pytest.mark.public
-@pytest.mark.parametrize("dims, m", NETWORKS, ids=_net_ids(NETWORKS))
+@pytest.mark.parametrize("dims, m", NETWORKS, ids=network_case_ids(NETWORKS))
 def test_L_layer_backward_gradients(student, ref, lab, rng, dims, m):
     """L_layer_backward returns dW and db of the right shape and value for every layer"""
     params = lab.params(dims, rng)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pytest
 
-import numbers
-
 from grader.checks import CheckFailure, describe_args, expect_array, kind_of
+from grader.networks import layer_case_ids, network_case_ids
 
 # (n_prev, n, m): n_x != m everywhere, m = 1, a single input feature, a square W.
 LINEAR_CASES = [(3, 4, 5), (5, 2, 1), (1, 3, 7), (6, 6, 2)]
@@ -15,16 +16,8 @@ LINEAR_CASES = [(3, 4, 5), (5, 2, 1), (1, 3, 7), (6, 6, 2)]
 NETWORKS = [([2, 5, 3, 1], 7), ([4, 1], 3), ([5, 4, 3, 1], 1), ([3, 6, 5, 4, 2, 1], 9)]
 
 
-def _ids(cases):
-    return [f"n_prev={a},n={b},m={c}" for a, b, c in cases]
-
-
-def _net_ids(cases):
-    return [f"{'-'.join(map(str, dims))},m={m}" for dims, m in cases]
-
-
 @pytest.mark.public
-@pytest.mark.parametrize("n_prev, n, m", LINEAR_CASES, ids=_ids(LINEAR_CASES))
+@pytest.mark.parametrize("n_prev, n, m", LINEAR_CASES, ids=layer_case_ids(LINEAR_CASES))
 def test_linear_forward_values(student, ref, lab, rng, n_prev, n, m):
     """linear_forward returns Z = W A_prev + b with shape (n, m)"""
     A = rng.standard_normal((n_prev, m))
@@ -39,7 +32,7 @@ def test_linear_forward_values(student, ref, lab, rng, n_prev, n, m):
     expect_array(Z, expected, name="Z", call=call, hint=hint or lab.array_hint("Z", Z, expected, m))
 
 
-@pytest.mark.parametrize("n_prev, n, m", LINEAR_CASES[:1], ids=_ids(LINEAR_CASES[:1]))
+@pytest.mark.parametrize("n_prev, n, m", LINEAR_CASES[:1], ids=layer_case_ids(LINEAR_CASES[:1]))
 def test_linear_forward_leaves_inputs_unchanged(student, rng, n_prev, n, m):
     """linear_forward does not modify A_prev, W or b"""
     A = rng.standard_normal((n_prev, m))
@@ -56,7 +49,7 @@ def test_linear_forward_leaves_inputs_unchanged(student, rng, n_prev, n, m):
 
 
 @pytest.mark.public
-@pytest.mark.parametrize("dims, m", NETWORKS, ids=_net_ids(NETWORKS))
+@pytest.mark.parametrize("dims, m", NETWORKS, ids=network_case_ids(NETWORKS))
 def test_L_layer_forward_values(student, ref, lab, rng, dims, m):
     """L_layer_forward computes AL with ReLU hidden layers and a sigmoid output, for any depth"""
     params = lab.params(dims, rng)
@@ -67,7 +60,7 @@ def test_L_layer_forward_values(student, ref, lab, rng, dims, m):
     expect_array(AL, expected, name="AL", call=call, hint=hint or lab.array_hint("AL", AL, expected, m))
 
 
-@pytest.mark.parametrize("dims, m", NETWORKS[:1], ids=_net_ids(NETWORKS[:1]))
+@pytest.mark.parametrize("dims, m", NETWORKS[:1], ids=network_case_ids(NETWORKS[:1]))
 def test_L_layer_forward_leaves_inputs_unchanged(student, lab, rng, dims, m):
     """L_layer_forward does not modify X or params"""
     params = lab.params(dims, rng)

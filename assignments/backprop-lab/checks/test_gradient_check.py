@@ -16,25 +16,10 @@ import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, NotGraded, record, relative_difference
+from grader.networks import planted_bug_source
 
 DIMS = [2, 5, 3, 1]
 M = 5
-
-# Trusted source run inside the worker for one call: the student's own
-# backward with every dW and db scaled by FACTOR (a bug any gradient check
-# must flag). Scaling all of them, not one, keeps the bug visible even when a
-# layer's gradient happens to be zero (dead ReLUs on a small batch).
-PLANTED_BUG = """
-def make(original):
-    def backward_with_planted_bug(*args, **kwargs):
-        grads = dict(original(*args, **kwargs))
-        for key in list(grads):
-            if str(key).startswith(("dW", "db")):
-                grads[key] = grads[key] * FACTOR
-        return grads
-    return backward_with_planted_bug
-"""
-
 
 def _planted(case) -> tuple[str, float]:
     """The planted-bug patch for this input, and its factor.
@@ -49,7 +34,7 @@ def _planted(case) -> tuple[str, float]:
         relative, absolute = (factor - 1) / (factor + 1), (factor - 1) * norm
         if max(relative, absolute) >= 3 * min(relative, absolute):
             break
-    return PLANTED_BUG.replace("FACTOR", repr(factor)), factor
+    return planted_bug_source(factor), factor
 
 
 def _rolled(grads: dict, params: dict) -> np.ndarray:

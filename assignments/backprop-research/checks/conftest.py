@@ -18,6 +18,7 @@ import pytest
 import reference.backprop_lab as reference_lab
 import reference.backprop_research as reference_research
 from grader.checks import CheckError
+from grader.networks import random_data, random_params
 
 # One function for both sides: the operation a step stands for. `c` is a plain number.
 APPLY_SOURCE = '''
@@ -276,23 +277,8 @@ class Networks:
     lab = reference_lab
     research = reference_research
 
-    @staticmethod
-    def params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """He-initialised parameters with small random biases."""
-        params = {}
-        for l in range(1, len(layer_dims)):
-            scale = np.sqrt(2.0 / layer_dims[l - 1])
-            params[f"W{l}"] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) * scale
-            params[f"b{l}"] = rng.standard_normal((layer_dims[l], 1)) * 0.1
-        return params
-
-    @staticmethod
-    def data(n_x: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """X of shape (n_x, m) with standard deviation 0.5, and 0/1 labels Y with both classes."""
-        X = 0.5 * rng.standard_normal((n_x, m))
-        Y = (rng.random((1, m)) > 0.5).astype(float)
-        Y[0, 0], Y[0, 1] = 0.0, 1.0
-        return X, Y
+    params = staticmethod(random_params)
+    data = staticmethod(random_data)
 
     def plain_gradients(self, X: np.ndarray, Y: np.ndarray, params: dict) -> dict[str, np.ndarray]:
         """The lab reference's L_layer_backward gradients."""
