@@ -14,6 +14,7 @@ import pytest
 
 from grader.rubric import rubric_for
 from grader.runner import grade
+from tests.grading_helpers import assert_scores
 
 ASSIGNMENT = "backprop-exercises"
 REPO = Path(__file__).resolve().parents[1]
@@ -84,17 +85,6 @@ def _fixture(name: str) -> str:
     return str(FIXTURES / f"{name}.py")
 
 
-def _assert_scores(run, fractions: dict[str, float]) -> None:
-    got = {item.id: item.score for item in run.result.items}
-    expected = {item.id: round(item.max_score * fractions.get(item.id, 1.0), 4) for item in run.result.items}
-    assert got == expected, _failures(run)
-
-
-def _failures(run) -> str:
-    return "\n".join(f"{o.check_id}: {o.status} {o.fraction} {o.message[:300]} | {o.hint}"
-                     for o in run.result.outcomes if o.status != "passed" or o.fraction < 1)
-
-
 def _reference_submission(tmp_path: Path) -> Path:
     """The exercises' reference as one file: it imports C2/C3 from the lab's reference, so inline that."""
     lab = (REPO / "reference" / "backprop_lab.py").read_text()
@@ -107,13 +97,13 @@ def _reference_submission(tmp_path: Path) -> Path:
 
 def test_reference_earns_full_marks(tmp_path):
     run = grade(_reference_submission(tmp_path), ASSIGNMENT, seed=SEED)
-    _assert_scores(run, {})
+    assert_scores(run, {})
     assert run.result.score == run.result.max_score
 
 
 @pytest.mark.parametrize("seed", [SEED, 1, 2])
 def test_correct_submission_earns_full_marks(seed):
-    _assert_scores(_graded(_fixture("correct"), seed), {})
+    assert_scores(_graded(_fixture("correct"), seed), {})
 
 
 def test_rubric_selectors_agree_with_the_checks():
@@ -125,7 +115,7 @@ def test_rubric_selectors_agree_with_the_checks():
 def test_typical_mistake_earns_its_exact_score(name):
     fractions, fragments = CASES[name]
     run = _graded(_fixture(name))
-    _assert_scores(run, fractions)
+    assert_scores(run, fractions)
     for check, fragment in fragments:
         texts = [f"{o.message} {o.hint or ''}" for o in run.result.outcomes if check in o.check_id]
         assert texts, f"no check matching {check!r} ran"

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-import grader.runner
 from grader.assignment import load_assignment
-from grader.loadplan import plan_load
 from grader.rubric import rubric_for
 from grader.runner import grade
+from tests.grading_helpers import assert_scores
 
 ASSIGNMENT = "backprop-quiz"
 REPO = Path(__file__).resolve().parents[1]
@@ -67,40 +66,22 @@ CASES = {
 }
 
 
-@pytest.fixture
-def required_names_loaded(monkeypatch):
-    """The runner's load plan with the quiz's required names, unless the runner passes them already."""
-    names = load_assignment(ASSIGNMENT).setting("required_names")
-
-    def plan_with_required_names(source, filename="submission.py", *, required_names=()):
-        return plan_load(source, filename=filename, required_names=required_names or names)
-
-    monkeypatch.setattr(grader.runner, "plan_load", plan_with_required_names)
-
-
 @functools.lru_cache(maxsize=None)
 def _graded(name: str, seed: int = SEED):
     return grade(FIXTURES / f"{name}.py", ASSIGNMENT, seed=seed)
-
-
-def _assert_scores(run, fractions: dict[str, float]) -> None:
-    got = {item.id: item.score for item in run.result.items}
-    expected = {item.id: round(item.max_score * fractions.get(item.id, 1.0), 4) for item in run.result.items}
-    assert got == expected, "\n".join(f"{o.check_id}: {o.status} {o.message[:300]} | {o.hint}"
-                                      for o in run.result.outcomes if o.status != "passed")
 
 
 def test_required_names_setting_lists_every_answer():
     assert load_assignment(ASSIGNMENT).setting("required_names") == ANSWER_NAMES
 
 
-def test_reference_earns_full_marks(required_names_loaded):
-    _assert_scores(grade(REPO / "reference" / "backprop_quiz.py", ASSIGNMENT, seed=SEED), {})
+def test_reference_earns_full_marks():
+    assert_scores(grade(REPO / "reference" / "backprop_quiz.py", ASSIGNMENT, seed=SEED), {})
 
 
 @pytest.mark.parametrize("seed", [SEED, 1])
 def test_answers_written_as_values_earn_full_marks(seed):
-    _assert_scores(_graded("correct_literal", seed), {})
+    assert_scores(_graded("correct_literal", seed), {})
 
 
 def test_rubric_selectors_agree_with_the_checks():
@@ -112,7 +93,7 @@ def test_rubric_selectors_agree_with_the_checks():
 def test_typical_mistake_earns_its_exact_score(name):
     fractions, fragments = CASES[name]
     run = _graded(name)
-    _assert_scores(run, fractions)
+    assert_scores(run, fractions)
     for check, fragment in fragments:
         texts = [f"{o.message} {o.hint or ''}" for o in run.result.outcomes if check in o.check_id]
         assert texts, f"no check matching {check!r} ran"

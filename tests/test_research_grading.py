@@ -15,6 +15,7 @@ import pytest
 
 from grader.rubric import rubric_for
 from grader.runner import grade
+from tests.grading_helpers import assert_scores
 
 ASSIGNMENT = "backprop-research"
 REPO = Path(__file__).resolve().parents[1]
@@ -71,13 +72,6 @@ def _fixture(name: str) -> str:
     return str(FIXTURES / f"{name}.py")
 
 
-def _assert_scores(run, fractions: dict[str, float]) -> None:
-    got = {item.id: item.score for item in run.result.items}
-    expected = {item.id: round(item.max_score * fractions.get(item.id, 1.0), 4) for item in run.result.items}
-    assert got == expected, "\n".join(f"{o.check_id}: {o.status} {o.message[:300]} | {o.hint}"
-                                      for o in run.result.outcomes if o.status != "passed")
-
-
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     """The research reference as one file: it imports layer helpers from the lab's reference, so inline that."""
@@ -90,7 +84,7 @@ def reference_run(tmp_path_factory):
 
 
 def test_reference_earns_full_marks(reference_run):
-    _assert_scores(reference_run, {})
+    assert_scores(reference_run, {})
 
 
 def test_memory_report_shows_both_peaks_and_the_extra_work(reference_run):
@@ -105,7 +99,7 @@ def test_memory_report_shows_both_peaks_and_the_extra_work(reference_run):
 
 @pytest.mark.parametrize("seed", [SEED, 1])
 def test_correct_submission_earns_full_marks(seed):
-    _assert_scores(_graded(_fixture("correct"), seed), {})
+    assert_scores(_graded(_fixture("correct"), seed), {})
 
 
 def test_rubric_selectors_agree_with_the_checks():
@@ -119,7 +113,7 @@ def test_rubric_selectors_agree_with_the_checks():
 def test_typical_mistake_earns_its_exact_score(name):
     fractions, fragments = CASES[name]
     run = _graded(_fixture(name))
-    _assert_scores(run, fractions)
+    assert_scores(run, fractions)
     for check, fragment in fragments:
         texts = [f"{o.message} {o.hint or ''}" for o in run.result.outcomes if check in o.check_id]
         assert texts, f"no check matching {check!r} ran"
