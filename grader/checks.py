@@ -137,7 +137,7 @@ class StudentCode:
         if isinstance(exc, StaleHandle):
             return CheckError(f"`{name}` could not be called: {exc.reason}.")
         if isinstance(exc, WorkerDied):
-            return CheckError(f"`{name}` stopped the Python process running your code: {exc.reason}.",
+            return CheckError(f"`{name}` did not return: {exc.reason}.",
                               hint="A crash like this usually comes from os._exit, a C extension, "
                                    "or running out of memory.")
         if isinstance(exc, StudentException) and exc.type_name == "NotImplementedError":

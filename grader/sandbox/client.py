@@ -287,7 +287,7 @@ class Sandbox:
             raise WorkerDied(reason) from None
         except wire.WireError as exc:
             self._kill()
-            reason = f"the grader could not read what your code returned during {during}: {exc}"
+            reason = f"the grader could not read what your code sent back during {during}: {exc}"
             self.events.append(reason)
             raise ProtocolError(reason) from None
         if reply.get("ok") is True:
@@ -441,7 +441,7 @@ def _error_from(error: Any) -> SandboxError:
 def _death_reason(code: int | None, during: str) -> str:
     from grader.sandbox.protections import KEEPER_SETUP_FAILED, SIGNAL_BASE
     if code is None:
-        return f"the worker stopped responding during {during}"
+        return f"the process running your code stopped responding during {during}"
     if code == KEEPER_SETUP_FAILED:
         return f"the sandbox could not be set up for {during}"
     if code > SIGNAL_BASE:
@@ -451,11 +451,11 @@ def _death_reason(code: int | None, during: str) -> str:
         except ValueError:
             name = f"signal {sig}"
         if name == "SIGXCPU":
-            return f"the worker used up its CPU-time limit during {during}"
+            return f"your code used up its CPU-time limit during {during}"
         if name == "SIGKILL":
-            return f"the worker was killed (SIGKILL: out of memory or CPU time) during {during}"
-        return f"the worker crashed with {name} during {during}"
-    return f"the worker exited with status {code} during {during}"
+            return f"your code was killed (SIGKILL: out of memory or CPU time) during {during}"
+        return f"your code crashed the Python process running it ({name}) during {during}"
+    return f"your code exited (status {code}) during {during}"
 
 
 def _validated_figure(figure: Any) -> dict | None:
