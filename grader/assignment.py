@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
 
 _TOP_KEYS = {"id", "title", "description", "rubric", "checks", "refused_imports", "preload", "aliases",
-             "required_functions", "limits", "settings", "starter"}
+             "required_functions", "required_names", "limits", "settings", "starter"}
 _LIMIT_KEYS = {"call_timeout", "load_timeout", "memory_mb", "cpu_seconds", "nproc", "nofile", "fsize_mb",
                "output_kb", "max_message_mb"}
 
@@ -42,6 +42,9 @@ class Assignment:
     preload: tuple[str, ...] = ()
     aliases: dict[str, list[str]] = field(default_factory=dict)
     required_functions: tuple[str, ...] = ()
+    # Module-level values the checks read (the quiz's answers): the statements
+    # binding them run at load even where the load policy would skip them.
+    required_names: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     settings: dict[str, Any] = field(default_factory=dict)
     starter: dict[str, Any] = field(default_factory=dict)
@@ -96,6 +99,7 @@ def load_assignment(assignment_id: str) -> Assignment:
         preload=tuple(_str_list(path, "preload", data.get("preload", []))),
         aliases=aliases,
         required_functions=tuple(_str_list(path, "required_functions", data.get("required_functions", []))),
+        required_names=tuple(_str_list(path, "required_names", data.get("required_names", []))),
         limits=_limits(path, _typed(path, "limits", data.get("limits", {}), dict)),
         settings=_typed(path, "settings", data.get("settings", {}), dict),
         starter=_typed(path, "starter", data.get("starter", {}), dict),

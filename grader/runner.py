@@ -99,9 +99,8 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
                               overrides=overrides)
         return GradingRun(assignment, result, seed, time.perf_counter() - started, 0.0,
                           submission_error=str(exc))
-    # Module-level answers the checks read (the quiz) must run even where the load policy would skip them.
-    required_names = assignment.settings.get("required_names", ())
-    statements = plan_load(submission.source, filename=submission.filename, required_names=required_names)
+    statements = plan_load(submission.source, filename=submission.filename,
+                           required_names=assignment.required_names)
     to_run = [(s.index, s.lineno, s.source) for s in statements if s.action == "run"]
     skipped = [{"lineno": s.lineno, "where": submission.origin(s.lineno), "reason": s.reason}
                for s in statements if s.action != "run"]

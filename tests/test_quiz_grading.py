@@ -2,11 +2,8 @@
 
 The quiz reads module-level names. Answers computed by calling the student's
 own functions (``B5_NUMERICAL = (f(2.01) - f(1.99)) / 0.02``, as in the
-reference) are only loaded when the runner passes the assignment's
-``[settings] required_names`` to `plan_load`; `required_names_loaded`
-supplies that for the tests that need it, and leaves a runner that already
-does it unchanged. The fixtures below write their answers as values, so they
-grade the same either way.
+reference) are loaded because the assignment lists them in ``required_names``,
+which the runner passes to `plan_load`.
 """
 
 from __future__ import annotations
@@ -71,8 +68,8 @@ def _graded(name: str, seed: int = SEED):
     return grade(FIXTURES / f"{name}.py", ASSIGNMENT, seed=seed)
 
 
-def test_required_names_setting_lists_every_answer():
-    assert load_assignment(ASSIGNMENT).setting("required_names") == ANSWER_NAMES
+def test_required_names_list_every_answer():
+    assert list(load_assignment(ASSIGNMENT).required_names) == ANSWER_NAMES
 
 
 def test_reference_earns_full_marks():
