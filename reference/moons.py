@@ -29,3 +29,17 @@ def moons(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     X = np.ascontiguousarray(X.T, dtype=np.float64)
     Y = y.reshape(1, -1).astype(np.float64)
     return X, Y
+
+
+def rotated(X: np.ndarray, degrees: float) -> np.ndarray:
+    """`X` (2, m) turned by `degrees` counter-clockwise about the origin.
+
+    A rotation about the origin leaves the learning problem exactly as hard
+    for the chapter's networks: gradient descent is equivariant under it, and
+    Gaussian initialisations are rotation-invariant, so training on rotated
+    moons succeeds as often as on the original ones. Parameters fitted once to
+    moons in the usual orientation and pasted into `train` do not.
+    """
+    theta = np.radians(degrees)
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    return rotation @ X

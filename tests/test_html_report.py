@@ -103,13 +103,15 @@ def numbers(text: str) -> list[float]:
 
 # ---------------------------------------------------------------- realistic results
 
+ALICE_ROTATION = 123.4
+
 
 def trained_params() -> dict:
     """A small ReLU network that separates moons, as train() would return it (nested lists)."""
     from reference.backprop_lab import train
-    from reference.moons import moons
+    from reference.moons import moons, rotated
     X, Y = moons(400, 3)
-    params = train(X, Y, layer_dims=[2, 8, 1], num_iterations=300, seed=1)
+    params = train(rotated(X, ALICE_ROTATION), Y, layer_dims=[2, 8, 1], num_iterations=300, seed=1)
     return {k: v.tolist() for k, v in params.items()}
 
 
@@ -180,7 +182,7 @@ def make_alice(params):
         check("test_training.py::test_train_reaches_the_accuracy_bar",
               "train(X, Y) on make_moons(1000) reaches more than 95% accuracy", "passed",
               details={"accuracy": 0.9935, "train_accuracy": 0.998, "train_seconds": 0.4213, "params": params,
-                       "moons_noise": 0.1}),
+                       "moons_noise": 0.1, "moons_rotation_degrees": ALICE_ROTATION}),
         check("test_training.py::test_plot_decision_boundary_returns_a_figure",
               "plot_decision_boundary(params, X, Y) returns a matplotlib Figure", "passed",
               details={"images": {"student_decision_boundary": figure}, "figure_summary": {"axes": 1}}),
@@ -369,6 +371,9 @@ def test_training_numbers_match(pages):
     assert float(stats["training accuracy"].attrs["data-value"]) == 0.998
     assert stats["training time"].text() == "0.42 s"
     assert float(stats["training time"].attrs["data-value"]) == 0.4213
+    assert stats["moons rotated"].text() == "123.4°"
+    assert float(stats["moons rotated"].attrs["data-value"]) == ALICE_ROTATION
+    assert "moons sample turned like this run's data" in pages["alice"]
 
 
 def test_gradient_table_values_and_bands(pages):

@@ -21,7 +21,7 @@ from reference import backprop_exercises as ex
 from reference import backprop_lab as lab
 from reference import backprop_quiz as quiz
 from reference import backprop_research as res
-from reference.moons import MOONS_NOISE, moons
+from reference.moons import MOONS_NOISE, moons, rotated
 
 REFERENCE_DIR = Path(lab.__file__).parent
 SOLUTION_MODULES = ["backprop_lab.py", "backprop_exercises.py", "backprop_research.py", "backprop_quiz.py"]
@@ -150,6 +150,15 @@ def test_gradient_check_flags_a_backward_with_a_planted_bug(monkeypatch):
 # ------------------------------------------------------------ training and plot
 
 
+def test_rotated_turns_points_about_the_origin_keeping_distances():
+    X, _ = moons(50, seed=7)
+    turned = rotated(X, 90)
+    np.testing.assert_allclose(turned[0], -X[1], atol=1e-12)  # (x, y) -> (-y, x)
+    np.testing.assert_allclose(turned[1], X[0], atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(rotated(X, 137.5), axis=0), np.linalg.norm(X, axis=0))
+    np.testing.assert_allclose(rotated(rotated(X, 200), 160), X, atol=1e-12)
+
+
 def test_moons_data_layout_and_determinism():
     X, Y = moons(50, seed=7)
     assert X.shape == (2, 50) and Y.shape == (1, 50)
@@ -159,11 +168,12 @@ def test_moons_data_layout_and_determinism():
     assert MOONS_NOISE == 0.1
 
 
-def test_training_beats_the_labs_bar_on_held_out_moons():
+@pytest.mark.parametrize("degrees", [0, 60, 180, 300])
+def test_training_beats_the_labs_bar_on_held_out_moons_in_any_orientation(degrees):
     X, Y = moons(1000, seed=0)
     X_test, Y_test = moons(1000, seed=12345)
-    params = lab.train(X, Y)
-    predictions = lab.predict(X_test, params)
+    params = lab.train(rotated(X, degrees), Y)
+    predictions = lab.predict(rotated(X_test, degrees), params)
     assert predictions.shape == (1, 1000) and set(np.unique(predictions)) <= {0, 1}
     assert np.mean(predictions == Y_test) > 0.95
 

@@ -382,7 +382,7 @@ def _check_view(check: dict) -> dict:
 def _extra_details(details: dict) -> list[tuple[str, str]]:
     """The details a check recorded that no dedicated section shows (returned values, shapes...)."""
     shown = {"images", "params", "gradient_table", "overall_relative_difference", "accuracy", "train_accuracy",
-             "train_seconds"}
+             "train_seconds", "moons_rotation_degrees"}
     rows = []
     for key, value in list(details.items())[:40]:
         if key in shown:
@@ -418,11 +418,14 @@ def _training_view(checks: list[dict]) -> dict | None:
         images = figure["images"] if isinstance(figure["images"], dict) else {}
         student_image, image_note = _image_uri(images.get("student_decision_boundary"))
     grader_image = None
+    degrees = _rotation(params)
     if params is not None:
-        png = render_boundary_png(params["params"]) if isinstance(params["params"], dict) else None
+        png = (render_boundary_png(params["params"], *_moons_sample(degrees))
+               if isinstance(params["params"], dict) else None)
         grader_image = _png_uri(png) if png else None
     accuracy = accuracy or {}
     return {
+        "rotation_degrees": degrees,
         "status": _check_view(accuracy_check) if accuracy_check else None,
         "accuracy": _number(accuracy.get("accuracy")),
         "train_accuracy": _number(accuracy.get("train_accuracy")),
@@ -433,6 +436,23 @@ def _training_view(checks: list[dict]) -> dict | None:
         "grader_image": grader_image,
         "has_params": params is not None,
     }
+
+
+def _rotation(details: dict | None) -> float | None:
+    """The angle the run turned its moons by, when recorded as a finite number of degrees."""
+    value = (details or {}).get("moons_rotation_degrees")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _moons_sample(degrees: float | None) -> tuple[Any, Any]:
+    """The fixed moons sample the grader's drawing shows, turned like the run's data; (None, None) for the default."""
+    if degrees is None:
+        return None, None
+    from reference.moons import moons, rotated
+    X, Y = moons(300, 0)
+    return rotated(X, degrees), Y
 
 
 def _image_uri(encoded: Any) -> tuple[str | None, str]:
