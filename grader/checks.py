@@ -12,7 +12,7 @@ the runner turns it into a `CheckOutcome`. Rendering happens elsewhere.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -182,9 +182,14 @@ def as_array(value: Any, *, name: str, call: str) -> np.ndarray:
                        details={"call": call, "name": name, "got_type": _kind(value)})
 
 
-def expect_array(got: Any, expected: np.ndarray, *, name: str, call: str, hint: str | None = None,
+def expect_array(got: Any, expected: np.ndarray, *, name: str, call: str,
+                 hint: str | Callable[[], str | None] | None = None,
                  rtol: float | None = None, atol: float | None = None) -> None:
-    """Fail with shapes, the worst element and a hint unless `got` matches `expected`."""
+    """Fail with shapes, the worst element and a hint unless `got` matches `expected`.
+
+    `hint` may be a function that returns the hint: a diagnosis runs many
+    variants of the reference, worth doing only once the values are wrong.
+    """
     arr = as_array(got, name=name, call=call)
     details: dict[str, Any] = {"call": call, "name": name, "expected_shape": list(expected.shape),
                                "got_shape": list(arr.shape)}
@@ -193,14 +198,14 @@ def expect_array(got: Any, expected: np.ndarray, *, name: str, call: str, hint: 
         raise CheckFailure(
             f"{call} returned {name} with shape {arr.shape}; expected shape {expected.shape}"
             + (" (the transpose)." if transposed else "."),
-            hint=hint, details=details)
+            hint=hint_text(hint), details=details)
     default_rtol, default_atol = tolerances(arr)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     if not np.all(np.isfinite(arr)):
         bad = int(np.sum(~np.isfinite(arr)))
         raise CheckFailure(f"{call} returned {name} with {bad} NaN or infinite value(s).",
-                           hint=hint or "NaN usually comes from log(0) or an overflow in exp; check the "
+                           hint=hint_text(hint) or "NaN usually comes from log(0) or an overflow in exp; check the "
                                         "activations and the cost.", details=details)
     close = np.isclose(arr, expected, rtol=rtol, atol=atol)
     if np.all(close):
@@ -217,7 +222,12 @@ def expect_array(got: Any, expected: np.ndarray, *, name: str, call: str, hint: 
         f"{int(np.sum(~close))} of {arr.size} entries differ (tolerance rtol={rtol:g}, atol={atol:g}); "
         f"the largest difference is at {tuple(worst_index)}: expected {float(expected[worst]):.6g}, "
         f"got {float(arr[worst]):.6g}.",
-        hint=hint, details=details)
+        hint=hint_text(hint), details=details)
+
+
+def hint_text(hint: str | Callable[[], str | None] | None) -> str | None:
+    """The hint itself, computing it first when it was given as a function."""
+    return hint() if callable(hint) else hint
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
