@@ -25,6 +25,7 @@ pool, keeps every result already written and says how to resume.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -214,7 +215,8 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
         except DiscoveryError as exc:
             raise BatchError(str(exc)) from None
         # Connect before grading anything: a wrong address is a usage error, not a class of grader errors.
-        engine = stack.enter_context(_dask_engine(scheduler)) if scheduler else _local_engine(jobs)
+        engine = (stack.enter_context(_dask_engine(scheduler)) if scheduler
+                  else _local_engine(jobs, preload=assignment.preload))
         summary.total = len(students)
         summary.unknown_override_students = sorted(set(overrides) - {s.id for s in students})
         tasks, finished = _plan(students, assignment.id, rubric, outdir, overrides, support, summary, force)
@@ -448,8 +450,9 @@ class WorkerDied(Exception):
     """A grading process ended abruptly while grading one submission."""
 
 
-def _local_engine(jobs: int | None) -> _Engine:
-    return _Engine(_local_executor, _close_local, jobs or _usable_cpus(), queued=1)
+def _local_engine(jobs: int | None, preload: tuple[str, ...] = ()) -> _Engine:
+    return _Engine(functools.partial(_local_executor, preload=preload), _close_local, jobs or _usable_cpus(),
+                   queued=1)
 
 
 def _usable_cpus() -> int:
@@ -469,7 +472,7 @@ FORKSERVER_PRELOAD = ["grader.batch", "grader.cli", "grader.runner", "grader.che
                       "reference.backprop_lab", "reference.moons"]
 
 
-def _local_executor(workers: int) -> ProcessPoolExecutor:
+def _local_executor(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
     # Never fork this process: a forked child would share whatever grading state
     # (sandbox zygote sockets, threads) the parent may hold. forkserver forks a
     # clean server instead; spawn where it is not available.
@@ -478,18 +481,25 @@ def _local_executor(workers: int) -> ProcessPoolExecutor:
         context.set_forkserver_preload(FORKSERVER_PRELOAD)  # no effect once this process's server runs
     else:
         context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_worker)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_worker,
+                               initargs=(tuple(preload),))
 
 
-def _init_pool_worker() -> None:
+def _init_pool_worker(preload: tuple[str, ...] = ()) -> None:
     # Ctrl-C is the parent's to handle: it cancels, stops the pool and keeps the
     # results. A worker interrupted mid-run would instead turn pytest's
     # KeyboardInterrupt into a bogus low grade.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_pool_worker)
     # Pool workers end through multiprocessing, which skips atexit: stop the sandbox's zygote explicitly.
-    from grader.sandbox import close_shared_zygotes
+    from grader.sandbox import close_shared_zygotes, shared_zygote
     multiprocessing.util.Finalize(None, close_shared_zygotes, exitpriority=10)
+    # The sandbox's zygote imports NumPy and matplotlib while this process
+    # receives its first student; a failure to start is reported by that grading.
+    try:
+        shared_zygote(preload).start(wait=False)
+    except Exception:  # noqa: BLE001 (the first spawn retries and says what went wrong)
+        pass
 
 
 def _stop_pool_worker(signum: int, frame: Any) -> None:

@@ -116,15 +116,17 @@ def _list() -> int:
 
 def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     from grader.assignment import AssignmentError, load_assignment
-    from grader.report.results_json import to_results_json, write_json_atomic
-    from grader.report.terminal import render_summary
-    from grader.runner import grade
-    from grader.sandbox import announce_protections
+    from grader.sandbox import announce_protections, shared_zygote
 
     try:
         assignment = load_assignment(args.assignment)
     except AssignmentError as exc:
         raise UsageError(str(exc)) from None
+    # The sandbox's zygote imports NumPy and matplotlib on another core while the grader imports its own modules.
+    shared_zygote(assignment.preload).start(wait=False)
+    from grader.report.results_json import to_results_json, write_json_atomic
+    from grader.report.terminal import render_summary
+    from grader.runner import grade
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
     for folder in args.support:

@@ -84,9 +84,23 @@ class Zygote:
         self._buffer = b""
         self._exited: dict[int, int] = {}
         self.protections: dict = {}
+        self._ready = False
         self.base_dir = ""
 
-    def _start(self) -> None:
+    def start(self, *, wait: bool = True) -> None:
+        """Start the zygote if it is not running; with wait=False return while it is still importing.
+
+        Starting early lets the zygote's imports (NumPy, matplotlib: most of
+        a second) run on another core while the grader itself starts up;
+        the first spawn waits for whatever is left.
+        """
+        with self._lock:
+            if not self.alive():
+                self._launch()
+            if wait:
+                self._await_ready()
+
+    def _launch(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.base_dir = tempfile.mkdtemp(prefix="grader-sandbox-")
         os.chmod(self.base_dir, 0o711)
@@ -102,8 +116,16 @@ class Zygote:
         exclude = [str(REPO_ROOT), self.base_dir]
         self._send({"preload": list(self.preload), "base_dir": self.base_dir, "exclude": exclude,
                     "disable": list(self.disable)})
+        self._ready = False
+
+    def _await_ready(self) -> None:
+        if self._ready:
+            return
         hello = self._read_message(lambda m: "ready" in m, timeout=60)
+        if hello is None:
+            raise RuntimeError("the sandbox zygote did not start within 60 s")
         self.protections = hello["protections"]
+        self._ready = True
 
     def alive(self) -> bool:
         """Whether the zygote process is running."""
@@ -140,7 +162,8 @@ class Zygote:
         """Fork a confined worker; returns (keeper pid, worker socket, output pipe)."""
         with self._lock:
             if not self.alive():
-                self._start()
+                self._launch()
+            self._await_ready()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             out_r, out_w = os.pipe()
             request = {"op": "spawn", "read_only": list(read_only), "limits": {
