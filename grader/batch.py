@@ -216,7 +216,8 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
             raise BatchError(str(exc)) from None
         # Connect before grading anything: a wrong address is a usage error, not a class of grader errors.
         engine = (stack.enter_context(_dask_engine(scheduler)) if scheduler
-                  else _local_engine(jobs, preload=assignment.preload))
+                  else _local_engine(jobs, preload=assignment.preload, zygote=stack.enter_context(
+                      _batch_zygote(assignment.preload))))
         summary.total = len(students)
         summary.unknown_override_students = sorted(set(overrides) - {s.id for s in students})
         tasks, finished = _plan(students, assignment.id, rubric, outdir, overrides, support, summary, force)
@@ -450,9 +451,33 @@ class WorkerDied(Exception):
     """A grading process ended abruptly while grading one submission."""
 
 
-def _local_engine(jobs: int | None, preload: tuple[str, ...] = ()) -> _Engine:
-    return _Engine(functools.partial(_local_executor, preload=preload), _close_local, jobs or _usable_cpus(),
-                   queued=1)
+def _local_engine(jobs: int | None, preload: tuple[str, ...] = (), zygote: str | None = None) -> _Engine:
+    return _Engine(functools.partial(_local_executor, preload=preload, zygote=zygote), _close_local,
+                   jobs or _usable_cpus(), queued=1)
+
+
+@contextlib.contextmanager
+def _batch_zygote(preload: tuple[str, ...]) -> Iterator[str | None]:
+    """One sandbox zygote for the whole local batch, started now; yields the address pool processes attach to.
+
+    It imports NumPy and matplotlib on one core while the fork server imports
+    the grader on another, so the pool's first students start at once instead
+    of each pool process starting (and waiting for) a zygote of its own.
+    Yields None, and each pool process starts its own, if it cannot start.
+    """
+    from grader.sandbox import Zygote
+
+    zygote = Zygote(preload, listen=True)
+    try:
+        zygote.start(wait=False)
+    except (OSError, RuntimeError, ValueError):
+        zygote.close()
+        yield None
+        return
+    try:
+        yield zygote.address
+    finally:
+        zygote.close()
 
 
 def _usable_cpus() -> int:
@@ -472,7 +497,7 @@ FORKSERVER_PRELOAD = ["grader.batch", "grader.cli", "grader.runner", "grader.che
                       "reference.backprop_lab", "reference.moons"]
 
 
-def _local_executor(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
+def _local_executor(workers: int, preload: tuple[str, ...] = (), zygote: str | None = None) -> ProcessPoolExecutor:
     # Never fork this process: a forked child would share whatever grading state
     # (sandbox zygote sockets, threads) the parent may hold. forkserver forks a
     # clean server instead; spawn where it is not available.
@@ -482,10 +507,10 @@ def _local_executor(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolE
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_worker,
-                               initargs=(tuple(preload),))
+                               initargs=(tuple(preload), zygote))
 
 
-def _init_pool_worker(preload: tuple[str, ...] = ()) -> None:
+def _init_pool_worker(preload: tuple[str, ...] = (), zygote: str | None = None) -> None:
     # Ctrl-C is the parent's to handle: it cancels, stops the pool and keeps the
     # results. A worker interrupted mid-run would instead turn pytest's
     # KeyboardInterrupt into a bogus low grade.
@@ -494,10 +519,11 @@ def _init_pool_worker(preload: tuple[str, ...] = ()) -> None:
     # Pool workers end through multiprocessing, which skips atexit: stop the sandbox's zygote explicitly.
     from grader.sandbox import close_shared_zygotes, shared_zygote
     multiprocessing.util.Finalize(None, close_shared_zygotes, exitpriority=10)
-    # The sandbox's zygote imports NumPy and matplotlib while this process
-    # receives its first student; a failure to start is reported by that grading.
+    # Attach to the batch's zygote (or start one, which then imports NumPy and
+    # matplotlib while this process receives its first student); a failure to
+    # start is reported by that grading.
     try:
-        shared_zygote(preload).start(wait=False)
+        shared_zygote(preload, address=zygote).start(wait=False)
     except Exception:  # noqa: BLE001 (the first spawn retries and says what went wrong)
         pass
 

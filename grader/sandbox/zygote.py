@@ -22,6 +22,11 @@ Control protocol (JSON lines on the control socket, fds passed with
 SCM_RIGHTS): ``{"op": "spawn", ...}`` with the worker's socket and output
 pipe attached, answered ``{"spawned": pid}``; ``{"op": "kill", "pid": pid}``;
 events ``{"exited": pid, "code": n}`` whenever a keeper ends.
+
+With ``"listen": path`` in its configuration the zygote also accepts
+connections on a Unix socket there (0600, in a 0700 folder): each is one
+more client speaking the same protocol about its own workers, which is how
+the processes of a batch share one zygote that started while they did.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ def main(control_fd: int) -> None:
     """Run the zygote until the trusted side closes the control socket."""
     ctrl = socket.socket(fileno=control_fd)
     config = json.loads(_readline(ctrl))
+    # Listen before the imports: a client that connects meanwhile waits in the backlog for its hello.
+    listener = _listen(config["listen"]) if config.get("listen") else None
     for name in config.get("preload", []):
         __import__(name)
     if "matplotlib" in sys.modules:
@@ -59,49 +66,91 @@ def main(control_fd: int) -> None:
     base = Path(config["base_dir"])
     read_only = _open_paths(prot.python_read_paths([Path(p) for p in config.get("exclude", [])]))
     capabilities = _probe(set(config.get("disable", [])))
-    ctrl.sendall((json.dumps({"ready": os.getpid(), "protections": capabilities}) + "\n").encode())
+    hello = (json.dumps({"ready": os.getpid(), "protections": capabilities}) + "\n").encode()
+    ctrl.sendall(hello)
 
-    children: dict[int, str] = {}
+    # Every connection is a client with its own workers; the first (ctrl) is
+    # the owner, whose end of the socket closing stops the zygote.
+    clients: dict[socket.socket, bytes] = {ctrl: b""}
+    children: dict[int, tuple[str, socket.socket]] = {}
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    buffer = b""
-    while True:
-        ready, _, _ = select.select([ctrl, wake_r], [], [])
+    while ctrl in clients:
+        watched = [wake_r, *clients] + ([listener] if listener is not None else [])
+        ready, _, _ = select.select(watched, [], [])
         if wake_r in ready:
             os.read(wake_r, 4096)
-            _reap(ctrl, children)
-        if ctrl not in ready:
-            continue
-        try:
-            data, fds, _, _ = socket.recv_fds(ctrl, 65536, 4)
-        except InterruptedError:
-            continue
-        if not data:
-            break
-        buffer += data
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            request = json.loads(line)
-            if request["op"] == "spawn":
-                tmp = tempfile.mkdtemp(prefix="w", dir=base)
-                pid = os.fork()
-                if pid == 0:
-                    signal.set_wakeup_fd(-1)
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    os.close(wake_r)
-                    os.close(wake_w)
-                    _keeper(ctrl, fds, tmp, request, read_only, capabilities)
-                for fd in fds:
-                    os.close(fd)
-                fds = []
-                children[pid] = tmp
-                ctrl.sendall((json.dumps({"spawned": pid, "tmp": tmp}) + "\n").encode())
-            elif request["op"] == "kill" and request["pid"] in children:
-                _kill_keeper(request["pid"])
+            _reap(children)
+        if listener is not None and listener in ready:
+            try:
+                conn, _ = listener.accept()
+                conn.sendall(hello)
+                clients[conn] = b""
+            except OSError:
+                pass
+        for conn in [c for c in ready if c in clients]:
+            try:
+                data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+            except InterruptedError:
+                continue
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                _drop_client(conn, clients, children)
+                continue
+            clients[conn] += data
+            while b"\n" in clients[conn]:
+                line, clients[conn] = clients[conn].split(b"\n", 1)
+                request = json.loads(line)
+                if request["op"] == "spawn":
+                    tmp = tempfile.mkdtemp(prefix="w", dir=base)
+                    pid = os.fork()
+                    if pid == 0:
+                        signal.set_wakeup_fd(-1)
+                        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                        os.close(wake_r)
+                        os.close(wake_w)
+                        _keeper([*clients] + ([listener] if listener is not None else []), fds, tmp, request,
+                                read_only, capabilities)
+                    for fd in fds:
+                        os.close(fd)
+                    fds = []
+                    children[pid] = (tmp, conn)
+                    _send(conn, {"spawned": pid, "tmp": tmp})
+                elif request["op"] == "kill" and children.get(request["pid"], (None, None))[1] is conn:
+                    _kill_keeper(request["pid"])
     for pid in children:
         _kill_keeper(pid)
+
+
+def _listen(path: str) -> socket.socket:
+    """A Unix socket at `path` (in a folder only the grader's user can use) for more grading processes."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # the socket file is 0600: a worker's uid cannot connect, even past the folder
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    listener.listen(64)
+    return listener
+
+
+def _drop_client(conn: socket.socket, clients: dict, children: dict) -> None:
+    """A client went away: kill the workers it started (the owner leaving ends the main loop)."""
+    clients.pop(conn, None)
+    for pid, (_, owner) in list(children.items()):
+        if owner is conn:
+            _kill_keeper(pid)
+    conn.close()
+
+
+def _send(conn: socket.socket, message: dict) -> None:
+    try:
+        conn.sendall((json.dumps(message) + "\n").encode())
+    except OSError:
+        pass  # that client has gone; its workers are being killed
 
 
 def _warm_matplotlib() -> None:
@@ -149,7 +198,7 @@ def _readline(sock: socket.socket) -> bytes:
     return data
 
 
-def _reap(ctrl: socket.socket, children: dict[int, str]) -> None:
+def _reap(children: dict[int, tuple[str, socket.socket]]) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -157,11 +206,12 @@ def _reap(ctrl: socket.socket, children: dict[int, str]) -> None:
             return
         if pid == 0:
             return
-        tmp = children.pop(pid, None)
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-        code = os.waitstatus_to_exitcode(status)
-        ctrl.sendall((json.dumps({"exited": pid, "code": code}) + "\n").encode())
+        entry = children.pop(pid, None)
+        if entry is None:
+            continue
+        tmp, conn = entry
+        shutil.rmtree(tmp, ignore_errors=True)
+        _send(conn, {"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
 def _open_paths(paths: list[tuple[str, bool]]) -> list[tuple[int, bool]]:
@@ -188,7 +238,7 @@ def _probe(disable: set[str]) -> dict:
 
 # ---------------------------------------------------------------- keeper
 
-def _keeper(ctrl: socket.socket, fds: list[int], tmp: str, request: dict,
+def _keeper(sockets: list[socket.socket], fds: list[int], tmp: str, request: dict,
             read_only: list[tuple[int, bool]], capabilities: dict) -> None:
     """The keeper: make namespaces, fork the worker, report how it ended."""
     code = KEEPER_SETUP_FAILED
@@ -201,7 +251,8 @@ def _keeper(ctrl: socket.socket, fds: list[int], tmp: str, request: dict,
             pass  # not Linux: the zygote kills its keepers itself when it stops
         if os.getppid() != zygote:
             os._exit(KEEPER_SETUP_FAILED)
-        ctrl.close()
+        for sock in sockets:  # the zygote's connections and listener are not the worker's business
+            sock.close()
         os.setsid()
         applied = _namespaces(capabilities)
         uid = 100000 + os.getpid() if capabilities["root"] else None

@@ -67,8 +67,16 @@ def announce_protections(applied: list[str], stream: Any = None) -> None:
 class Zygote:
     """Owns the warm zygote process and talks to it over a control socket."""
 
-    def __init__(self, preload: tuple[str, ...] = (), disable: tuple[str, ...] | None = None) -> None:
+    def __init__(self, preload: tuple[str, ...] = (), disable: tuple[str, ...] | None = None, *,
+                 address: str | None = None, listen: bool = False) -> None:
+        """`address`: attach to the zygote listening there (another process's, with the same preloads)
+        instead of starting one, falling back to starting one if it cannot be reached. `listen`: let
+        other processes attach to this one (see `address` after `start`)."""
         self.preload = tuple(preload)
+        self.address = address
+        self._listen = listen
+        self._socket_dir = ""
+        self._attached = False
         # GRADER_SANDBOX_DISABLE=landlock,seccomp,uid,namespaces turns protections
         # off (for machines where one misbehaves, and to test the fallbacks).
         if disable is None:
@@ -84,6 +92,7 @@ class Zygote:
         self._buffer = b""
         self._exited: dict[int, int] = {}
         self.protections: dict = {}
+        self.pid: int | None = None  # the zygote process's, once it said it is ready
         self._ready = False
         self.base_dir = ""
 
@@ -101,6 +110,12 @@ class Zygote:
                 self._await_ready()
 
     def _launch(self) -> None:
+        if self.address is not None and not self._listen:
+            try:
+                self._attach()
+                return
+            except OSError:
+                self.address = None  # that zygote is gone: start our own
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.base_dir = tempfile.mkdtemp(prefix="grader-sandbox-")
         os.chmod(self.base_dir, 0o711)
@@ -114,9 +129,23 @@ class Zygote:
         child.close()
         self._ctrl = parent
         exclude = [str(REPO_ROOT), self.base_dir]
-        self._send({"preload": list(self.preload), "base_dir": self.base_dir, "exclude": exclude,
-                    "disable": list(self.disable)})
+        config = {"preload": list(self.preload), "base_dir": self.base_dir, "exclude": exclude,
+                  "disable": list(self.disable)}
+        if self._listen:
+            # A folder of its own, 0700: the socket is for this user's grading processes only.
+            self._socket_dir = tempfile.mkdtemp(prefix="grader-zygote-")
+            self.address = config["listen"] = os.path.join(self._socket_dir, "zygote.sock")
+        self._send(config)
         self._ready = False
+
+    def _attach(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.address)
+        except OSError:
+            sock.close()
+            raise
+        self._ctrl, self._buffer, self._attached, self._ready = sock, b"", True, False
 
     def _await_ready(self) -> None:
         if self._ready:
@@ -125,10 +154,13 @@ class Zygote:
         if hello is None:
             raise RuntimeError("the sandbox zygote did not start within 60 s")
         self.protections = hello["protections"]
+        self.pid = hello["ready"]
         self._ready = True
 
     def alive(self) -> bool:
-        """Whether the zygote process is running."""
+        """Whether the zygote process is running (for an attached one: whether it is still connected)."""
+        if self._attached:
+            return self._ctrl is not None
         return self._proc is not None and self._proc.poll() is None
 
     def _send(self, message: dict, fds: list[int] = ()) -> None:
@@ -155,29 +187,54 @@ class Zygote:
             if ready:
                 chunk = self._ctrl.recv(65536)
                 if not chunk:
+                    if self._attached:  # the next spawn starts a zygote of our own
+                        self._detach()
                     raise RuntimeError("the sandbox zygote stopped unexpectedly")
                 self._buffer += chunk
 
     def spawn(self, limits: Limits, read_only: tuple[str, ...]) -> tuple[int, socket.socket, int]:
         """Fork a confined worker; returns (keeper pid, worker socket, output pipe)."""
         with self._lock:
-            if not self.alive():
-                self._launch()
-            self._await_ready()
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            out_r, out_w = os.pipe()
-            request = {"op": "spawn", "read_only": list(read_only), "limits": {
-                "memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
-                "nproc": limits.nproc, "nofile": limits.nofile, "fsize": limits.fsize}}
+            shared = self._attached or (self.address is not None and not self._listen)
             try:
-                self._send(request, [theirs.fileno(), out_w])
-            finally:
-                theirs.close()
-                os.close(out_w)
-            reply = self._read_message(lambda m: "spawned" in m, timeout=30)
-            if reply is None:
-                raise RuntimeError("the sandbox zygote did not start a worker within 30 s")
-            return reply["spawned"], ours, out_r
+                return self._spawn(limits, read_only)
+            except (OSError, RuntimeError):
+                if not shared:
+                    raise
+                # The shared zygote went away (its batch ended or it died): start our own, once.
+                self._detach()
+                return self._spawn(limits, read_only)
+
+    def _spawn(self, limits: Limits, read_only: tuple[str, ...]) -> tuple[int, socket.socket, int]:
+        if not self.alive():
+            self._launch()
+        self._await_ready()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_r, out_w = os.pipe()
+        request = {"op": "spawn", "read_only": list(read_only), "limits": {
+            "memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
+            "nproc": limits.nproc, "nofile": limits.nofile, "fsize": limits.fsize}}
+        try:
+            self._send(request, [theirs.fileno(), out_w])
+        except OSError:
+            ours.close()
+            os.close(out_r)
+            raise
+        finally:
+            theirs.close()
+            os.close(out_w)
+        reply = self._read_message(lambda m: "spawned" in m, timeout=30)
+        if reply is None:
+            ours.close()
+            os.close(out_r)
+            raise RuntimeError("the sandbox zygote did not start a worker within 30 s")
+        return reply["spawned"], ours, out_r
+
+    def _detach(self) -> None:
+        """Forget the shared zygote this process was attached to."""
+        if self._ctrl is not None:
+            self._ctrl.close()
+        self._ctrl, self._attached, self.address, self._ready, self._buffer = None, False, None, False, b""
 
     def kill(self, pid: int) -> None:
         """Kill a keeper (and with it its worker and everything the worker started)."""
@@ -198,6 +255,9 @@ class Zygote:
             if self._ctrl is not None:
                 self._ctrl.close()
                 self._ctrl = None
+            if self._attached:  # the zygote is its owner's to stop
+                self._attached = False
+                return
             if self._proc is not None:
                 try:
                     self._proc.wait(timeout=5)
@@ -207,18 +267,25 @@ class Zygote:
                 self._proc = None
             if self.base_dir:
                 shutil.rmtree(self.base_dir, ignore_errors=True)
+            if self._socket_dir:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
+                self._socket_dir = ""
 
 
 _ZYGOTES: dict[tuple[str, ...], Zygote] = {}
 _ZYGOTES_LOCK = threading.Lock()
 
 
-def shared_zygote(preload: tuple[str, ...] = ()) -> Zygote:
-    """The process-wide zygote for a set of preloaded modules (started lazily)."""
+def shared_zygote(preload: tuple[str, ...] = (), *, address: str | None = None) -> Zygote:
+    """The process-wide zygote for a set of preloaded modules (started lazily).
+
+    With `address` (first call only), the process attaches to the zygote
+    another process started with ``listen=True`` instead of starting its own.
+    """
     key = tuple(sorted(preload))
     with _ZYGOTES_LOCK:
         if key not in _ZYGOTES:
-            _ZYGOTES[key] = Zygote(key)
+            _ZYGOTES[key] = Zygote(key, address=address)
         return _ZYGOTES[key]
 
 
