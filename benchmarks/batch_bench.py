@@ -3,8 +3,8 @@
 Run: python benchmarks/batch_bench.py [--students 24] [--jobs 2]
 
 The batch grades N copies of tests/fixtures/lab/correct_classic.py with
-`--jobs` pool processes, from a cold start (the pool processes and their
-sandbox zygotes start inside the measured time, as they do for a real batch).
+`--jobs` pool processes, from a cold start (the pool processes and the batch's
+sandbox zygote start inside the measured time, as they do for a real batch).
 The floor it is compared with is the students' own compute done in this
 process: for each student, train(X, Y) on make_moons(1000, noise=0.1) plus one
 gradient check on a small network, divided by the number of jobs (the ideal
@@ -149,6 +149,10 @@ def main() -> None:
           f"measured in {jobs} processes at once: {parallel:.2f} s")
     print(f"ratio batch / ideal floor: {wall / floor:.2f} (goal <= 1.5); "
           f"batch / measured parallel floor: {wall / parallel:.2f}")
+    student_only = sum(r["extra_data"]["student_seconds"] for r in records) / jobs
+    print(f"the student code the checks run (train, plot, forward/backward cases, their gradient_check), "
+          f"alone on {jobs} cores: {student_only:.2f} s = {student_only / floor:.2f} x the floor, before any "
+          "grader work")
     for worker, peak in sorted(peak_by_worker.items()):
         print(f"pool process {worker}: peak RSS {peak / 1024:.0f} MiB")
 

@@ -111,3 +111,27 @@ def test_student_code_cannot_reach_the_shared_zygote(owner):
             assert sb.student.attach(owner.address) != "connected"
     finally:
         client.close()
+
+
+def test_closing_a_zygote_that_is_still_starting_leaves_nothing_behind():
+    before = _zygote_processes()
+    zygote = Zygote(preload=("matplotlib.pyplot",), listen=True)
+    zygote.start(wait=False)
+    assert len(_zygote_processes() - before) == 1
+    zygote.close()
+    assert _zygote_processes() == before
+    assert not os.path.exists(zygote.address) and not os.path.exists(os.path.dirname(zygote.address))
+
+
+def _zygote_processes() -> set[int]:
+    """This process's children running the zygote."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _parent_of(int(entry)) == os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if b"grader.sandbox.zygote" in f.read():
+                        found.add(int(entry))
+            except FileNotFoundError:
+                pass
+    return found

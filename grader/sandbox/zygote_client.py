@@ -138,6 +138,17 @@ class Zygote:
         self._send(config)
         self._ready = False
 
+    def _has_said_ready(self) -> bool:
+        """Whether the zygote has finished starting (its hello may be waiting unread on the socket)."""
+        if self._ready:
+            return True
+        if self._ctrl is None or self._proc is None:
+            return False
+        try:
+            return self._read_message(lambda m: "ready" in m, timeout=0) is not None
+        except (OSError, RuntimeError, ValueError):
+            return False
+
     def _attach(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -181,9 +192,9 @@ class Zygote:
                 if want(message):
                     return message
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            ready, _, _ = select.select([self._ctrl], [], [], max(remaining, 0.0))  # polls once at least
+            if not ready and remaining <= 0:
                 return None
-            ready, _, _ = select.select([self._ctrl], [], [], remaining)
             if ready:
                 chunk = self._ctrl.recv(65536)
                 if not chunk:
@@ -252,6 +263,7 @@ class Zygote:
     def close(self) -> None:
         """Stop the zygote and every worker it still has."""
         with self._lock:
+            started = self._attached or self._has_said_ready()
             if self._ctrl is not None:
                 self._ctrl.close()
                 self._ctrl = None
@@ -260,7 +272,9 @@ class Zygote:
                 return
             if self._proc is not None:
                 try:
-                    self._proc.wait(timeout=5)
+                    # One still importing has no worker to clean up and would only
+                    # notice the closed socket after its imports: stop it now.
+                    self._proc.wait(timeout=5 if started else 0)
                 except subprocess.TimeoutExpired:
                     os.killpg(self._proc.pid, signal.SIGKILL)
                     self._proc.wait()
