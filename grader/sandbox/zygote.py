@@ -67,7 +67,10 @@ def main(control_fd: int) -> None:
     read_only = _open_paths(prot.python_read_paths([Path(p) for p in config.get("exclude", [])]))
     capabilities = _probe(set(config.get("disable", [])))
     hello = (json.dumps({"ready": os.getpid(), "protections": capabilities}) + "\n").encode()
-    ctrl.sendall(hello)
+    try:
+        ctrl.sendall(hello)
+    except OSError:
+        return  # the trusted side went away while this zygote was starting: nothing to serve
 
     # Every connection is a client with its own workers; the first (ctrl) is
     # the owner, whose end of the socket closing stops the zygote.
