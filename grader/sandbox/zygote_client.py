@@ -1,7 +1,8 @@
 """The trusted side's handle on the warm zygote, and the words for protections that are off.
 
 One zygote per grading process (per set of preloaded modules) forks every
-worker; see zygote.py for the other end of the control socket.
+worker, or one per local batch that the pool processes attach to over a
+private Unix socket; see zygote.py for the other end of the control socket.
 """
 
 from __future__ import annotations
