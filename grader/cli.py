@@ -135,8 +135,11 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     overrides = None
     if not public_only and args.overrides is not None:
         overrides = _overrides_for(args, assignment)
-    run = grade(args.submission, assignment, seed=args.seed, public_only=public_only,
-                support_dirs=tuple(str(Path(f).resolve()) for f in args.support), overrides=overrides)
+    try:
+        run = grade(args.submission, assignment, seed=args.seed, public_only=public_only,
+                    support_dirs=tuple(str(Path(f).resolve()) for f in args.support), overrides=overrides)
+    except AssignmentError as exc:
+        raise UsageError(str(exc)) from None
     if run.protections:
         announce_protections(run.protections)
     color = sys.stdout.isatty() and not args.no_color

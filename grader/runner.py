@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from grader import __version__
-from grader.assignment import ASSIGNMENTS_DIR, Assignment, load_assignment
+from grader.assignment import ASSIGNMENTS_DIR, Assignment, AssignmentError, load_assignment
 from grader.checks import CheckFailure, StudentCode
 from grader.outcomes import ERROR, FAILED, PASSED, SKIPPED, CheckOutcome
 from grader.sandbox import Sandbox, SandboxError
@@ -77,6 +77,9 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
           support_dirs: tuple[str, ...] = (), overrides: dict | None = None,
           settings: dict[str, Any] | None = None) -> GradingRun:
     """Grade the submission at `path`; never raises for a bad submission.
+
+    Raises AssignmentError when the assignment's configuration turns out
+    unusable while grading (a bad [settings] value a check reads).
 
     `settings` replaces entries of the assignment's [settings] for this run
     (e.g. a shorter training budget in the grader's own tests).
@@ -165,6 +168,7 @@ class _GradingPlugin:
         self._seed = seed
         self.outcomes: dict[str, CheckOutcome] = {}
         self.collection_errors: list[str] = []
+        self.configuration_errors: list[AssignmentError] = []
         self._started: dict[str, float] = {}
 
     @pytest.fixture(scope="session")
@@ -216,6 +220,8 @@ class _GradingPlugin:
                                                  duration=duration, fraction=fraction)
             return
         exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, AssignmentError):  # the assignment's configuration, not the student's code
+            self.configuration_errors.append(exc)
         if report.skipped:
             reason = str(exc.msg) if exc is not None and hasattr(exc, "msg") else "skipped"
             self.outcomes[nodeid] = CheckOutcome(nodeid, title, SKIPPED, message=reason, public=public,
@@ -242,7 +248,11 @@ class _GradingPlugin:
 
 def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
                public_only: bool = False) -> tuple[list[CheckOutcome], list[str]]:
-    """Run the assignment's checks against `student`; returns (outcomes, collection errors)."""
+    """Run the assignment's checks against `student`; returns (outcomes, collection errors).
+
+    Raises AssignmentError when a check found the assignment's configuration
+    unusable (a bad [settings] value): no student should be scored by it.
+    """
     plugin = _GradingPlugin(assignment, student, seed)
     _forget_other_assignments_checks(assignment)
     args = [str(assignment.checks_dir), "--rootdir", str(assignment.checks_dir), "-c", os.devnull,
@@ -267,6 +277,8 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+    if plugin.configuration_errors:
+        raise plugin.configuration_errors[0]
     errors = list(plugin.collection_errors)
     if code not in (0, 1, 5) and not errors:
         errors.append(f"the checks could not run (pytest exit code {int(code)}): {_short(sink.getvalue())}")

@@ -248,3 +248,9 @@ def test_grading_another_assignment_first_leaves_the_lab_checks_alone(tmp_path):
 def test_a_missing_submission_path_is_a_usage_error(tmp_path, capsys):
     assert cli_main(["grade", str(tmp_path / "nope.py"), "-a", "backprop-lab"]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_a_bad_rotation_setting_is_a_configuration_error_not_a_students_failure():
+    from grader.assignment import AssignmentError
+    with pytest.raises(AssignmentError, match=r"moons_rotation_degrees must be \[low, high\].*got \[300, 60\]"):
+        grade(FIXTURES / "correct_classic.py", "backprop-lab", seed=1, settings={"moons_rotation_degrees": [300, 60]})
