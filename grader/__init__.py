@@ -1,3 +1,3 @@
 """A sandboxed grader for the backpropagation chapter's labs and exercises."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
