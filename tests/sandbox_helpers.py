@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import textwrap
 
-from grader.sandbox import Limits, Sandbox, SandboxConfig
+from grader.loadplan import plan_load
+from grader.sandbox import Limits, Sandbox, SandboxConfig, Zygote
 
 
 def all_statements(source: str) -> list[tuple[int, int, str]]:
-    """A load plan that runs every top-level statement (attacks at import must run)."""
-    lines = source.splitlines(True)
-    tree = ast.parse(source)
-    out = []
-    for i, node in enumerate(tree.body):
-        start = node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno
-        out.append((i, start, "".join(lines[start - 1:node.end_lineno])))
-    return out
+    """A load plan that runs every top-level statement, whatever the grader's plan would skip
+    (attacks at import must run)."""
+    return [(s.index, s.lineno, s.source) for s in plan_load(source)]
 
 
 def make_sandbox(source: str, *, refused: tuple[str, ...] = (), support_dirs: tuple[str, ...] = (),
@@ -28,3 +23,8 @@ def make_sandbox(source: str, *, refused: tuple[str, ...] = (), support_dirs: tu
     config = SandboxConfig(assignment="test-assignment", limits=Limits(**defaults),
                            refused_imports=refused, support_dirs=support_dirs)
     return Sandbox(source, all_statements(source), filename="student.py", config=config)
+
+
+def sandbox_on(zygote: Zygote, source: str) -> Sandbox:
+    """A sandbox for `source` with the default configuration, whose workers come from `zygote`."""
+    return Sandbox(source, all_statements(source), config=SandboxConfig(), zygote=zygote)

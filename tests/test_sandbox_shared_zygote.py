@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from grader.sandbox import Limits, Sandbox, SandboxConfig, Zygote
-from tests.sandbox_helpers import all_statements
+from grader.sandbox import Limits, Zygote
+from tests.sandbox_helpers import sandbox_on
 
 SOURCE = "import os\n\ndef ok(x):\n    return x + 1\n\ndef pid():\n    return os.getpid()\n"
 
@@ -42,7 +42,7 @@ def owner():
 def test_an_attached_process_runs_students_through_the_owners_zygote(owner):
     client = Zygote(address=owner.address)
     try:
-        with Sandbox(SOURCE, all_statements(SOURCE), config=SandboxConfig(), zygote=client) as sb:
+        with sandbox_on(client, SOURCE) as sb:
             assert sb.student.ok(1) == 2
         keeper, sock, out_fd = client.spawn(Limits(), ())
         try:
@@ -82,11 +82,11 @@ def test_when_the_shared_zygote_is_gone_a_client_starts_its_own():
     address, first = owner.address, owner.pid
     client = Zygote(address=address)
     try:
-        with Sandbox(SOURCE, all_statements(SOURCE), config=SandboxConfig(), zygote=client) as sb:
+        with sandbox_on(client, SOURCE) as sb:
             assert sb.student.ok(1) == 2
         owner.close()
         assert not os.path.exists(address)  # the owner removes its socket and folder
-        with Sandbox(SOURCE, all_statements(SOURCE), config=SandboxConfig(), zygote=client) as sb:
+        with sandbox_on(client, SOURCE) as sb:
             assert sb.student.ok(2) == 3  # graded anyway, by a zygote of the client's own
         assert client.pid not in (None, first)
     finally:
@@ -107,7 +107,7 @@ def test_student_code_cannot_reach_the_shared_zygote(owner):
               "        return type(exc).__name__\n")
     client = Zygote(address=owner.address)
     try:
-        with Sandbox(source, all_statements(source), config=SandboxConfig(), zygote=client) as sb:
+        with sandbox_on(client, source) as sb:
             assert sb.student.attach(owner.address) != "connected"
     finally:
         client.close()

@@ -13,7 +13,7 @@ from grader.sandbox import wire
 
 def _roundtrip(value, **decoder_kwargs):
     chunks = wire.encode_frame({"v": value}, wire.Encoder(opaque=lambda obj: 7))
-    frame = b"".join(bytes(c) for c in chunks)
+    frame = b"".join(chunks)
     json_len, blob_len = wire.parse_header(frame[:wire.HEADER.size], 2**30)
     tree = wire.parse_json(frame[wire.HEADER.size:wire.HEADER.size + json_len])
     blob = bytearray(frame[wire.HEADER.size + json_len:])

@@ -24,9 +24,9 @@ from typing import Any, Callable
 from grader.sandbox import wire
 from grader.sandbox.config import CallResult, LoadProblem, SandboxConfig
 from grader.sandbox.wire import Handle
-from grader.sandbox.zygote_client import REPO_ROOT, Zygote, shared_zygote
+from grader.sandbox.zygote_client import Zygote, shared_zygote
 
-__all__ = ["REPO_ROOT", "Sandbox", "SandboxError", "StudentException", "RefusedImport", "MissingName",
+__all__ = ["Sandbox", "SandboxError", "StudentException", "RefusedImport", "MissingName",
            "CallTimeout", "WorkerDied", "ProtocolError", "StaleHandle"]
 
 
@@ -84,11 +84,10 @@ class StaleHandle(SandboxError):
 class _Connection:
     """One live worker: its socket, its output pipe and the frame reader."""
 
-    def __init__(self, keeper: int, sock: socket.socket, out_fd: int, generation: int) -> None:
+    def __init__(self, keeper: int, sock: socket.socket, out_fd: int) -> None:
         self.keeper = keeper
         self.sock = sock
         self.out_fd = out_fd
-        self.generation = generation
         self.sock.setblocking(False)
         os.set_blocking(out_fd, False)
 
@@ -142,12 +141,7 @@ class Sandbox:
         message = {"op": "call", "name": name, "args": tuple(args), "kwargs": dict(kwargs or {}),
                    "patch": patch, "measure": measure, "figure": figure}
         reply = self._request(message, timeout or self.config.limits.call_timeout, during=f"`{name}`")
-        output = self._call_output.decode("utf-8", "replace")
-        seconds = reply.get("seconds")
-        seconds = float(seconds) if type(seconds) is float and 0 <= seconds < 1e6 else 0.0
-        self.student_seconds += seconds
-        return CallResult(reply["value"], seconds, reply.get("peak_bytes"),
-                          output, _validated_figure(reply.get("figure")))
+        return self._result(reply, _validated_figure(reply.get("figure")))
 
     def drive(self, source: str, args: tuple = (), *, timeout: float | None = None,
               measure: bool = False) -> CallResult:
@@ -160,11 +154,15 @@ class Sandbox:
         self.ensure_loaded()
         message = {"op": "drive", "source": source, "args": tuple(args), "measure": measure}
         reply = self._request(message, timeout or self.config.limits.call_timeout, during="a check")
+        return self._result(reply)
+
+    def _result(self, reply: dict, figure: dict | None = None) -> CallResult:
+        """The CallResult of a call or drive reply; its time (if plausible) counts as the student's."""
         seconds = reply.get("seconds")
         seconds = float(seconds) if type(seconds) is float and 0 <= seconds < 1e6 else 0.0
         self.student_seconds += seconds
         return CallResult(reply["value"], seconds, reply.get("peak_bytes"),
-                          self._call_output.decode("utf-8", "replace"))
+                          self._call_output.decode("utf-8", "replace"), figure)
 
     def put(self, value: Any) -> Handle:
         """Store a value in the worker and return a handle to it (to see later mutations)."""
@@ -245,7 +243,7 @@ class Sandbox:
     def _spawn(self) -> None:
         keeper, sock, out_fd = self.zygote.spawn(self.config.limits, tuple(self.config.support_dirs))
         self.generation += 1
-        self._conn = _Connection(keeper, sock, out_fd, self.generation)
+        self._conn = _Connection(keeper, sock, out_fd)
         hello = self._request(None, 30, during="start-up")
         self.applied = list(hello["value"]["applied"])
 
@@ -255,7 +253,7 @@ class Sandbox:
                  progress: Callable[[int], None] | None = None) -> dict:
         conn = self._conn
         if conn is None:
-            raise WorkerDied("the worker is not running")
+            raise WorkerDied("the process running your code has stopped")
         self._call_output = bytearray()
         # Encoding happens before the try: a value the trusted side cannot send is
         # the grader's own error, not something the student's code did.
@@ -295,7 +293,7 @@ class Sandbox:
         raise _error_from(reply.get("error"))
 
     def _send_all(self, conn: _Connection, chunks: list, deadline: float) -> None:
-        data = memoryview(b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks))
+        data = memoryview(b"".join(chunks))  # join takes the arrays' memoryviews as they are: one copy
         while data:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -312,8 +310,8 @@ class Sandbox:
 
     def _read_frame(self, conn: _Connection, deadline: float) -> tuple[Any, bytearray]:
         header = self._read_exact(conn, wire.HEADER.size, deadline)
-        json_len, blob_len = wire.parse_header(bytes(header), self.config.limits.max_message_bytes)
-        tree = wire.parse_json(bytes(self._read_exact(conn, json_len, deadline)))
+        json_len, blob_len = wire.parse_header(header, self.config.limits.max_message_bytes)
+        tree = wire.parse_json(self._read_exact(conn, json_len, deadline))
         return tree, self._read_exact(conn, blob_len, deadline)
 
     def _read_exact(self, conn: _Connection, n: int, deadline: float) -> bytearray:
@@ -383,17 +381,16 @@ class Sandbox:
 
     def _ref_of(self, obj: Any) -> int | None:
         if isinstance(obj, Handle):
-            if obj.generation != self.generation:
-                raise StaleHandle("a value your code returned earlier was lost when its worker was "
-                                  "replaced after a crash or timeout")
-            return obj.id
-        entry = self._mirror.get(id(obj))
-        if entry is None or entry[0] is not obj:
-            return None
-        if entry[2] != self.generation:
-            raise StaleHandle("a value your code returned earlier was lost when its worker was "
-                              "replaced after a crash or timeout")
-        return entry[1]
+            hid, generation = obj.id, obj.generation
+        else:
+            entry = self._mirror.get(id(obj))
+            if entry is None or entry[0] is not obj:
+                return None
+            _, hid, generation = entry
+        if generation != self.generation:
+            raise StaleHandle("a value your code returned earlier was lost when the process running "
+                              "your code was restarted after a crash or timeout")
+        return hid
 
     def _register(self, obj: Any, hid: int) -> None:
         if isinstance(obj, tuple) and not obj:
@@ -427,7 +424,7 @@ class _Eof(Exception):
 
 def _error_from(error: Any) -> SandboxError:
     if type(error) is not dict:
-        return ProtocolError("the worker sent a malformed error report")
+        return ProtocolError("the grader could not read the error your code raised")
     type_name = str(error.get("type", "Exception"))[:80]
     message = str(error.get("message", ""))[:2000]
     traceback = str(error.get("traceback", ""))[:4000]

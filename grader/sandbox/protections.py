@@ -39,7 +39,6 @@ PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
-PR_SET_DUMPABLE = 4
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -75,10 +74,6 @@ class _RulesetAttr(ctypes.Structure):
 class _PathBeneath(ctypes.Structure):
     _pack_ = 1
     _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
-
-
-class _NetPort(ctypes.Structure):
-    _fields_ = [("allowed", ctypes.c_uint64), ("port", ctypes.c_uint64)]
 
 
 FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
@@ -146,11 +141,8 @@ def python_read_paths(exclude: list[Path]) -> list[tuple[str, bool]]:
     leaving the excluded entries out, because Landlock can only grant, never
     carve an exception out of a granted folder.
     """
-    roots: set[Path] = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        value = sysconfig.get_paths().get(key)
-        if value:
-            roots.add(Path(value))
+    paths = sysconfig.get_paths()
+    roots = {Path(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(key)}
     for entry in sys.path:
         p = Path(entry) if entry else None
         if p and p.is_dir() and any(_is_within(p, r) for r in list(roots)):

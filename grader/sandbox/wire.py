@@ -41,8 +41,8 @@ _ALLOWED_DTYPES = frozenset(
     np.dtype(name).newbyteorder(order).str
     for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                  "uint64", "float16", "float32", "float64", "complex64", "complex128")
-    for order in ("<", ">")
-) | {"|b1", "|i1", "|u1"}
+    for order in ("<", ">")  # one-byte dtypes have no byte order: "|b1", "|i1", "|u1"
+)
 
 
 class WireError(Exception):
@@ -119,9 +119,7 @@ class Encoder:
             return {"$h": value.id}
         too_deep = depth > MAX_DEPTH or self._nodes > MAX_NODES
         t = type(value)
-        if value is None or t is bool or t is str:
-            return value
-        if t is int:
+        if value is None or t is bool or t is int or t is str:
             return value
         if t is float:
             return value if math.isfinite(value) else {"$f": repr(value)}
@@ -235,9 +233,7 @@ class Decoder:
         if depth > MAX_DEPTH + 2 or self._nodes > MAX_NODES * 2:
             raise WireError("data nested too deeply or too large")
         t = type(node)
-        if node is None or t in (bool, int, str):
-            return node
-        if t is float:
+        if node is None or t in (bool, int, float, str):
             return node
         if t is list:
             raise WireError("bare JSON list where a tagged value was expected")

@@ -17,7 +17,6 @@ import __future__
 import ast
 import io
 import linecache
-import os
 import socket
 import sys
 import time
@@ -110,8 +109,8 @@ class Worker:
 
     def receive(self) -> tuple[Any, bytearray]:
         """Read one request frame; returns (json tree, blob)."""
-        json_len, blob_len = wire.parse_header(bytes(self._recv_exact(wire.HEADER.size)), 2**34)
-        tree = wire.parse_json(bytes(self._recv_exact(json_len)))
+        json_len, blob_len = wire.parse_header(self._recv_exact(wire.HEADER.size), 2**34)
+        tree = wire.parse_json(self._recv_exact(json_len))
         return tree, self._recv_exact(blob_len)
 
     def send(self, message: dict) -> None:
@@ -127,7 +126,7 @@ class Worker:
         except _BaseException as exc:
             chunks = wire.encode_frame({"ok": False, "error": {
                 "type": "UnsendableResult", "message": _safe_str(exc), "traceback": ""}})
-        self.sock.sendall(b"".join(bytes(c) if isinstance(c, memoryview) else c for c in chunks))
+        self.sock.sendall(b"".join(chunks))
 
     def _keep(self, obj: Any) -> int:
         hid = self.next_handle
@@ -170,10 +169,6 @@ class Worker:
             return {"ok": True, "value": None, "handle": self._keep(request["value"])}
         if op == "get":
             return {"ok": True, "value": request["value"]}
-        if op == "names":
-            return {"ok": True, "value": self.names()}
-        if op == "ping":
-            return {"ok": True, "value": os.getpid()}
         raise ValueError(f"unknown request {op!r}")
 
     def names(self) -> dict:
@@ -260,24 +255,12 @@ class Worker:
                                            "message": object.__getattribute__(func, "_message"),
                                            "traceback": ""}}
         saved = self._apply_patches(request.get("patch") or {})
-        measure = bool(request.get("measure"))
         try:
-            if measure:
-                _tm_start()
-                _tm_reset()
-            start = _perf_counter()
-            try:
-                value = func(*request.get("args", ()), **request.get("kwargs", {}))
-            finally:
-                elapsed = _perf_counter() - start
-                peak = _tm_peak()[1] if measure else None
-                if measure:
-                    _tm_stop()
+            reply = _timed(func, request.get("args", ()), request.get("kwargs", {}), bool(request.get("measure")))
         finally:
             self.module.__dict__.update(saved)
-        reply = {"ok": True, "value": value, "seconds": elapsed, "peak_bytes": peak}
         if request.get("figure"):
-            reply["figure"] = _describe_figure(value)
+            reply["figure"] = _describe_figure(reply["value"])
         return reply
 
     def drive(self, request: dict) -> dict:
@@ -290,19 +273,7 @@ class Worker:
         """
         namespace: dict[str, Any] = {}
         exec(compile(request["source"], "<grader driver>", "exec"), namespace)
-        measure = bool(request.get("measure"))
-        if measure:
-            _tm_start()
-            _tm_reset()
-        start = _perf_counter()
-        try:
-            value = namespace["drive"](self.module, *request.get("args", ()))
-        finally:
-            elapsed = _perf_counter() - start
-            peak = _tm_peak()[1] if measure else None
-            if measure:
-                _tm_stop()
-        return {"ok": True, "value": value, "seconds": elapsed, "peak_bytes": peak}
+        return _timed(namespace["drive"], (self.module, *request.get("args", ())), {}, bool(request.get("measure")))
 
     def _apply_patches(self, patches: dict) -> dict:
         """Swap in grader-supplied wrappers for this call only; returns what to restore.
@@ -328,7 +299,7 @@ class Worker:
 
     def describe(self, exc: BaseException) -> dict:
         """A plain-data description of an exception raised by student code."""
-        frames = [f for f in _extract_tb(exc.__traceback__) if f.filename == self.filename]
+        frames = _student_frames(exc, self.filename)
         lines = [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames[-8:]]
         return {"type": _safe_name(exc), "message": _safe_str(exc)[:2000],
                 "traceback": "\n".join(lines)}
@@ -355,8 +326,29 @@ def _safe_str(exc: BaseException) -> str:
         return "(the exception's message could not be shown)"
 
 
+def _timed(func: Any, args: tuple, kwargs: dict, measure: bool) -> dict:
+    """Call `func` and build the reply: its value, wall seconds and (when measured) peak traced memory."""
+    if measure:
+        _tm_start()
+        _tm_reset()
+    start = _perf_counter()
+    try:
+        value = func(*args, **kwargs)
+    finally:
+        elapsed = _perf_counter() - start
+        peak = _tm_peak()[1] if measure else None
+        if measure:
+            _tm_stop()
+    return {"ok": True, "value": value, "seconds": elapsed, "peak_bytes": peak}
+
+
+def _student_frames(exc: BaseException, filename: str) -> list:
+    """The traceback frames of `exc` that lie in the submission."""
+    return [f for f in _extract_tb(exc.__traceback__) if f.filename == filename]
+
+
 def _student_line(exc: BaseException, filename: str) -> int | None:
-    frames = [f for f in _extract_tb(exc.__traceback__) if f.filename == filename]
+    frames = _student_frames(exc, filename)
     return frames[-1].lineno if frames else None
 
 
@@ -371,7 +363,7 @@ def _describe_figure(value: Any) -> dict:
         summary["images"] += len(ax.get_images())
         for coll in ax.collections:
             kind = type(coll).__name__
-            if kind in ("PathCollection",):
+            if kind == "PathCollection":
                 summary["points"] += len(coll.get_offsets())
             elif kind in ("ContourSet", "QuadContourSet", "QuadMesh", "PolyCollection",
                           "PolyQuadMesh", "FillBetweenPolyCollection"):

@@ -121,7 +121,7 @@ def main(control_fd: int) -> None:
                         os.close(fd)
                     fds = []
                     children[pid] = (tmp, conn)
-                    _send(conn, {"spawned": pid, "tmp": tmp})
+                    _send(conn, {"spawned": pid})
                 elif request["op"] == "kill" and children.get(request["pid"], (None, None))[1] is conn:
                     _kill_keeper(request["pid"])
     for pid in children:

@@ -34,9 +34,10 @@ PROTECTIONS = {
     "landlock": "file and TCP restrictions (Landlock): student code can read and write any file "
                 "your user can, and open TCP connections",
     "seccomp": "the system-call filter (seccomp): student code can create sockets and use ptrace",
-    "uid": "the per-worker unprivileged user: process-count limits and signal isolation are weaker",
-    "namespaces": "PID and network namespaces: processes a student starts are only killed with their "
-                  "worker's process group",
+    "uid": "a separate unprivileged user for each student's code: process-count limits and signal "
+           "isolation are weaker",
+    "namespaces": "PID and network namespaces: processes student code starts are only killed with the "
+                  "process group it runs in",
 }
 
 
