@@ -513,6 +513,20 @@ def test_refused_imports_fail_only_the_code_that_uses_them():
         assert refused_lines == {3, 4}
 
 
+def test_a_load_retried_after_a_hang_still_reports_the_other_load_problems():
+    with make_sandbox("""
+        import time
+        import torch
+        def plain():
+            return 1
+        time.sleep(100)
+    """, refused=("torch",), load_timeout=1.0) as sb:
+        assert sb.student.plain() == 1
+        problems = {(p.lineno, p.type_name) for p in sb.load_problems}
+        assert (3, "RefusedImportError") in problems
+        assert any(lineno == 6 and "RefusedImport" not in kind for lineno, kind in problems)
+
+
 def test_support_modules_are_importable_and_nothing_else(tmp_path):
     support = tmp_path / "support"
     support.mkdir()
@@ -545,8 +559,10 @@ def test_grader_threads_keep_working_while_a_worker_hangs():
         t.start()
         time.sleep(0.2)
         results["fast"] = fast.student.ok()
+        slow_still_hanging = t.is_alive()  # the fast answer did not wait for the hung call to time out
         t.join()
     assert results["fast"] == 7
+    assert slow_still_hanging
 
 
 def test_cpu_limit_stops_a_busy_worker():

@@ -234,11 +234,10 @@ class Sandbox:
                 continue
             value = reply["value"]
             self.names = value["names"]
-            if self.generation == 1 or not self.load_problems:
-                for p in value["problems"]:
-                    problem = LoadProblem(int(p["lineno"]), str(p["type"]), str(p["message"]))
-                    if problem not in self.load_problems:
-                        self.load_problems.append(problem)
+            for p in value["problems"]:  # a reload after a crash reports the same problems again: keep one
+                problem = LoadProblem(int(p["lineno"]), str(p["type"]), str(p["message"]))
+                if problem not in self.load_problems:
+                    self.load_problems.append(problem)
 
     def _spawn(self) -> None:
         keeper, sock, out_fd = self.zygote.spawn(self.config.limits, tuple(self.config.support_dirs))
