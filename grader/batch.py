@@ -1,4 +1,4 @@
-"""Grade a whole class: one work unit per student, on a local process pool or a Dask cluster.
+"""Grade a whole class: one work unit per student, on a local process pool or a Dask cluster (grader/pool.py).
 
 The work unit (`grade_student`) is a plain, picklable function: it grades one
 submission with its own process's sandbox and returns plain data (the
@@ -25,28 +25,24 @@ pool, keeps every result already written and says how to resume.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
-import multiprocessing
-import multiprocessing.util
 import os
 import signal
 import sys
 import threading
 import time
 import traceback
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from grader import __version__
 from grader.discover import DiscoveryError, Student, discovered
 from grader.gradebook import (BROKEN, GRADED, GRADER_ERROR, GRADEBOOK_NAME, INDEX_NAME, NOT_GRADED, REPORT_NAME,
-                              RESULTS_NAME, read_row, write_gradebook, write_index)
+                              RESULTS_NAME, one_line, read_row, write_gradebook, write_index)
+from grader.pool import ClusterError, Engine, WorkUnit, batch_zygote, dask_engine, drive, local_engine
 from grader.report import write_text_atomic
 
 BATCH_KEY = "batch"
@@ -92,10 +88,10 @@ def grade_student(path: str, assignment_id: str, seed: int, support_dirs: tuple[
     with _GRADING_LOCK:
         run = grade(path, assignment_id, seed=seed, support_dirs=tuple(support_dirs), overrides=item_overrides,
                     settings=settings)
-        data = to_results_json(run.result, execution_time=run.execution_time, output="\n".join(run_notes(run)),
-                               extra=run.extra_data())
-        html = render_student_report(data, student=student)
-    status = GRADED if run.submission_error is None else f"{BROKEN}: {_one_line(run.submission_error)}"
+    data = to_results_json(run.result, execution_time=run.execution_time, output="\n".join(run_notes(run)),
+                           extra=run.extra_data())
+    html = render_student_report(data, student=student)
+    status = GRADED if run.submission_error is None else f"{BROKEN}: {one_line(run.submission_error, _REASON_LIMIT)}"
     return {"results": data, "report_html": html, "status": status,
             "seconds": round(time.perf_counter() - started, 3), "student_seconds": round(run.student_seconds, 3),
             "worker_pid": os.getpid(), "worker_peak_rss_kb": peak_rss_kb()}
@@ -167,13 +163,9 @@ class _Task:
 
     student: Student
     key: dict
-    seed: int
     overrides: dict[str, dict]
     args: tuple
     kwargs: dict
-
-
-WorkUnit = Callable[..., dict]
 
 
 def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.PathLike, *,
@@ -215,16 +207,19 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
         except DiscoveryError as exc:
             raise BatchError(str(exc)) from None
         # Connect before grading anything: a wrong address is a usage error, not a class of grader errors.
-        engine = (stack.enter_context(_dask_engine(scheduler)) if scheduler
-                  else _local_engine(jobs, preload=assignment.preload, zygote=stack.enter_context(
-                      _batch_zygote(assignment.preload))))
+        try:
+            engine = (stack.enter_context(dask_engine(scheduler, jobs)) if scheduler
+                      else local_engine(jobs, preload=assignment.preload,
+                                        zygote=stack.enter_context(batch_zygote(assignment.preload))))
+        except ClusterError as exc:
+            raise BatchError(str(exc)) from None
         summary.total = len(students)
         summary.unknown_override_students = sorted(set(overrides) - {s.id for s in students})
         tasks, finished = _plan(students, assignment.id, rubric, outdir, overrides, support, summary, force)
         bar = _Progress(summary, progress)
-        writer = _Writer(outdir, rubric, assignment.id, summary, bar, finished)
+        writer = _Writer(outdir, rubric, summary, bar, finished)
         try:
-            _execute(tasks, work, writer, engine, jobs=jobs)
+            _execute(tasks, work, writer, engine)
         except KeyboardInterrupt:
             summary.interrupted = True
         except OSError as exc:  # a full disk, an output path taken by a file, no processes left...
@@ -327,26 +322,14 @@ def _plan(students: list[Student], assignment_id: str, rubric: Any, outdir: Path
             finished.add(student.id)
             continue
         args = (str(student.path), assignment_id, summary.seed, support, student_overrides)
-        tasks.append(_Task(student, key or {}, summary.seed, student_overrides, args, {"student": student.id}))
+        tasks.append(_Task(student, key or {}, student_overrides, args, {"student": student.id}))
     return tasks, finished
 
 
 # ---------------------------------------------------------------- execution
 
 
-@dataclass
-class _Engine:
-    """Where work units run: how to get an executor, how to close one, and how many to keep in flight."""
-
-    make_executor: Callable[[int], Executor]
-    close: Callable[[Executor, bool], None]
-    workers: int | None  # None: as many as there are tasks (a cluster queues them itself)
-    # Tasks queued beyond the busy workers, so that a worker that finishes starts
-    # its next student at once instead of waiting for this process to write files.
-    queued: int = 0
-
-
-def _execute(tasks: list[_Task], work: WorkUnit, writer: "_Writer", engine: _Engine, *, jobs: int | None) -> None:
+def _execute(tasks: list[_Task], work: WorkUnit, writer: "_Writer", engine: Engine) -> None:
     """Record the broken entries, then run the others' work units with `engine`."""
     runnable = []
     for task in tasks:
@@ -357,235 +340,9 @@ def _execute(tasks: list[_Task], work: WorkUnit, writer: "_Writer", engine: _Eng
     if not runnable:
         return
     # No more workers than students: each pool process pays its start-up once.
-    workers = min(jobs or engine.workers or len(runnable), len(runnable))
-    _drive(runnable, work, writer.finish, lambda: engine.make_executor(workers), engine.close,
-           window=workers + engine.queued)
-
-
-def _drive(tasks: list[_Task], work: WorkUnit, finish: Callable[[_Task, Any], None],
-           make_executor: Callable[[], Executor], close: Callable[[Executor, bool], None], *, window: int) -> None:
-    """Run every task's work unit, at most `window` at once; `finish(task, result or exception)` for each.
-
-    Keeping no more than `window` in flight means that when a pool breaks
-    (a process died), the tasks it took down are few: the ones running and
-    at most a queued one. Each of them is retried alone in a fresh pool: the
-    one that breaks it again is the culprit and gets a grader error; the
-    others are graded normally.
-    """
-    queue: deque[_Task] = deque(tasks)
-    suspects: deque[_Task] = deque()
-    inflight: dict[Future, _Task] = {}
-    executor: Executor | None = None
-    alone = False
-    try:
-        while queue or suspects or inflight:
-            if executor is None:
-                executor = make_executor()
-            try:
-                if suspects and not inflight:
-                    _submit(executor, work, suspects, inflight)
-                    alone = True
-                while not suspects and not alone and queue and len(inflight) < window:
-                    _submit(executor, work, queue, inflight)
-            except BrokenExecutor:
-                if not inflight:  # it broke between two tasks: start a fresh one
-                    close(executor, True)
-                    executor = None
-                    continue
-            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-            broken = _settle(done, inflight, finish)
-            if broken:
-                # Every other task in the pool fails with it: collect them all, then replace the pool.
-                broken += _settle(wait(list(inflight)).done, inflight, finish)
-                close(executor, True)
-                executor = None
-                if alone:
-                    for task in broken:
-                        finish(task, WorkerDied("the grading process died while grading this submission, also "
-                                                "when it was graded alone (a crash of the grader itself, or "
-                                                "the machine ran out of memory)"))
-                else:
-                    suspects.extend(broken)
-            if not inflight:
-                alone = False
-    except BaseException:
-        for future in inflight:
-            future.cancel()
-        if executor is not None:
-            close(executor, True)
-            executor = None
-        raise
-    finally:
-        if executor is not None:
-            close(executor, False)
-
-
-def _submit(executor: Executor, work: WorkUnit, source: deque[_Task], inflight: dict[Future, _Task]) -> None:
-    """Submit the first task of `source`; it leaves `source` only once the executor took it."""
-    task = source[0]
-    future = executor.submit(work, *task.args, **task.kwargs)
-    inflight[future] = source.popleft()
-
-
-def _settle(done: set[Future], inflight: dict[Future, _Task], finish: Callable[[_Task, Any], None]) -> list[_Task]:
-    """Hand each finished future's outcome to `finish`; returns the tasks whose pool broke under them."""
-    broken, interrupted = [], False
-    for future in done:
-        task = inflight.pop(future)
-        if future.cancelled():
-            finish(task, RuntimeError("the work unit was cancelled by the cluster"))
-            continue
-        exc = future.exception()
-        if isinstance(exc, BrokenExecutor):
-            broken.append(task)
-        elif isinstance(exc, KeyboardInterrupt):
-            interrupted = True  # Ctrl-C where the work ran: stop the batch, after keeping what is done
-        else:
-            finish(task, exc if exc is not None else future.result())
-    if interrupted:
-        raise KeyboardInterrupt
-    return broken
-
-
-class WorkerDied(Exception):
-    """A grading process ended abruptly while grading one submission."""
-
-
-def _local_engine(jobs: int | None, preload: tuple[str, ...] = (), zygote: str | None = None) -> _Engine:
-    return _Engine(functools.partial(_local_executor, preload=preload, zygote=zygote), _close_local,
-                   jobs or _usable_cpus(), queued=1)
-
-
-@contextlib.contextmanager
-def _batch_zygote(preload: tuple[str, ...]) -> Iterator[str | None]:
-    """One sandbox zygote for the whole local batch, started now; yields the address pool processes attach to.
-
-    It imports NumPy and matplotlib on one core while the fork server imports
-    the grader on another, so the pool's first students start at once instead
-    of each pool process starting (and waiting for) a zygote of its own.
-    Yields None, and each pool process starts its own, if it cannot start.
-    """
-    from grader.sandbox import Zygote
-
-    zygote = Zygote(preload, listen=True)
-    try:
-        zygote.start(wait=False)
-    except (OSError, RuntimeError, ValueError):
-        zygote.close()
-        yield None
-        return
-    try:
-        yield zygote.address
-    finally:
-        zygote.close()
-
-
-def _usable_cpus() -> int:
-    # os.cpu_count() counts the machine's CPUs; a container or `taskset` may allow fewer.
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
-
-
-# Imported once by the fork server, before it forks any pool process: each
-# process then starts with them loaded instead of importing them itself
-# (seconds per process, paid by every process at once at the start of a batch).
-# These imports create no grading state. A name that fails to import is skipped.
-FORKSERVER_PRELOAD = ["grader.batch", "grader.cli", "grader.runner", "grader.checks", "grader.networks",
-                      "grader.rubric", "grader.overrides", "grader.quality", "grader.diagnose",
-                      "grader.report.results_json", "grader.report.html", "PIL.Image", "PIL.PngImagePlugin",
-                      "reference.backprop_lab", "reference.moons"]
-
-
-def _local_executor(workers: int, preload: tuple[str, ...] = (), zygote: str | None = None) -> ProcessPoolExecutor:
-    # Never fork this process: a forked child would share whatever grading state
-    # (sandbox zygote sockets, threads) the parent may hold. forkserver forks a
-    # clean server instead; spawn where it is not available.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(FORKSERVER_PRELOAD)  # no effect once this process's server runs
-    else:
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_worker,
-                               initargs=(tuple(preload), zygote))
-
-
-def _init_pool_worker(preload: tuple[str, ...] = (), zygote: str | None = None) -> None:
-    # Ctrl-C is the parent's to handle: it cancels, stops the pool and keeps the
-    # results. A worker interrupted mid-run would instead turn pytest's
-    # KeyboardInterrupt into a bogus low grade.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_pool_worker)
-    # Pool workers end through multiprocessing, which skips atexit: stop the sandbox's zygote explicitly.
-    from grader.sandbox import close_shared_zygotes, shared_zygote
-    multiprocessing.util.Finalize(None, close_shared_zygotes, exitpriority=10)
-    # Attach to the batch's zygote (or start one, which then imports NumPy and
-    # matplotlib while this process receives its first student); a failure to
-    # start is reported by that grading.
-    try:
-        shared_zygote(preload, address=zygote).start(wait=False)
-    except Exception:  # noqa: BLE001 (the first spawn retries and says what went wrong)
-        pass
-
-
-def _stop_pool_worker(signum: int, frame: Any) -> None:
-    """SIGTERM in a pool process (the batch was interrupted): stop its sandbox cleanly, then exit at once."""
-    from grader.sandbox import close_shared_zygotes
-    # In a helper thread with a deadline: should this thread have been stopped
-    # while holding the zygote's lock, closing would wait forever.
-    closer = threading.Thread(target=close_shared_zygotes, daemon=True)
-    closer.start()
-    closer.join(timeout=5)
-    os._exit(128 + signum)
-
-
-def _close_local(executor: Executor, abort: bool) -> None:
-    if not abort:
-        executor.shutdown(wait=True)
-        return
-    # Running work units cannot be cancelled; their processes are stopped
-    # instead (SIGTERM: each closes its sandbox, see _stop_pool_worker).
-    # `_processes` is the pool's own table of them; there is no public one.
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
-            process.join(timeout=5)
-
-
-@contextlib.contextmanager
-def _dask_engine(address: str) -> Iterator[_Engine]:
-    """Work units on the Dask cluster at `address`, through its client's concurrent.futures executor.
-
-    The executor hands each work unit to `client.submit` (pure=False: every
-    student is a new task); each Dask worker process grades with its own
-    sandbox, one student at a time (see _GRADING_LOCK). The workers read the
-    submissions by path, so on a multi-machine cluster the class folder (and
-    the output folder, where a class zip is unpacked) must be shared.
-    """
-    try:
-        import distributed
-    except ImportError:
-        raise BatchError("--scheduler needs Dask's `distributed` package: pip install distributed") from None
-    try:
-        client = distributed.Client(address, timeout=30, set_as_default=False)
-    except Exception as exc:  # noqa: BLE001 -- any failure to connect is the same usage error
-        raise BatchError(f"--scheduler {address}: cannot connect to the Dask scheduler "
-                         f"({type(exc).__name__}: {exc})") from None
-
-    def close(executor: Executor, abort: bool) -> None:
-        # Cancelled tasks that already run finish on their worker and are dropped.
-        executor.shutdown(wait=not abort)
-
-    try:
-        yield _Engine(lambda window: client.get_executor(pure=False), close, None)
-    finally:
-        client.close()
+    workers = min(engine.workers or len(runnable), len(runnable))
+    drive(runnable, work, writer.finish, lambda: engine.make_executor(workers), engine.close,
+          window=workers + engine.queued)
 
 
 # ---------------------------------------------------------------- writing results
@@ -594,9 +351,8 @@ def _dask_engine(address: str) -> Iterator[_Engine]:
 class _Writer:
     """Writes each student's files as soon as their outcome arrives, and keeps the counts."""
 
-    def __init__(self, outdir: Path, rubric: Any, assignment_id: str, summary: BatchSummary,
-                 bar: "_Progress", finished: set[str]) -> None:
-        self.outdir, self.rubric, self.assignment_id = outdir, rubric, assignment_id
+    def __init__(self, outdir: Path, rubric: Any, summary: BatchSummary, bar: "_Progress", finished: set[str]) -> None:
+        self.outdir, self.rubric = outdir, rubric
         self.summary, self.bar, self.finished = summary, bar, finished
         self.protections: list[str] | None = None
 
@@ -623,7 +379,7 @@ class _Writer:
     def record_problem(self, task: _Task) -> None:
         """Store the result of an entry that cannot be graded (unsupported file, clashing ids)."""
         problem = task.student.problem
-        self._store_placeholder(task, f"{BROKEN}: {_one_line(problem)}",
+        self._store_placeholder(task, f"{BROKEN}: {one_line(problem, _REASON_LIMIT)}",
                                 f"Your submission could not be graded: {problem}", problem, "")
 
     def _store_failure(self, task: _Task, reason: str, trace: str) -> None:
@@ -641,7 +397,7 @@ class _Writer:
         overrides = {item: Override.from_dict(o) for item, o in task.overrides.items()}
         result = apply_rubric(self.rubric, [], collection_errors=[error], overrides=overrides)
         data = to_results_json(result, execution_time=0.0, output=output, extra={
-            "seed": task.seed, "submission_file": student.path.name, "submission_sha256": None,
+            "seed": self.summary.seed, "submission_file": student.path.name, "submission_sha256": None,
             "submission_error": error})
         self._store(student, data, render_student_report(data, student=student.id), status, task.key,
                     traceback=trace)
@@ -721,7 +477,7 @@ class _Progress:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip()
-    return _one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+    return one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, _REASON_LIMIT)
 
 
 def _traceback(exc: BaseException) -> str:
@@ -729,7 +485,3 @@ def _traceback(exc: BaseException) -> str:
     text = "".join(traceback.format_exception(exc))
     return text[-_TRACEBACK_LIMIT:]
 
-
-def _one_line(text: str, limit: int = _REASON_LIMIT) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."

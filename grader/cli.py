@@ -175,12 +175,7 @@ def _batch(args: argparse.Namespace) -> int:
     words += ["--scheduler", args.scheduler] if args.scheduler else []
     words += ["--overrides", str(args.overrides)] if args.overrides else []
     words += [w for folder in args.support for w in ("--support", folder)]
-    lines = summary.lines(resume_command="`" + shlex.join(words) + "`")
-    print("\n".join(lines[:-1] if summary.interrupted else lines))
-    if summary.interrupted:
-        print(lines[-1], file=sys.stderr)
-        return 130
-    return 0
+    return _print_summary(summary, "`" + shlex.join(words) + "`")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -190,14 +185,23 @@ def _demo(args: argparse.Namespace) -> int:
         summary = run_demo(args.out, jobs=args.jobs, force=args.force)
     except (BatchError, DemoError) as exc:
         raise UsageError(str(exc)) from None
-    lines = summary.lines(resume_command=f"`grader demo --out {args.out}`")
-    print("\n".join(lines[:-1] if summary.interrupted else lines))
-    if summary.interrupted:
-        print(lines[-1], file=sys.stderr)
-        return 130
+    status = _print_summary(summary, f"`grader demo --out {args.out}`")
+    if status:
+        return status
     print(f"Open {Path(args.out) / 'index.html'} for the class summary; the students' submissions are in "
           f"{Path(args.out) / 'submissions'}.")
     return 0
+
+
+def _print_summary(summary, resume_command: str) -> int:
+    """Print a batch's summary; after Ctrl-C its last line (how to resume) goes to stderr. Returns the exit status."""
+    lines = summary.lines(resume_command=resume_command)
+    if not summary.interrupted:
+        print("\n".join(lines))
+        return 0
+    print("\n".join(lines[:-1]))
+    print(lines[-1], file=sys.stderr)
+    return 130
 
 
 def _assign(args: argparse.Namespace) -> int:
@@ -236,7 +240,7 @@ def _overrides_for(args: argparse.Namespace, assignment) -> dict:
 
 def _student_id(path: Path) -> str:
     """A submission's student id: its name without the extension, as in a batch."""
-    return path.name[: -len(path.suffix)] if path.suffix else path.name
+    return path.stem
 
 
 if __name__ == "__main__":

@@ -26,12 +26,17 @@ class DemoError(Exception):
     """The demo class cannot be built (its description or a fixture is missing)."""
 
 
-def build_class(dest: Path) -> list[str]:
-    """Write the demo class into `dest` (one entry per student); returns the student ids."""
+def class_spec() -> dict:
+    """The demo class's description (CLASS_FILE)."""
     try:
-        spec = tomllib.loads(CLASS_FILE.read_text(encoding="utf-8"))
+        return tomllib.loads(CLASS_FILE.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise DemoError(f"{CLASS_FILE}: {exc}") from None
+
+
+def build_class(dest: Path, spec: dict | None = None) -> list[str]:
+    """Write the demo class described by `spec` (default: CLASS_FILE's) into `dest`; returns the student ids."""
+    spec = class_spec() if spec is None else spec
     dest.mkdir(parents=True, exist_ok=True)
     students = spec.get("students", {})
     for student, entry in students.items():
@@ -71,8 +76,9 @@ def run_demo(out: str | Path, *, jobs: int | None = None, force: bool = False,
     submissions = out / "submissions"
     if submissions.exists() and not submissions.is_dir():
         raise DemoError(f"{submissions} exists and is not a folder")
-    build_class(submissions)
-    spec = tomllib.loads(CLASS_FILE.read_text(encoding="utf-8"))
-    settings = {"train_timeout": float(spec.get("train_timeout", 60))}
+    spec = class_spec()
+    build_class(submissions, spec)
+    # The class file may shorten the training budget; without it the lab's own applies.
+    settings = {"train_timeout": float(spec["train_timeout"])} if "train_timeout" in spec else None
     work = functools.partial(grade_student, settings=settings)
     return run_batch(submissions, ASSIGNMENT, out, jobs=jobs, force=force, progress=progress, work=work)

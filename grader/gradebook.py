@@ -87,7 +87,7 @@ def write_gradebook(outdir: str | os.PathLike, rows: Iterable[GradebookRow], ite
     writer.writerow(["student", "score", "max_score", *item_ids, "status"])
     for row in sorted(rows, key=lambda r: r.student):
         writer.writerow([_text_cell(row.student), _number(row.score), _number(row.max_score),
-                         *(_number(row.items.get(item)) for item in item_ids), _text_cell(_one_line(row.status))])
+                         *(_number(row.items.get(item)) for item in item_ids), _text_cell(one_line(row.status))])
     path = Path(outdir, GRADEBOOK_NAME)
     write_text_atomic(path, buffer.getvalue())
     return path
@@ -105,7 +105,7 @@ def write_index(outdir: str | os.PathLike, rows: Iterable[GradebookRow], *, assi
         if row.kind == NOT_GRADED:
             continue
         index_rows.append({"student": row.student, "status": row.kind, "score": row.score,
-                           "max_score": row.max_score, "items": dict(row.items), "reason": row.reason,
+                           "max_score": row.max_score, "items": row.items, "reason": row.reason,
                            "results": {"extra_data": {"checks": row.checks}}})
     path = Path(outdir, INDEX_NAME)
     write_class_index(path, index_rows, assignment=assignment, rubric_items=rubric_items)
@@ -127,8 +127,9 @@ def _number(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` on one line (runs of whitespace become one space), cut to `limit` characters with "..."."""
+    text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import nbformat
 
 from grader.assignment import REPO_ROOT, Assignment, load_assignment
+from grader.report import write_text_atomic
 
 _MARKER = re.compile(r"^([ \t]*)# (BEGIN|END) SOLUTION[ \t]*$")
 _STARTER_KEYS = {"reference": str, "instructions": str, "reference_docstring": bool}
@@ -57,10 +58,7 @@ class HandoutError(Exception):
 def strip_solutions(source: str, filename: str = "<reference>") -> str:
     """`source` with every solution region replaced by its placeholder (see the module docstring)."""
     regions = _regions(source, filename)  # marker mistakes first: they are the likelier cause of a parse error
-    tree = _parse(source, filename)
-    edits = [(first, last, _placeholder(tree, first, last, indent, filename))
-             for first, last, indent in regions]
-    return _apply(source, edits)
+    return _apply(source, _region_edits(_parse(source, filename), regions, filename))
 
 
 def _regions(source: str, filename: str) -> list[tuple[int, int, str]]:
@@ -88,10 +86,20 @@ def _regions(source: str, filename: str) -> list[tuple[int, int, str]]:
     return regions
 
 
-def _placeholder(tree: ast.Module, first: int, last: int, indent: str, filename: str) -> list[str]:
-    """The lines that replace the region between marker lines `first` and `last`."""
+def _region_edits(tree: ast.Module, regions: list[tuple[int, int, str]],
+                  filename: str) -> list[tuple[int, int, list[str]]]:
+    """The `_apply` edits that replace each region of `tree` by its placeholder."""
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    inside = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and first < n.lineno < last]
+    return [(first, last, _placeholder(parents, first, last, indent, filename))
+            for first, last, indent in regions]
+
+
+def _placeholder(parents: dict[ast.AST, ast.AST], first: int, last: int, indent: str, filename: str) -> list[str]:
+    """The lines that replace the region between marker lines `first` and `last`.
+
+    `parents` maps every node of the module but the module itself to its parent.
+    """
+    inside = [n for n in parents if isinstance(n, ast.stmt) and first < n.lineno < last]
     outer = [n for n in inside if parents[n] not in inside]
     if not outer:
         raise HandoutError(f"{filename}:{first}: the solution region holds no statement")
@@ -171,8 +179,7 @@ def module_source(path: Path, *, strip: bool = True, _seen: tuple[Path, ...] = (
     regions = _regions(source, filename)
     tree = _parse(source, filename)
     lines = source.splitlines()
-    edits = [(first, last, _placeholder(tree, first, last, indent, filename))
-             for first, last, indent in regions] if strip else []
+    edits = _region_edits(tree, regions, filename) if strip else []
     for node in ast.walk(tree):
         module = _reference_import(node)
         if module is None:
@@ -203,8 +210,8 @@ def _reference_import(node: ast.AST) -> str | None:
 
 def _inlined(path: Path, names: list[str], target: ast.Module, strip: bool, seen: tuple[Path, ...]) -> list[str]:
     """The lines that replace ``from <module> import names``: those names and what they use."""
-    full = _parse(module_source(path, strip=False, _seen=seen), _shown(path))
-    wanted = _closure(full, names)
+    full_source = module_source(path, strip=False, _seen=seen)
+    wanted = _closure(_parse(full_source, _shown(path)), names)
     taken = {name for node in target.body if not isinstance(node, (ast.Import, ast.ImportFrom))
              for name in _bound_names(node)}
     clashes = sorted(wanted & taken)
@@ -212,7 +219,7 @@ def _inlined(path: Path, names: list[str], target: ast.Module, strip: bool, seen
         raise HandoutError(f"{_shown(path)}: inlining it would redefine {', '.join(clashes)} of the importing module")
     imported = {name for node in target.body if isinstance(node, (ast.Import, ast.ImportFrom))
                 for name in _bound_names(node)}
-    source = module_source(path, strip=strip, _seen=seen)
+    source = module_source(path, strip=True, _seen=seen) if strip else full_source
     tree = _parse(source, _shown(path))
     lines = source.splitlines()
     header = (f"From {_shown(path)}: {', '.join(names)} and what they use. Write the functions that raise "
@@ -577,9 +584,6 @@ def write_handout(assignment_id: str, outdir: str | os.PathLike, *, force: bool 
     existing = [p.name for p in paths if p.exists() or p.is_symlink()]
     if existing and not force:
         raise HandoutError(f"{outdir} already has {', '.join(existing)}; use --force to overwrite")
-    outdir.mkdir(parents=True, exist_ok=True)
     for path, text in zip(paths, contents.values()):
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
+        write_text_atomic(path, text)
     return paths

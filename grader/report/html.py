@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import jinja2
 
-from grader.report import write_text_atomic
+from grader.report import format_points, write_text_atomic
 from grader.report.boundary import is_png, render_boundary_png
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -161,7 +161,7 @@ def _points(value: Any) -> str:
     number = _number(value)
     if number is None:
         return "—"
-    text = f"{number:.2f}".rstrip("0").rstrip(".")
+    text = format_points(number)
     return "0" if text == "-0" else text
 
 
@@ -276,17 +276,14 @@ def _student_view(results: Any, student: str | None) -> dict:
 
 
 def _all_checks(extra: dict) -> list[dict]:
-    """Every check outcome dict, whether results.json lists them flat or under their rubric items."""
-    for key in ("checks", "outcomes"):
-        if isinstance(extra.get(key), list):
-            return _dicts(extra[key])
-    nested = [o for item in _dicts(extra.get("items")) for o in _dicts(item.get("outcomes"))]
-    return nested
+    """Every check outcome dict of results.json's extra_data."""
+    return _dicts(extra.get("checks"))
 
 
 def _item_views(results: dict, extra: dict, checks: list[dict]) -> tuple[list[dict], list[dict]]:
-    """One view per rubric item (Gradescope's `tests`, enriched by extra_data's rubric_items) and the checks no item claims."""
-    detail_of = {str(i.get("id")): i for i in _dicts(extra.get("rubric_items") or extra.get("items"))}
+    """One view per rubric item (Gradescope's `tests`, enriched by extra_data's rubric_items), and the checks
+    no item claims."""
+    detail_of = {str(i.get("id")): i for i in _dicts(extra.get("rubric_items"))}
     tests = _dicts(results.get("tests"))
     if not tests:
         tests = [{"name": i.get("title"), "score": i.get("score"), "max_score": i.get("max_score"),
@@ -332,15 +329,12 @@ def _item_id(test: dict) -> str:
 
 def _assign_checks(checks: list[dict], ids: list[str], detail_of: dict) -> dict[str, list[dict]]:
     """Checks by rubric item id: as the rubric engine said when results.json records it, else by check file."""
-    owner = {}
-    for item_id, detail in detail_of.items():
-        recorded = detail.get("checks") if isinstance(detail.get("checks"), list) else []
-        for check_id in recorded + [o.get("check_id") for o in _dicts(detail.get("outcomes"))]:
-            owner[str(check_id)] = item_id
+    owner = {str(check_id): item_id for item_id, detail in detail_of.items()
+             for check_id in (detail.get("checks") if isinstance(detail.get("checks"), list) else [])}
     groups: dict[str, list[dict]] = defaultdict(list)
     for check in checks:
         check_id = str(check.get("check_id", ""))
-        item_id = check.get("item") if check.get("item") in ids else owner.get(check_id)
+        item_id = owner.get(check_id)
         if item_id is None:
             # The lab's convention: test_<item>.py holds the checks of <item>.
             stem = Path(check_id.split("::")[0]).stem
@@ -440,10 +434,7 @@ def _training_view(checks: list[dict]) -> dict | None:
 
 def _rotation(details: dict | None) -> float | None:
     """The angle the run turned its moons by, when recorded as a finite number of degrees."""
-    value = (details or {}).get("moons_rotation_degrees")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+    return _number((details or {}).get("moons_rotation_degrees"))
 
 
 def _moons_sample(degrees: float | None) -> tuple[Any, Any]:
@@ -489,8 +480,8 @@ def _band(value: Any) -> tuple[str, str, str]:
 
 def _gradient_view(checks: list[dict]) -> dict | None:
     """The per-parameter gradient-check table with each relative difference's verdict band."""
-    check, details = _details_with(checks, "gradient_table")
-    if check is None:
+    _, details = _details_with(checks, "gradient_table")
+    if details is None:
         return None
     rows = []
     for row in _dicts(details.get("gradient_table")):
@@ -504,7 +495,7 @@ def _gradient_view(checks: list[dict]) -> dict | None:
     overall = details.get("overall_relative_difference")
     css, icon, words = _band(overall)
     return {"rows": rows, "overall": overall, "overall_exact": repr(overall), "band": css, "icon": icon,
-            "words": words, "status": _check_view(check)}
+            "words": words}
 
 
 def _sandbox_view(extra: dict) -> dict:
@@ -532,11 +523,8 @@ def _sandbox_view(extra: dict) -> dict:
 def _protections_off(applied: list[str]) -> list[str]:
     if not applied:
         return []  # the sandbox never started (unreadable submission): nothing to say about its protections
-    try:
-        from grader.sandbox import protections_off
-    except ImportError:
-        return []
-    return list(protections_off(applied))
+    from grader.sandbox import protections_off
+    return protections_off(applied)
 
 
 def _replay_command(submission_file: Any, assignment: str, seed: Any) -> str:
@@ -637,8 +625,7 @@ def _histogram(shares: list[float], bins: int = 10) -> dict:
                      "label": f"{lo}", "range": f"{lo}–{hi}%" + ("" if index == bins - 1 else " (excl.)"),
                      "text_x": round(left + (index + 0.5) * step, 1), "text_y": round(top + plot_h - bar_h - 3, 1)})
     ticks = range(0, tallest + 1, step_y)
-    return {"width": width, "height": height, "left": left, "top": top, "plot_w": plot_w, "plot_h": plot_h,
-            "bars": bars, "axis_y": top + plot_h,
+    return {"width": width, "height": height, "left": left, "plot_w": plot_w, "bars": bars, "axis_y": top + plot_h,
             "ticks": [{"value": t, "y": round(top + plot_h - plot_h * t / tallest, 1)} for t in ticks],
             "total": len(shares)}
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.outcomes import PASSED, CheckOutcome
+from grader.outcomes import CheckOutcome
 from grader.overrides import Override
-from grader.report import format_points, write_text_atomic
+from grader.report import format_points, status_label, write_text_atomic
 from grader.rubric import GradeResult, ItemResult, earned_full_credit
 
 # extra_data keys this module owns; a run's `extra` may not replace them.
@@ -149,8 +149,7 @@ def item_output(item: ItemResult) -> str:
 def _outcome_lines(outcome: CheckOutcome, passed: bool) -> list[str]:
     if passed:
         return [f"  [pass] {outcome.title}"]
-    label = outcome.status if outcome.status != PASSED else f"partial credit {outcome.fraction:.0%}"
-    lines = [f"  [{label}] {outcome.title}"]
+    lines = [f"  [{status_label(outcome)}] {outcome.title}"]
     if outcome.message:
         lines.extend(f"      {line}" for line in outcome.message.splitlines())
     if outcome.hint:

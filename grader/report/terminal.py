@@ -13,7 +13,7 @@ import textwrap
 from typing import Callable
 
 from grader.outcomes import PASSED, CheckOutcome
-from grader.report import format_points
+from grader.report import format_points, status_label
 from grader.rubric import GradeResult, ItemResult, earned_full_credit
 
 WIDTH = 88
@@ -112,8 +112,7 @@ def _notes(result: GradeResult, public_only: bool) -> list[str]:
 
 
 def _failure(item: ItemResult, outcome: CheckOutcome, paint: Callable[[str, str], str]) -> list[str]:
-    label = outcome.status if outcome.status != PASSED else f"partial credit {outcome.fraction:.0%}"
-    head = _wrap(f"[{item.id}] {outcome.title} ({label})", "  ")
+    head = _wrap(f"[{item.id}] {outcome.title} ({status_label(outcome)})", "  ")
     lines = [paint(line, "red" if outcome.status != PASSED else "yellow") for line in head]
     if outcome.message:
         lines += _wrap(outcome.message, "      ")
