@@ -401,7 +401,7 @@ def _judge(node: ast.stmt, *, top: bool) -> tuple[str, str]:
                 return SKIP, f"{where}assignment {_offence(bad)}, which is not run when grading " \
                              "(only definitions, imports and simple values are)"
         return RUN, ""
-    if isinstance(node, ast.If) and _is_main_test(node.test):
+    if isinstance(node, ast.If) and is_main_test(node.test):
         return SKIP, 'the `if __name__ == "__main__":` block only runs when the file is run as a script; ' \
                      "it is not run when grading"
     if isinstance(node, (ast.If, ast.Try, ast.TryStar, ast.With)):
@@ -470,7 +470,8 @@ def _judge_compound(node: ast.stmt, where: str) -> tuple[str, str]:
     return RUN, ""
 
 
-def _is_main_test(test: ast.expr) -> bool:
+def is_main_test(test: ast.expr) -> bool:
+    """True for the condition of ``if __name__ == "__main__":`` (either way round)."""
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
         return False
     sides = [test.left, test.comparators[0]]
@@ -619,7 +620,7 @@ def _force_required(plan: list[_Planned], required: set[str]) -> None:
         found: set[str] = set()
         for planned in reversed(plan):
             node = planned.node
-            if node is None or (isinstance(node, ast.If) and _is_main_test(node.test)):
+            if node is None or (isinstance(node, ast.If) and is_main_test(node.test)):
                 continue
             bound = _bound_names(node)
             if not bound & wanted:

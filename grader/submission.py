@@ -35,13 +35,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from grader.discover import is_ignored
 from grader.loadplan import logical_line_starts
 
 CODE_SUFFIXES = (".py", ".ipynb")
-IGNORED_NAMES = frozenset({"__MACOSX", ".ipynb_checkpoints", "__pycache__"})
+MAX_ENTRIES = 2000  # files in a zip or folder submission
 PYTHON_BODY_CELL_MAGICS = frozenset({"%%time", "%%timeit", "%%capture"})
 
 _READ_CHUNK = 1 << 16
+# Read-only, and a named pipe must not block the grader.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _MAX_LISTED = 5
 _HELP_PREFIX = re.compile(r"\s*\?")
 _CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
@@ -99,7 +102,7 @@ class _Limits:
 
 
 def load_submission(path: str | os.PathLike, *, max_bytes: int = 10 * 2**20,
-                    max_unpacked_bytes: int = 50 * 2**20, max_entries: int = 2000) -> Submission:
+                    max_unpacked_bytes: int = 50 * 2**20, max_entries: int = MAX_ENTRIES) -> Submission:
     """Read the submission at `path` (.py, .ipynb, .zip or folder) as Python source.
 
     `max_bytes` caps the code file and `max_unpacked_bytes` a zip archive
@@ -128,7 +131,7 @@ def content_hash(path: str | os.PathLike) -> str:
     try:
         info = os.stat(path)
         if stat.S_ISDIR(info.st_mode):
-            listing = _list_folder(Path(path), label, max_entries=2000, strict=False)
+            listing = _list_folder(Path(path), label, max_entries=MAX_ENTRIES, strict=False)
             digest = _folder_digest()
             for rel in listing.candidates:
                 digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
@@ -176,10 +179,6 @@ class _Listing:
     outside_links: list[str]
 
 
-def _is_ignored(name: str) -> bool:
-    return name.startswith(".") or name in IGNORED_NAMES
-
-
 def _list_folder(root: Path, label: str, *, max_entries: int, strict: bool) -> _Listing:
     """The folder's candidate code files (relative POSIX paths), skipping ignored names.
 
@@ -190,9 +189,9 @@ def _list_folder(root: Path, label: str, *, max_entries: int, strict: bool) -> _
     real_root = os.path.realpath(root)
     seen = 0
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not _is_ignored(d))
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored(d))
         for name in sorted(filenames):
-            if _is_ignored(name):
+            if is_ignored(name):
                 continue
             seen += 1
             if seen > max_entries:
@@ -253,20 +252,28 @@ def _only_candidate(candidates: list[str], nested: list[str], outside: list[str]
                           f"Put your code file itself in the {what}")
 
 
+def _open_regular(path: Path, label: str) -> tuple[io.BufferedReader, int]:
+    """`path` opened read-only, and its size; SubmissionError unless it is a
+    regular file. OSError from opening it is the caller's to word."""
+    handle = open(os.open(path, _READ_FLAGS), "rb", closefd=True)
+    info = os.fstat(handle.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        handle.close()
+        raise SubmissionError(f"{label}: is not a regular file; submit a .py, .ipynb or .zip file")
+    return handle, info.st_size
+
+
 def _read_file(path: Path, label: str, limit: int) -> bytes:
     """The bytes of a regular file, at most `limit` of them, opened read-only."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        handle, size = _open_regular(path, label)
     except FileNotFoundError:
         raise SubmissionError(f"{label}: no such file or folder; check the path") from None
     except OSError as exc:
         raise SubmissionError(f"{label}: cannot be read ({exc.strerror or exc})") from None
-    with open(fd, "rb", closefd=True) as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise SubmissionError(f"{label}: is not a regular file; submit a .py, .ipynb or .zip file")
-        if info.st_size > limit:
-            raise _too_large(label, info.st_size, limit)
+    with handle:
+        if size > limit:
+            raise _too_large(label, size, limit)
         # The size can change after fstat; count what is actually read.
         data = handle.read(limit + 1)
     if len(data) > limit:
@@ -275,10 +282,8 @@ def _read_file(path: Path, label: str, limit: int) -> bytes:
 
 
 def _hash_file(path: Path, digest: "hashlib._Hash", label: str) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    with open(fd, "rb", closefd=True) as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise SubmissionError(f"{label}: is not a regular file; submit a .py, .ipynb or .zip file")
+    handle, _ = _open_regular(path, label)
+    with handle:
         while chunk := handle.read(_READ_CHUNK):
             digest.update(chunk)
 
@@ -316,7 +321,7 @@ def _load_zip(data: bytes, label: str, limits: _Limits) -> Submission:
         name = entry.filename.replace("\\", "/")
         _check_entry(entry, name, label)
         parts = [p for p in name.split("/") if p not in ("", ".")]
-        if entry.is_dir() or not parts or any(_is_ignored(p) for p in parts):
+        if entry.is_dir() or not parts or any(is_ignored(p) for p in parts):
             continue
         suffix = os.path.splitext(parts[-1])[1].lower()
         rel = "/".join(parts)
