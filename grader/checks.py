@@ -3,7 +3,9 @@
 A check is a pytest function in ``assignments/<name>/checks/``. Its docstring's
 first line is what the student reads as the check's title. It receives the
 fixtures ``student`` (a `StudentCode`), ``rng`` (a generator seeded from the
-run's unpredictable seed and the check's id), ``assignment`` and ``seed``.
+run's unpredictable seed and the check's id), ``module_rng`` (the same, from
+the check file's id, for module-scoped fixtures whose inputs every check of
+the file shares), ``assignment`` and ``seed``.
 
 Failures are data: a check raises `CheckFailure` (or lets a helper here raise
 it) with a student-facing message, an optional hint and JSON-able details;
@@ -12,7 +14,7 @@ the runner turns it into a `CheckOutcome`. Rendering happens elsewhere.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -178,8 +180,8 @@ def as_array(value: Any, *, name: str, call: str) -> np.ndarray:
         return value
     if isinstance(value, (int, float, np.generic)) and not isinstance(value, bool):
         return np.asarray(value, dtype=float)
-    raise CheckFailure(f"{call} returned {name} as {_kind(value)}; expected a NumPy array.",
-                       details={"call": call, "name": name, "got_type": _kind(value)})
+    raise CheckFailure(f"{call} returned {name} as {kind_of(value)}; expected a NumPy array.",
+                       details={"call": call, "name": name, "got_type": kind_of(value)})
 
 
 def expect_array(got: Any, expected: np.ndarray, *, name: str, call: str,
@@ -225,6 +227,37 @@ def expect_array(got: Any, expected: np.ndarray, *, name: str, call: str,
         hint=hint_text(hint), details=details)
 
 
+def wrong_entries(got: dict, expected: dict, keys: Iterable[str], *, call: str) -> list[tuple[str, CheckFailure]]:
+    """``(key, failure)`` for each of `keys` whose entry of `got` `expect_array` rejects, in `keys` order."""
+    wrong = []
+    for key in keys:
+        try:
+            expect_array(got[key], expected[key], name=key, call=call)
+        except CheckFailure as failure:
+            wrong.append((key, failure))
+    return wrong
+
+
+def expect_entries(got: dict, expected: dict, keys: list[str], *, call: str, lead: str,
+                   hint: str | Callable[[str, CheckFailure], str | None] | None = None) -> None:
+    """Fail once for every entry of `got` (e.g. gradients by key) that differs from `expected`.
+
+    The message is ``{lead} {wrong keys} (right: {the others}). First problem:
+    {what expect_array said about the first wrong key}``. `hint` may be a
+    function of that first key and its failure; its details are passed on,
+    with ``wrong_keys`` added.
+    """
+    wrong = wrong_entries(got, expected, keys, call=call)
+    if not wrong:
+        return
+    key, first = wrong[0]
+    names = [k for k, _ in wrong]
+    right = ", ".join(k for k in keys if k not in names) or "none"
+    raise CheckFailure(f"{lead} {', '.join(names)} (right: {right}). First problem: {first.message}",
+                       hint=hint(key, first) if callable(hint) else hint,
+                       details={**first.details, "wrong_keys": names})
+
+
 def hint_text(hint: str | Callable[[], str | None] | None) -> str | None:
     """The hint itself, computing it first when it was given as a function."""
     return hint() if callable(hint) else hint
@@ -241,7 +274,8 @@ def _preview(arr: np.ndarray, limit: int = 12) -> list:
     return [round(float(x), 6) for x in flat]
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """A short description of a student's value for messages ("a tuple of 3 items")."""
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype}"
     if value is None:
@@ -256,11 +290,6 @@ def _kind(value: Any) -> str:
     if kind:
         return f"a {kind} object"
     return f"a {type(value).__name__}"
-
-
-def kind_of(value: Any) -> str:
-    """A short description of a student's value for messages ("a tuple of 3 items")."""
-    return _kind(value)
 
 
 def record(request: Any, **details: Any) -> None:

@@ -104,6 +104,17 @@ def _first_match(function: str, compute: Callable[[str | None], dict], got: dict
     return None
 
 
+def _known_bug(function: str, compute: Callable[[str | None], dict], got: dict, correct: dict, m: int | None,
+               what: str = "the values computed with") -> Diagnosis | None:
+    """The diagnosis of the first known bug of `function` whose mutant matches `got`, with its evidence."""
+    match = _first_match(function, compute, got, correct)
+    if match is None:
+        return None
+    flag, affected = match
+    bug_id, _ = mutants.split_flag(flag)
+    return Diagnosis(bug_id, BUGS[bug_id].hint, _evidence(got, correct, affected, flag, m, what))
+
+
 # ---------------------------------------------------------------- relations
 
 
@@ -214,13 +225,7 @@ def diagnose_linear_backward(got: Any, dZ: np.ndarray, A_prev: np.ndarray, W: np
     def compute(flag):
         return dict(zip(_LINEAR_NAMES, mutants.linear_backward_variant(dZ, A_prev, W, b, flag)))
 
-    correct = compute(None)
-    match = _first_match(mutants.LINEAR_BACKWARD, compute, student, correct)
-    if match is None:
-        return None
-    flag, affected = match
-    bug_id, _ = mutants.split_flag(flag)
-    return Diagnosis(bug_id, BUGS[bug_id].hint, _evidence(student, correct, affected, flag, A_prev.shape[1]))
+    return _known_bug(mutants.LINEAR_BACKWARD, compute, student, compute(None), A_prev.shape[1])
 
 
 def diagnose_forward(got_AL: Any, X: np.ndarray, params: dict) -> Diagnosis | None:
@@ -235,14 +240,7 @@ def diagnose_forward(got_AL: Any, X: np.ndarray, params: dict) -> Diagnosis | No
     def compute(flag):
         return {"AL": mutants.forward_variant(X, params, flag)[0]}
 
-    correct = compute(None)
-    match = _first_match(mutants.FORWARD, compute, student, correct)
-    if match is None:
-        return None
-    flag, affected = match
-    bug_id, _ = mutants.split_flag(flag)
-    return Diagnosis(bug_id, BUGS[bug_id].hint,
-                     _evidence(student, correct, affected, flag, X.shape[1], what="AL computed with"))
+    return _known_bug(mutants.FORWARD, compute, student, compute(None), X.shape[1], what="AL computed with")
 
 
 def diagnose_grads(got_grads: Any, X: np.ndarray, Y: np.ndarray, params: dict) -> Diagnosis | None:
@@ -264,12 +262,8 @@ def diagnose_grads(got_grads: Any, X: np.ndarray, Y: np.ndarray, params: dict) -
 
     reference_grads = compute(None)
     correct = {key: reference_grads[key] for key in canonical}
-    match = _first_match(mutants.GRADS, compute, student, correct)
-    if match is not None:
-        flag, affected = match
-        bug_id, _ = mutants.split_flag(flag)
-        return Diagnosis(bug_id, BUGS[bug_id].hint, _evidence(student, correct, affected, flag, Y.shape[1]))
-    return _localise(student, correct, L, Y.shape[1])
+    return (_known_bug(mutants.GRADS, compute, student, correct, Y.shape[1])
+            or _localise(student, correct, L, Y.shape[1]))
 
 
 def _localise(student: dict, correct: dict, L: int, m: int) -> Diagnosis | None:
@@ -332,15 +326,9 @@ def diagnose_cost(got: Any, AL: np.ndarray, Y: np.ndarray) -> Diagnosis | None:
     if value.ndim > 0 and math.isclose(value.item(), correct, rel_tol=RTOL, abs_tol=ATOL):
         return Diagnosis("cost_not_scalar", not_scalar, f"your cost is an array of shape {value.shape}; "
                                                         f"its value is right")
-    student, right = {"cost": value.reshape(())}, {"cost": np.asarray(correct)}
-    match = _first_match(mutants.COST, lambda flag: {"cost": np.asarray(mutants.cost_variant(AL, Y, flag))},
-                         student, right)
-    if match is None:
-        return None
-    flag, affected = match
-    bug_id, _ = mutants.split_flag(flag)
-    return Diagnosis(bug_id, BUGS[bug_id].hint,
-                     _evidence(student, right, affected, flag, Y.shape[1], what="the cost computed with"))
+    return _known_bug(mutants.COST, lambda flag: {"cost": np.asarray(mutants.cost_variant(AL, Y, flag))},
+                      {"cost": value.reshape(())}, {"cost": np.asarray(correct)}, Y.shape[1],
+                      what="the cost computed with")
 
 
 # ---------------------------------------------------------------- exceptions

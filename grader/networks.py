@@ -1,13 +1,18 @@
-"""Trusted-side inputs for checks of the chapter's networks, shared by every assignment's checks.
+"""What every assignment's checks of the chapter's networks share (trusted side).
 
 Random parameters and data in the chapter's conventions (column-major, ReLU
-hidden layers, one sigmoid output), and the source of the planted bug a
-student's gradient check must flag.
+hidden layers, one sigmoid output), the student's own L-layer passes run end
+to end, gradients rolled into one vector, and the source of the planted bug
+a student's gradient check must flag.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from grader.checks import CheckFailure, describe_args, kind_of
 
 
 def random_params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -35,6 +40,38 @@ def random_data(n_x: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray,
     if m > 1:
         Y[0, 0], Y[0, 1] = 0.0, 1.0
     return X, Y
+
+
+def layer_dims(params: dict) -> list[int]:
+    """The layer sizes ``[n_x, n_1, ..., n_L]`` of a params dict."""
+    L = len([k for k in params if k.startswith("W")])
+    return [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, L + 1)]
+
+
+def rolled(grads: dict, params: dict) -> np.ndarray:
+    """The gradients ``grads["d" + key]`` of every parameter, in `params` order, as one float vector."""
+    return np.concatenate([np.asarray(grads["d" + k], dtype=float).ravel() for k in params])
+
+
+def student_forward(student: Any, X: np.ndarray, params: dict) -> tuple[Any, Any, str]:
+    """The student's ``L_layer_forward(X, params)``: (AL, caches, the call as messages show it)."""
+    call = f"L_layer_forward({describe_args(X=X)}, params for {layer_dims(params)})"
+    value = student.L_layer_forward(X, params)
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise CheckFailure(f"{call} returned {kind_of(value)}; expected (AL, caches).",
+                           hint="End L_layer_forward with `return AL, caches`.")
+    return value[0], value[1], call
+
+
+def student_grads(student: Any, X: np.ndarray, Y: np.ndarray, params: dict) -> tuple[dict, str]:
+    """The student's gradients from their own forward caches and backward: (grads, the backward call)."""
+    AL, caches, _ = student_forward(student, X, params)
+    call = f"L_layer_backward(AL, Y, caches) for {layer_dims(params)}, m={X.shape[1]}"
+    grads = student.L_layer_backward(AL, Y, caches)
+    if not isinstance(grads, dict):
+        raise CheckFailure(f"{call} returned {kind_of(grads)}; expected a dict with dW1, db1, ...",
+                           hint="Collect the gradients in a dict: grads['dW' + str(l)] = dW.")
+    return grads, call
 
 
 # Trusted source run inside the worker for one call (see Sandbox.call's `patch`):

@@ -191,6 +191,11 @@ class _GradingPlugin:
         """A generator seeded from the run's seed and the check's id: fresh per run, replayable."""
         return np.random.default_rng([self._seed, zlib.crc32(request.node.nodeid.encode())])
 
+    @pytest.fixture(scope="module")
+    def module_rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
+        """Like `rng`, seeded from the check file's id: for inputs every check of a file shares."""
+        return np.random.default_rng([self._seed, zlib.crc32(request.node.nodeid.encode())])
+
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "public: the check runs in the student's self-check too")
 
@@ -203,8 +208,8 @@ class _GradingPlugin:
         outcome = yield
         report = outcome.get_result()
         nodeid = report.nodeid
-        if call.when == "setup":
-            self._started[nodeid] = time.perf_counter()
+        if call.when == "setup":  # this hook runs after each phase: the check started when its setup did
+            self._started[nodeid] = call.start
         existing = self.outcomes.get(nodeid)
         if existing is not None and existing.status != PASSED:
             return  # the first phase that failed says why
@@ -212,7 +217,7 @@ class _GradingPlugin:
             return
         title = _title(item)
         public = item.get_closest_marker("public") is not None
-        duration = time.perf_counter() - self._started.get(nodeid, time.perf_counter())
+        duration = call.stop - self._started.get(nodeid, call.start)
         details = dict(getattr(item, "grading_details", {}))
         if report.passed:
             fraction = getattr(item, "grading_fraction", None)

@@ -7,14 +7,13 @@ change without touching these tests); every item not listed must be full.
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 
 import pytest
 
 from grader.rubric import rubric_for
 from grader.runner import grade
-from tests.grading_helpers import assert_scores
+from tests.grading_helpers import assert_fragments, assert_scores, reference_submission
 
 ASSIGNMENT = "backprop-exercises"
 REPO = Path(__file__).resolve().parents[1]
@@ -85,18 +84,9 @@ def _fixture(name: str) -> str:
     return str(FIXTURES / f"{name}.py")
 
 
-def _reference_submission(tmp_path: Path) -> Path:
-    """The exercises' reference as one file: it imports C2/C3 from the lab's reference, so inline that."""
-    lab = (REPO / "reference" / "backprop_lab.py").read_text()
-    exercises = (REPO / "reference" / "backprop_exercises.py").read_text()
-    exercises = re.sub(r"^from reference\.backprop_lab import .*$", "", exercises, flags=re.M)
-    path = tmp_path / "reference_exercises.py"
-    path.write_text(lab + "\n\n" + exercises)
-    return path
-
-
 def test_reference_earns_full_marks(tmp_path):
-    run = grade(_reference_submission(tmp_path), ASSIGNMENT, seed=SEED)
+    # The exercises' reference imports C2/C3 from the lab's reference: one file needs that inlined.
+    run = grade(reference_submission("backprop_exercises", tmp_path), ASSIGNMENT, seed=SEED)
     assert_scores(run, {})
     assert run.result.score == run.result.max_score
 
@@ -116,10 +106,7 @@ def test_typical_mistake_earns_its_exact_score(name):
     fractions, fragments = CASES[name]
     run = _graded(_fixture(name))
     assert_scores(run, fractions)
-    for check, fragment in fragments:
-        texts = [f"{o.message} {o.hint or ''}" for o in run.result.outcomes if check in o.check_id]
-        assert texts, f"no check matching {check!r} ran"
-        assert any(fragment in text for text in texts), (check, fragment, texts)
+    assert_fragments(run, fragments)
 
 
 def test_debug_this_credit_follows_the_bugs_fixed():

@@ -45,6 +45,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from grader.checks import relative_difference  # noqa: E402
+from grader.networks import random_params, rolled  # noqa: E402
 from reference import backprop_lab as ref  # noqa: E402
 from reference.moons import moons, rotated  # noqa: E402
 
@@ -128,12 +130,7 @@ def base() -> types.ModuleType:
 
 def network(dims: list[int], seed: int) -> dict[str, np.ndarray]:
     """He-scaled weights and non-zero biases (so a dropped bias shows)."""
-    rng = np.random.default_rng(seed)
-    params = {}
-    for l in range(1, len(dims)):
-        params[f"W{l}"] = rng.standard_normal((dims[l], dims[l - 1])) * np.sqrt(2.0 / dims[l - 1])
-        params[f"b{l}"] = rng.standard_normal((dims[l], 1)) * 0.1
-    return params
+    return random_params(dims, np.random.default_rng(seed))
 
 
 def data(n_x: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,15 +144,6 @@ def data(n_x: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def copied(params: dict) -> dict:
     return {key: value.copy() for key, value in params.items()}
-
-
-def rolled(grads: dict, params: dict) -> np.ndarray:
-    return np.concatenate([np.asarray(grads["d" + key], dtype=float).ravel() for key in params])
-
-
-def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    denominator = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if denominator == 0 else float(np.linalg.norm(a - b) / denominator)
 
 
 # ------------------------------------------------------------------ probes

@@ -16,7 +16,7 @@ import pytest
 from grader.assignment import load_assignment
 from grader.rubric import rubric_for
 from grader.runner import grade
-from tests.grading_helpers import assert_scores
+from tests.grading_helpers import assert_fragments, assert_scores
 
 ASSIGNMENT = "backprop-quiz"
 REPO = Path(__file__).resolve().parents[1]
@@ -91,10 +91,7 @@ def test_typical_mistake_earns_its_exact_score(name):
     fractions, fragments = CASES[name]
     run = _graded(name)
     assert_scores(run, fractions)
-    for check, fragment in fragments:
-        texts = [f"{o.message} {o.hint or ''}" for o in run.result.outcomes if check in o.check_id]
-        assert texts, f"no check matching {check!r} ran"
-        assert any(fragment in text for text in texts), (check, fragment, texts)
+    assert_fragments(run, fragments)
 
 
 def test_messages_do_not_reveal_the_answers():

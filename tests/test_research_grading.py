@@ -8,14 +8,13 @@ operations, reused nodes, 4 random expressions and 2 logistic losses.
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 
 import pytest
 
 from grader.rubric import rubric_for
 from grader.runner import grade
-from tests.grading_helpers import assert_scores
+from tests.grading_helpers import assert_fragments, assert_scores, reference_submission
 
 ASSIGNMENT = "backprop-research"
 REPO = Path(__file__).resolve().parents[1]
@@ -75,11 +74,7 @@ def _fixture(name: str) -> str:
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     """The research reference as one file: it imports layer helpers from the lab's reference, so inline that."""
-    lab = (REPO / "reference" / "backprop_lab.py").read_text()
-    research = (REPO / "reference" / "backprop_research.py").read_text()
-    research = re.sub(r"^from reference\.backprop_lab import .*$", "", research, flags=re.M)
-    path = tmp_path_factory.mktemp("reference") / "reference_research.py"
-    path.write_text(lab + "\n\n" + research)
+    path = reference_submission("backprop_research", tmp_path_factory.mktemp("reference"))
     return grade(path, ASSIGNMENT, seed=SEED)
 
 
@@ -114,10 +109,7 @@ def test_typical_mistake_earns_its_exact_score(name):
     fractions, fragments = CASES[name]
     run = _graded(_fixture(name))
     assert_scores(run, fractions)
-    for check, fragment in fragments:
-        texts = [f"{o.message} {o.hint or ''}" for o in run.result.outcomes if check in o.check_id]
-        assert texts, f"no check matching {check!r} ran"
-        assert any(fragment in text for text in texts), (check, fragment, texts)
+    assert_fragments(run, fragments)
 
 
 def test_every_fixture_is_covered():

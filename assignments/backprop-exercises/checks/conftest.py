@@ -11,7 +11,7 @@ import pytest
 import reference.backprop_exercises as reference_exercises
 import reference.backprop_lab as reference_lab
 from grader.checks import CheckFailure, kind_of
-from grader.networks import random_data, random_params
+from grader.networks import random_data, random_params, student_forward, student_grads
 from grader.sandbox import StudentException
 
 
@@ -77,28 +77,6 @@ class Exercises:
     params = staticmethod(random_params)
     data = staticmethod(random_data)
 
-    @staticmethod
-    def dims_text(dims: list[int]) -> str:
-        """``[5, 4, 3, 1]``, for messages."""
-        return "[" + ", ".join(str(d) for d in dims) + "]"
-
-    def forward(self, student: Any, X: np.ndarray, params: dict, dims: list[int]) -> tuple[Any, Any, str]:
-        """The student's L_layer_forward: (AL, caches, call description)."""
-        call = f"L_layer_forward(X {X.shape}, params for {self.dims_text(dims)})"
-        value = student.L_layer_forward(X, params)
-        if not (isinstance(value, (tuple, list)) and len(value) == 2):
-            raise CheckFailure(f"{call} returned {kind_of(value)}; expected (AL, caches).",
-                               hint="End L_layer_forward with `return AL, caches`.")
-        return value[0], value[1], call
-
-    def grads(self, student: Any, X: np.ndarray, Y: np.ndarray, params: dict,
-              dims: list[int]) -> tuple[dict, str]:
-        """The student's gradients from their own forward caches and backward."""
-        AL, caches, _ = self.forward(student, X, params, dims)
-        call = f"L_layer_backward(AL, Y, caches) for {self.dims_text(dims)}, m={X.shape[1]}"
-        grads = student.L_layer_backward(AL, Y, caches)
-        if not isinstance(grads, dict):
-            raise CheckFailure(f"{call} returned {kind_of(grads)}; expected a dict with dW1, db1, ...",
-                               hint="Collect the gradients in a dict: grads['dW' + str(l)] = dW.")
-        return grads, call
-
+    # The student's L_layer_forward, and their gradients from their own caches and backward.
+    forward = staticmethod(student_forward)
+    grads = staticmethod(student_grads)

@@ -23,27 +23,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import CheckError, CheckFailure, NotGraded, expect_array, kind_of, partial_credit, record
+from grader.checks import (CheckError, CheckFailure, NotGraded, expect_array, kind_of, partial_credit, record,
+                           wrong_entries)
+from grader.networks import random_params
+from reference.backprop_lab import sigmoid
 
 KEYS = ("dW1", "db1", "dW2", "db2")
 
 
-def _sigmoid(Z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-Z))
-
-
 def _case(rng: np.random.Generator, n_x: int, n_h: int, m: int) -> dict:
-    """A 2-layer network's inputs, its forward cache (A1, A2, Z1), and the reference gradients."""
-    params = {"W1": rng.standard_normal((n_h, n_x)) * np.sqrt(2.0 / n_x),
-              "b1": rng.standard_normal((n_h, 1)) * 0.1,
-              "W2": rng.standard_normal((1, n_h)) * np.sqrt(2.0 / n_h),
-              "b2": rng.standard_normal((1, 1)) * 0.1}
+    """A 2-layer network's inputs and its forward cache (A1, A2, Z1)."""
+    params = random_params([n_x, n_h, 1], rng)
     X = rng.standard_normal((n_x, m))
     Y = (rng.random((1, m)) > 0.5).astype(float)
     Y[0, 0], Y[0, 1] = 0.0, 1.0
     Z1 = params["W1"] @ X + params["b1"]
     A1 = np.maximum(Z1, 0)
-    A2 = _sigmoid(params["W2"] @ A1 + params["b2"])
+    A2 = sigmoid(params["W2"] @ A1 + params["b2"])
     cache = {"A1": A1, "A2": A2, "Z1": Z1}
     return {"X": X, "Y": Y, "params": params, "cache": cache, "n_x": n_x, "n_h": n_h, "m": m,
             "call": f"backward(X, Y, params, cache) with n_x={n_x}, n_h={n_h}, m={m}"}
@@ -147,12 +143,7 @@ def test_no_new_bugs(student, ref, rng, request):
     m = int(rng.integers(4, 8))
     case = _case(rng, m, m, m)  # square: none of the three bugs changes dW1 or db2 here
     got, expected = _run(student, ref, case)
-    wrong = []
-    for key in ("dW1", "db2"):
-        try:
-            expect_array(got[key], expected[key], name=key, call=case["call"])
-        except CheckFailure as failure:
-            wrong.append((key, failure))
+    wrong = wrong_entries(got, expected, ("dW1", "db2"), call=case["call"])
     if wrong:
         key, first = wrong[0]
         raise CheckFailure(f"{' and '.join(k for k, _ in wrong)} {'is' if len(wrong) == 1 else 'are'} wrong, "

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, NotGraded, record, relative_difference
-from grader.networks import planted_bug_source
+from grader.networks import planted_bug_source, rolled
 
 DIMS = [5, 4, 3, 1]
 M = 7  # != n_x, so a transposed gradient cannot pass by shape
@@ -24,22 +24,24 @@ M = 7  # != n_x, so a transposed gradient cannot pass by shape
 PLANTED_BUG = planted_bug_source(2.0)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tolerance(assignment) -> float:
     """The chapter's bar for a correct gradient: relative difference below 1e-7."""
     return float(assignment.setting("gradient_tolerance"))
 
 
-def _rolled(grads: dict, params: dict) -> np.ndarray:
-    return np.concatenate([np.asarray(grads["d" + k], dtype=float).ravel() for k in params])
+@pytest.fixture(scope="module")
+def case(student, ex, module_rng, tolerance) -> dict:
+    """Inputs, numerical gradients, the student's gradients and how far apart they are.
 
-
-def _case(student, ex, rng, tolerance: float) -> dict:
-    """Inputs, numerical gradients, the student's gradients and how far apart they are."""
-    params = ex.params(DIMS, rng)
-    X, Y = ex.data(DIMS[0], M, rng)
+    One case for every check of this file: each gradient_check check tests
+    the student's function on the very network the first check found their
+    backprop right on, and the reference work runs once per submission.
+    """
+    params = ex.params(DIMS, module_rng)
+    X, Y = ex.data(DIMS[0], M, module_rng)
     numerical = ex.lab.numerical_gradients(X, Y, params, 1e-7)
-    grads, call = ex.grads(student, X, Y, params, DIMS)
+    grads, call = ex.grads(student, X, Y, params)
     table, overall = [], float("inf")
     usable = all(("d" + k) in grads and isinstance(grads["d" + k], np.ndarray)
                  and grads["d" + k].shape == params[k].shape for k in params)
@@ -48,7 +50,7 @@ def _case(student, ex, rng, tolerance: float) -> dict:
             table.append({"parameter": k,
                           "relative_difference": relative_difference(np.asarray(grads["d" + k], dtype=float),
                                                                      numerical["d" + k])})
-        overall = relative_difference(_rolled(grads, params), _rolled(numerical, params))
+        overall = relative_difference(rolled(grads, params), rolled(numerical, params))
     return {"params": params, "X": X, "Y": Y, "grads": grads, "call": call, "table": table,
             "overall": overall, "usable": usable, "correct": usable and overall < tolerance}
 
@@ -60,9 +62,8 @@ def _require_correct_backprop(case: dict) -> None:
 
 
 @pytest.mark.public
-def test_backprop_agrees_with_numerical_gradients(student, ex, rng, tolerance, request):
+def test_backprop_agrees_with_numerical_gradients(case, tolerance, request):
     """Your backprop gradients agree with two-sided numerical gradients on a [5, 4, 3, 1] network (< 1e-7)"""
-    case = _case(student, ex, rng, tolerance)
     record(request, gradient_table=case["table"], overall_relative_difference=case["overall"])
     if not case["usable"]:
         expected = {"d" + k: v.shape for k, v in case["params"].items()}
@@ -80,9 +81,8 @@ def test_backprop_agrees_with_numerical_gradients(student, ex, rng, tolerance, r
                  "the transposes, and which layer's Z the ReLU derivative uses.")
 
 
-def test_gradient_check_passes_correct_code(student, ex, rng, tolerance, request):
+def test_gradient_check_passes_correct_code(case, student, ex, tolerance, request):
     """Your gradient_check passes your correct backprop on [5, 4, 3, 1] (returns < 1e-7)"""
-    case = _case(student, ex, rng, tolerance)
     _require_correct_backprop(case)
     call = "gradient_check(X, Y, params) on a [5, 4, 3, 1] network"
     value = ex.number(student.gradient_check(case["X"], case["Y"], case["params"]), call,
@@ -97,9 +97,8 @@ def test_gradient_check_passes_correct_code(student, ex, rng, tolerance, request
                                 "the difference by the sum of the norms.")
 
 
-def test_gradient_check_flags_a_planted_bug(student, ex, rng, tolerance, assignment, request):
+def test_gradient_check_flags_a_planted_bug(case, student, ex, assignment, request):
     """Your gradient_check flags a backward pass with a planted bug on [5, 4, 3, 1] (returns > 1e-3)"""
-    case = _case(student, ex, rng, tolerance)
     _require_correct_backprop(case)
     threshold = float(assignment.setting("planted_bug_threshold"))
     backward = student.resolve("L_layer_backward")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import reference.backprop_lab as reference_lab
-from grader.checks import CheckFailure, describe_args, kind_of
-from grader.networks import random_data, random_params
+from grader.checks import CheckFailure, kind_of
+from grader.networks import random_data, random_params, student_forward, student_grads
 
 try:  # hints are a bonus: a check must still grade if the diagnosis module fails to import
     from grader import diagnose
@@ -45,27 +45,9 @@ class Lab:
         raise CheckFailure(f"{call} returned {kind_of(value)}; expected {expected}.",
                            hint=f"End the function with `return {expected.strip('()')}`.")
 
-    def forward(self, student: Any, X: np.ndarray, params: dict) -> tuple[np.ndarray, Any, str]:
-        """Run the student's L_layer_forward; returns (AL, caches, call description)."""
-        call = f"L_layer_forward({describe_args(X=X)}, params for {self.dims(params)})"
-        AL, caches = self.unpack(student.L_layer_forward(X, params), 2, call, "(AL, caches)")
-        return AL, caches, call
-
-    def grads(self, student: Any, X: np.ndarray, Y: np.ndarray, params: dict) -> tuple[dict, str]:
-        """The student's gradients from their own forward caches and backward."""
-        AL, caches, _ = self.forward(student, X, params)
-        call = f"L_layer_backward(AL, Y, caches) for {self.dims(params)}, m={X.shape[1]}"
-        grads = student.L_layer_backward(AL, Y, caches)
-        if not isinstance(grads, dict):
-            raise CheckFailure(f"{call} returned {kind_of(grads)}; expected a dict with dW1, db1, ...",
-                               hint="Collect the gradients in a dict: grads['dW' + str(l)] = dW.")
-        return grads, call
-
-    @staticmethod
-    def dims(params: dict) -> list[int]:
-        """The layer sizes [n_x, n_1, ..., n_L] of a params dict."""
-        L = len([k for k in params if k.startswith("W")])
-        return [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, L + 1)]
+    # The student's L_layer_forward, and their gradients from their own caches and backward.
+    forward = staticmethod(student_forward)
+    grads = staticmethod(student_grads)
 
     @staticmethod
     def hint(function: str, *args: Any) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, describe_args, expect_array
+from grader.checks import CheckFailure, describe_args, expect_array, expect_entries
 from grader.networks import layer_case_ids, network_case_ids
 
 # (n_prev, n, m): non-square W and n_prev != m expose missing transposes; m = 1 and m > 1.
@@ -52,19 +52,9 @@ def test_L_layer_backward_gradients(student, ref, lab, rng, dims, m):
                            f"(it returned keys {sorted(map(str, grads))}).",
                            hint=hint() or "Loop over every layer, l = L down to 1, and store grads['dW' + str(l)] "
                                         "and grads['db' + str(l)].")
-    wrong = []
-    for key in keys:
-        try:
-            expect_array(grads[key], expected[key], name=key, call=call)
-        except CheckFailure as failure:
-            wrong.append((key, failure))
-    if wrong:
-        key, first = wrong[0]
-        names = ", ".join(k for k, _ in wrong)
-        right = ", ".join(k for k in keys if k not in dict(wrong)) or "none"
-        raise CheckFailure(f"Wrong gradients: {names} (right: {right}). First problem: {first.message}",
-                           hint=hint() or first.hint or lab.array_hint(key, grads[key], expected[key], m),
-                           details={**first.details, "wrong_keys": [k for k, _ in wrong]})
+    expect_entries(grads, expected, keys, call=call, lead="Wrong gradients:",
+                   hint=lambda key, first: (hint() or first.hint
+                                            or lab.array_hint(key, grads[key], expected[key], m)))
 
 
 def test_L_layer_backward_leaves_inputs_unchanged(student, lab, rng):

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, NotGraded, record, relative_difference
-from grader.networks import planted_bug_source
+from grader.networks import planted_bug_source, rolled
 
 DIMS = [2, 5, 3, 1]
 M = 5
+
 
 def _planted(case) -> tuple[str, float]:
     """The planted-bug patch for this input, and its factor.
@@ -29,7 +30,7 @@ def _planted(case) -> tuple[str, float]:
     the two differ at least threefold, so returning the absolute difference
     can never pass for the chapter's relative one by coincidence.
     """
-    norm = float(np.linalg.norm(_rolled(case["grads"], case["params"])))
+    norm = float(np.linalg.norm(rolled(case["grads"], case["params"])))
     for factor in (2.0, 10.0, 1.25):
         relative, absolute = (factor - 1) / (factor + 1), (factor - 1) * norm
         if max(relative, absolute) >= 3 * min(relative, absolute):
@@ -37,18 +38,25 @@ def _planted(case) -> tuple[str, float]:
     return planted_bug_source(factor), factor
 
 
-def _rolled(grads: dict, params: dict) -> np.ndarray:
-    return np.concatenate([np.asarray(grads["d" + k], dtype=float).ravel() for k in params])
+@pytest.fixture(scope="module")
+def tolerance(assignment):
+    return float(assignment.setting("gradient_tolerance"))
 
 
-def _setup(student, ref, lab, rng, gradient_tolerance):
-    """Inputs, the numerical gradients, and the student's backprop gradients (checked against them)."""
-    params = lab.params(DIMS, rng)
-    X, Y = lab.data(DIMS[0], M, rng)
+@pytest.fixture(scope="module")
+def case(student, ref, lab, module_rng, tolerance):
+    """Inputs, the numerical gradients, and the student's backprop gradients (checked against them).
+
+    One case for every check of this file: each gradient_check check tests
+    the student's function on the very network the first check found their
+    backprop right on, and the reference work runs once per submission.
+    """
+    params = lab.params(DIMS, module_rng)
+    X, Y = lab.data(DIMS[0], M, module_rng)
     numerical = ref.numerical_gradients(X, Y, params, 1e-7)
     grads, call = lab.grads(student, X, Y, params)
-    table, ok = [], all(("d" + k) in grads for k in params)
-    if ok:
+    table, overall, shapes_ok = [], float("inf"), all(("d" + k) in grads for k in params)
+    if shapes_ok:
         try:
             for k in params:
                 got = np.asarray(grads["d" + k], dtype=float)
@@ -57,14 +65,12 @@ def _setup(student, ref, lab, rng, gradient_tolerance):
                 table.append({"parameter": k, "backprop_norm": float(np.linalg.norm(got)),
                               "numerical_norm": float(np.linalg.norm(numerical["d" + k])),
                               "relative_difference": relative_difference(got, numerical["d" + k])})
-            overall = relative_difference(_rolled(grads, params), _rolled(numerical, params))
+            overall = relative_difference(rolled(grads, params), rolled(numerical, params))
         except (ValueError, TypeError):
-            ok, overall = False, float("inf")
-    else:
-        overall = float("inf")
+            shapes_ok = False
     return {"params": params, "X": X, "Y": Y, "numerical": numerical, "grads": grads, "call": call,
-            "table": table, "overall": overall, "shapes_ok": ok,
-            "correct": ok and overall < gradient_tolerance,
+            "table": table, "overall": overall, "shapes_ok": shapes_ok,
+            "correct": shapes_ok and overall < tolerance,
             "cost_correct": _cost_is_correct(student, ref, X, params, Y)}
 
 
@@ -98,15 +104,9 @@ def _require_correct_backprop(case) -> None:
                         "(see the check above): a gradient check can only be tested on correct code.")
 
 
-@pytest.fixture
-def tolerance(assignment):
-    return float(assignment.setting("gradient_tolerance"))
-
-
 @pytest.mark.public
-def test_backprop_agrees_with_numerical_gradients(student, ref, lab, rng, tolerance, request):
+def test_backprop_agrees_with_numerical_gradients(case, lab, tolerance, request):
     """Your backprop gradients agree with two-sided numerical gradients on a [2, 5, 3, 1] network (< 1e-7)"""
-    case = _setup(student, ref, lab, rng, tolerance)
     record(request, gradient_table=case["table"], overall_relative_difference=case["overall"])
     if not case["shapes_ok"]:
         raise CheckFailure(f"{case['call']} did not return a gradient of the right shape for every parameter "
@@ -122,9 +122,8 @@ def test_backprop_agrees_with_numerical_gradients(student, ref, lab, rng, tolera
             hint=hint or "Above 1e-3 there is a bug; look at the layer of the worst parameter first.")
 
 
-def test_gradient_check_passes_correct_code(student, ref, lab, rng, tolerance, request):
+def test_gradient_check_passes_correct_code(case, student, ref, tolerance, request):
     """Your gradient_check passes your correct backprop (returns < 1e-7)"""
-    case = _setup(student, ref, lab, rng, tolerance)
     _require_correct_backprop(case)
     call = "gradient_check(X, Y, params) on a [2, 5, 3, 1] network"
     value = _number(student.gradient_check(case["X"], case["Y"], case["params"]), call)
@@ -138,9 +137,8 @@ def test_gradient_check_passes_correct_code(student, ref, lab, rng, tolerance, r
                                 "difference by the sum of the norms.")
 
 
-def test_gradient_check_flags_a_planted_bug(student, ref, lab, rng, tolerance, assignment, request):
+def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
     """Your gradient_check flags a backward pass with a planted bug (returns > 1e-3)"""
-    case = _setup(student, ref, lab, rng, tolerance)
     _require_correct_backprop(case)
     threshold = float(assignment.setting("planted_bug_threshold"))
     backward = student.resolve("L_layer_backward")
@@ -156,16 +154,15 @@ def test_gradient_check_flags_a_planted_bug(student, ref, lab, rng, tolerance, a
                                 "recompute them another way), and return the relative difference.")
 
 
-def test_gradient_check_returns_the_relative_difference(student, ref, lab, rng, tolerance, request):
+def test_gradient_check_returns_the_relative_difference(case, student, request):
     """Your gradient_check returns ||grad - gradapprox|| / (||grad|| + ||gradapprox||)"""
-    case = _setup(student, ref, lab, rng, tolerance)
     _require_correct_backprop(case)
     backward = student.resolve("L_layer_backward")
     patch, factor = _planted(case)
     value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
                                 patch={backward: patch}).value, "gradient_check(X, Y, params)")
     planted = {"d" + k: factor * np.asarray(case["grads"]["d" + k], dtype=float) for k in case["params"]}
-    g, n = _rolled(planted, case["params"]), _rolled(case["numerical"], case["params"])
+    g, n = rolled(planted, case["params"]), rolled(case["numerical"], case["params"])
     expected = relative_difference(g, n)
     record(request, returned=value, expected=expected)
     if not np.isclose(value, expected, rtol=0.05):
@@ -178,9 +175,8 @@ def test_gradient_check_returns_the_relative_difference(student, ref, lab, rng, 
                            f"difference on this input is {expected:.4g}.", hint=hint)
 
 
-def test_gradient_check_uses_two_sided_differences(student, ref, lab, rng, tolerance, request):
+def test_gradient_check_uses_two_sided_differences(case, student, ref, request):
     """Your gradient_check uses the two-sided difference (accurate to O(eps^2))"""
-    case = _setup(student, ref, lab, rng, tolerance)
     _require_correct_backprop(case)
     eps = 1e-4  # large enough that a one-sided difference's O(eps) error shows, small enough for two-sided
     call = f"gradient_check(X, Y, params, {eps:g})"
@@ -199,9 +195,8 @@ def test_gradient_check_uses_two_sided_differences(student, ref, lab, rng, toler
                            f"with this epsilon.", hint=hint)
 
 
-def test_gradient_check_restores_parameters(student, ref, lab, rng, tolerance):
+def test_gradient_check_restores_parameters(case, student):
     """Your gradient_check leaves params as it found them"""
-    case = _setup(student, ref, lab, rng, tolerance)
     _require_correct_backprop(case)
     params = case["params"]
     handle = student.put({k: v.copy() for k, v in params.items()})
@@ -228,4 +223,4 @@ def _one_sided_difference(ref, case, eps: float) -> float:
             shifted[k][idx] += eps
             grad[idx] = (ref.compute_cost(ref.L_layer_forward(X, shifted)[0], Y) - base) / eps
         approx["d" + k] = grad
-    return relative_difference(_rolled(approx, params), _rolled(case["numerical"], params))
+    return relative_difference(rolled(approx, params), rolled(case["numerical"], params))

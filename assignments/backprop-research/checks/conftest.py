@@ -199,6 +199,8 @@ class Autograd:
         signs = rng.choice([-1.0, 1.0], size=n_leaves)
         values = [round(float(s * rng.uniform(0.4, 1.6)), 4) for s in signs]
         program = Program([f"x{i}" for i in range(n_leaves)], values)
+        # The same graph built with the reference Value, one node per step, for the values.
+        nodes = [reference_research.Value(v) for v in values]
         data = list(values)
         used = [0] * n_leaves
         for kind in rng.permutation(list(KIND_TEXT)):
@@ -213,14 +215,16 @@ class Autograd:
             b = int(rng.choice(divisors if kind == "div" else len(data))) if kind in BINARY_KINDS else None
             if kind in ("sub", "div") and b == a:
                 return None  # x - x and x / x are constants: every gradient through them cancels
-            program.add(kind, a, b, None if kind in BINARY_KINDS + ("neg", "exp", "log") else c)
+            number = None if kind in BINARY_KINDS + ("neg", "exp", "log") else c
+            program.add(kind, a, b, number)
             for operand in (a, b):
                 if operand is not None and operand < n_leaves:
                     used[operand] += 1
             try:
-                data.append(self.reference(program)[0])
+                nodes.append(self._apply(kind, nodes[a], None if b is None else nodes[b], number))
             except (ValueError, ZeroDivisionError, OverflowError):
                 return None
+            data.append(nodes[-1].data)
             # A node near 0 (log(1), a - a) zeroes the gradient of whatever it multiplies: it hides mistakes.
             if not (np.isfinite(data[-1]) and 0.05 <= abs(data[-1]) <= 20.0):
                 return None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, NotGraded, expect_array, kind_of, record
+from grader.checks import CheckFailure, NotGraded, expect_entries, kind_of, record
 
 MB = 2**20
 
@@ -73,22 +73,14 @@ def _wrong_gradients(got, expected: dict, call: str) -> CheckFailure | None:
     if missing:
         return CheckFailure(f"{call} returned no {', '.join(missing)}.",
                             hint="Every layer needs its dW and db, including the layers inside each segment.")
-    wrong = []
-    for key in keys:
-        try:
-            expect_array(got[key], expected[key], name=key, call=call)
-        except CheckFailure as failure:
-            wrong.append((key, failure))
-    if not wrong:
-        return None
-    key, first = wrong[0]
-    return CheckFailure(f"{call}: wrong {', '.join(k for k, _ in wrong)} (right: "
-                        f"{', '.join(k for k in keys if k not in dict(wrong)) or 'none'}). First problem: "
-                        f"{first.message}",
-                        hint="Within a segment, recompute the activations from the segment's checkpoint with the "
-                             "same forward formulas, then backpropagate through the segment from its top; the "
-                             "gradient leaving a segment (dA at its checkpoint) is the input of the segment below.",
-                        details={**first.details, "wrong_keys": [k for k, _ in wrong]})
+    try:
+        expect_entries(got, expected, keys, call=call, lead=f"{call}: wrong",
+                       hint="Within a segment, recompute the activations from the segment's checkpoint with the "
+                            "same forward formulas, then backpropagate through the segment from its top; the "
+                            "gradient leaving a segment (dA at its checkpoint) is the input of the segment below.")
+    except CheckFailure as failure:
+        return failure
+    return None
 
 
 @pytest.mark.public
