@@ -77,7 +77,6 @@ def grade_student(path: str, assignment_id: str, seed: int, support_dirs: tuple[
     ``student_seconds``, ``worker_pid`` and ``worker_peak_rss_kb``. A bad
     submission never raises; an exception here is a grader bug.
     """
-    from grader.cli import run_notes
     from grader.overrides import Override
     from grader.report.html import render_student_report
     from grader.report.results_json import to_results_json
@@ -88,7 +87,7 @@ def grade_student(path: str, assignment_id: str, seed: int, support_dirs: tuple[
     with _GRADING_LOCK:
         run = grade(path, assignment_id, seed=seed, support_dirs=tuple(support_dirs), overrides=item_overrides,
                     settings=settings)
-    data = to_results_json(run.result, execution_time=run.execution_time, output="\n".join(run_notes(run)),
+    data = to_results_json(run.result, execution_time=run.execution_time, output="\n".join(run.notes()),
                            extra=run.extra_data())
     html = render_student_report(data, student=student)
     status = GRADED if run.submission_error is None else f"{BROKEN}: {one_line(run.submission_error, _REASON_LIMIT)}"

@@ -144,7 +144,7 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
         announce_protections(run.protections)
     color = sys.stdout.isatty() and not args.no_color
     print(render_summary(run.result, color=color, public_only=public_only))
-    notes = run_notes(run)
+    notes = run.notes()
     if notes:
         print("\n".join(notes))
     if not public_only:
@@ -213,19 +213,6 @@ def _assign(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     print("\n".join(f"wrote {path}" for path in paths))
     return 0
-
-
-def run_notes(run) -> list[str]:
-    """Lines about loading and the sandbox that the student should read (skipped lines, crashes)."""
-    notes = []
-    if run.submission_error:
-        notes.append(f"Your submission could not be read: {run.submission_error}")
-    for problem in run.load_problems:
-        notes.append(f"While loading, {problem['where']} failed and was skipped: {problem['type']}: "
-                     f"{problem['message']}")
-    for event in run.sandbox_events:
-        notes.append(f"Sandbox: {event}")
-    return notes
 
 
 def _overrides_for(args: argparse.Namespace, assignment) -> dict:

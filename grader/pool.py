@@ -179,7 +179,7 @@ def _usable_cpus() -> int:
 # process then starts with them loaded instead of importing them itself
 # (seconds per process, paid by every process at once at the start of a batch).
 # These imports create no grading state. A name that fails to import is skipped.
-FORKSERVER_PRELOAD = ["grader.batch", "grader.cli", "grader.runner", "grader.checks", "grader.networks",
+FORKSERVER_PRELOAD = ["grader.batch", "grader.runner", "grader.checks", "grader.networks",
                       "grader.rubric", "grader.overrides", "grader.quality", "grader.diagnose",
                       "grader.report.results_json", "grader.report.html", "PIL.Image", "PIL.PngImagePlugin",
                       "reference.backprop_lab", "reference.moons"]

@@ -31,7 +31,7 @@ from grader.checks import CheckFailure, StudentCode
 from grader.outcomes import ERROR, FAILED, PASSED, SKIPPED, CheckOutcome
 from grader.sandbox import Sandbox, SandboxError
 from grader.submission import Submission, SubmissionError, load_submission
-from grader.loadplan import plan_load
+from grader.loadplan import RUN, plan_load, statements_to_run
 
 
 @dataclass
@@ -50,6 +50,18 @@ class GradingRun:
     sandbox_events: list[str] = field(default_factory=list)
     protections: list[str] = field(default_factory=list)
     output: str = ""
+
+    def notes(self) -> list[str]:
+        """Lines about loading and the sandbox that the student should read (skipped lines, crashes)."""
+        notes = []
+        if self.submission_error:
+            notes.append(f"Your submission could not be read: {self.submission_error}")
+        for problem in self.load_problems:
+            notes.append(f"While loading, {problem['where']} failed and was skipped: {problem['type']}: "
+                         f"{problem['message']}")
+        for event in self.sandbox_events:
+            notes.append(f"Sandbox: {event}")
+        return notes
 
     def extra_data(self) -> dict:
         """What results.json carries beyond Gradescope's fields."""
@@ -104,9 +116,9 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
                           submission_error=str(exc))
     statements = plan_load(submission.source, filename=submission.filename,
                            required_names=assignment.required_names)
-    to_run = [(s.index, s.lineno, s.source) for s in statements if s.action == "run"]
+    to_run = statements_to_run(statements)
     skipped = [{"lineno": s.lineno, "where": submission.origin(s.lineno), "reason": s.reason}
-               for s in statements if s.action != "run"]
+               for s in statements if s.action != RUN]
     sandbox = Sandbox(submission.source, to_run, filename=submission.filename,
                       config=assignment.sandbox_config(support_dirs))
     with sandbox:
@@ -137,7 +149,7 @@ def _unloaded_definitions(statements: list, submission: Submission) -> dict[str,
     """Functions and classes whose definition was skipped (a syntax error), and why."""
     out = {}
     for statement in statements:
-        if statement.action == "run":
+        if statement.action == RUN:
             continue
         for name in _DEFINITION.findall(statement.source):
             out.setdefault(name, f"{submission.origin(statement.lineno)} was skipped ({statement.reason})")
