@@ -105,6 +105,21 @@ class StudentCode:
         except SandboxError as exc:
             raise self._failure(actual, exc, args) from None
 
+    def run_allowing_raise(self, name: str, *args: Any, timeout: float | None = None,
+                           **kwargs: Any) -> CallResult | StudentException:
+        """Like `run`, but an exception the student's code raises is returned, not a failure.
+
+        For checks whose expected behaviour is to raise (e.g. check_shapes);
+        timeouts and crashes still fail with the usual messages.
+        """
+        actual = self.resolve(name)
+        try:
+            return self.sandbox.call(actual, args, kwargs, timeout=timeout)
+        except StudentException as exc:
+            return exc
+        except SandboxError as exc:
+            raise self._failure(actual, exc, args) from None
+
     def drive(self, source: str, *args: Any, timeout: float | None = None, measure: bool = False,
               what: str = "the check's driver") -> CallResult:
         """Run trusted driver source (defining ``drive(module, *args)``) against the submission."""

@@ -120,3 +120,13 @@ def test_debug_this_credit_follows_the_bugs_fixed():
 def test_every_fixture_is_covered():
     names = {p.stem for p in FIXTURES.glob("*.py")}
     assert names == set(CASES) | {"correct"}
+
+
+def test_a_check_shapes_that_crashes_is_named_in_the_message(tmp_path):
+    submission = reference_submission("backprop_exercises", tmp_path)
+    source = submission.read_text().replace('    """C4: check that every gradient',
+                                            '    import os\n    os._exit(3)\n    """C4: check that every gradient', 1)
+    submission.write_text(source)
+    run = grade(submission, ASSIGNMENT, seed=SEED)
+    assert_scores(run, {"check_shapes": 0.0})
+    assert_fragments(run, [("test_check_shapes_raises_on_mismatch", "`check_shapes` did not return")])

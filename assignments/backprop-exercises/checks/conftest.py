@@ -54,15 +54,12 @@ class Exercises:
     def call_catching(student: Any, name: str, *args: Any, **kwargs: Any) -> Raised | Returned:
         """Call the student's `name`; an exception it raises is an answer here, not a failure.
 
-        For checks whose expected behaviour is to raise (check_shapes).
-        Timeouts and crashes still fail the check through the usual sandbox
-        errors.
+        For checks whose expected behaviour is to raise (check_shapes);
+        timeouts and crashes fail the check with the usual messages.
         """
-        actual = student.resolve(name)
-        try:
-            result = student.sandbox.call(actual, args, kwargs)
-        except StudentException as exc:
-            return Raised(exc.type_name, exc.message)
+        result = student.run_allowing_raise(name, *args, **kwargs)
+        if isinstance(result, StudentException):
+            return Raised(result.type_name, result.message)
         return Returned(result.value, result.output)
 
     @staticmethod
