@@ -144,7 +144,7 @@ def main() -> None:
     cold = statistics.mean(slowest.values()) - unit
     print(f"batch layer: {overhead:.2f} s of the wall time is outside work units (pool start-up, handing out "
           f"work, writing files); each pool process's first student takes {cold:.2f} s longer than the median "
-          "(its sandbox zygote starts, first imports and caches)")
+          "(it waits for the batch's sandbox zygote to finish starting, first imports and caches)")
     print(f"student compute in-process: {compute / n:.2f} s per student; ideal on {jobs} cores: {floor:.2f} s; "
           f"measured in {jobs} processes at once: {parallel:.2f} s")
     print(f"ratio batch / ideal floor: {wall / floor:.2f} (goal <= 1.5); "
