@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.runner import grade  # noqa: E402
+from grader.grading import grade  # noqa: E402
 
 
 def main() -> None:

@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report here")
     grade.add_argument("--overrides", type=Path, metavar="FILE",
                        help="instructor's manual points (CSV: student,item,points,comment)")
-    grade.add_argument("--student", help="the student id used to look up --overrides (default: file name)")
+    grade.add_argument("--student", help="the student id used to look up --overrides (default: as a batch "
+                       "names it: a folder's name, a file's name without its extension)")
 
     batch = sub.add_parser("batch", help="grade every submission in a folder (or a .zip of them)")
     batch.add_argument("folder", type=Path, help="the class: one entry per student (.py, .ipynb, .zip or a "
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (grader.errors.exit_status says which)."""
+    from grader.errors import ConfigurationError, GraderError, exit_status
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
@@ -85,25 +87,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "assign":
             return _assign(args)
         return _grade(args, public_only=args.command == "check")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        return 130
+        return exit_status(exc)
     except BrokenPipeError:
         # `grader list | head`: the reader left; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except UsageError as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
-        return 2
-
-
-class UsageError(Exception):
-    """A command-line mistake: the message says what to fix."""
+    except GraderError as exc:
+        kind = "error" if isinstance(exc, ConfigurationError) else "internal error"
+        print(f"grader: {kind}: {exc}", file=sys.stderr)
+        return exit_status(exc)
 
 
 def _list() -> int:
-    from grader.assignment import available_assignments, load_assignment
-    from grader.rubric import rubric_for
+    from grader.config.assignment import available_assignments, load_assignment
+    from grader.config.rubric import rubric_for
     for assignment_id in available_assignments():
         assignment = load_assignment(assignment_id)
         rubric = rubric_for(assignment.rubric)
@@ -115,31 +114,30 @@ def _list() -> int:
 
 
 def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
-    from grader.assignment import AssignmentError, load_assignment
+    from grader.config.assignment import load_assignment
+    from grader.errors import UsageError
     from grader.sandbox import announce_protections, shared_zygote
 
-    try:
-        assignment = load_assignment(args.assignment)
-    except AssignmentError as exc:
-        raise UsageError(str(exc)) from None
+    assignment = load_assignment(args.assignment)
     # The sandbox's zygote imports NumPy and matplotlib on another core while the grader imports its own modules.
     shared_zygote(assignment.preload).start(wait=False)
-    from grader.report.results_json import to_results_json, write_json_atomic
+    from grader.outputs import grade_submission
+    from grader.report.results_json import write_json_atomic
     from grader.report.terminal import render_summary
-    from grader.runner import grade
+    from grader.source.submission import student_id
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
     for folder in args.support:
         if not Path(folder).is_dir():
             raise UsageError(f"--support {folder}: not a folder")
+    student = getattr(args, "student", None) or student_id(args.submission)
     overrides = None
     if not public_only and args.overrides is not None:
-        overrides = _overrides_for(args, assignment)
-    try:
-        run = grade(args.submission, assignment, seed=args.seed, public_only=public_only,
-                    support_dirs=tuple(str(Path(f).resolve()) for f in args.support), overrides=overrides)
-    except AssignmentError as exc:
-        raise UsageError(str(exc)) from None
+        overrides = _overrides_for(args.overrides, assignment, student)
+    graded = grade_submission(args.submission, assignment, seed=args.seed, student=student, public_only=public_only,
+                              support_dirs=tuple(str(Path(f).resolve()) for f in args.support),
+                              overrides=overrides)
+    run = graded.run
     if run.protections:
         announce_protections(run.protections)
     color = sys.stdout.isatty() and not args.no_color
@@ -150,25 +148,20 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     if not public_only:
         print(f"seed {run.seed} (replay with --seed {run.seed}); graded in {run.execution_time:.1f} s, "
               f"of which your code ran {run.student_seconds:.1f} s")
-        data = to_results_json(run.result, execution_time=run.execution_time, output="\n".join(notes),
-                               extra=run.extra_data())
         if args.json:
-            write_json_atomic(args.json, data)
+            write_json_atomic(args.json, graded.results)
         if args.html:
-            from grader.report.html import write_student_report
-            write_student_report(args.html, data, student=args.student or _student_id(args.submission))
+            from grader.files import write_text_atomic
+            write_text_atomic(args.html, graded.report_html)
     return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
     import shlex
-    from grader.batch import BatchError, run_batch
-    try:
-        summary = run_batch(args.folder, args.assignment, args.outdir, jobs=args.jobs, scheduler=args.scheduler,
-                            force=args.force, overrides_file=args.overrides, support_dirs=tuple(args.support),
-                            seed=args.seed)
-    except BatchError as exc:
-        raise UsageError(str(exc)) from None
+    from grader.batch import run_batch
+    summary = run_batch(args.folder, args.assignment, args.outdir, jobs=args.jobs, scheduler=args.scheduler,
+                        force=args.force, overrides_file=args.overrides, support_dirs=tuple(args.support),
+                        seed=args.seed)
     # The command that resumes: the same one without --force (which would regrade everyone again).
     words = ["grader", "batch", str(args.folder), "-a", args.assignment, "-o", str(args.outdir)]
     words += ["-j", str(args.jobs)] if args.jobs else []
@@ -179,12 +172,8 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from grader.batch import BatchError
-    from grader.demo import DemoError, run_demo
-    try:
-        summary = run_demo(args.out, jobs=args.jobs, force=args.force)
-    except (BatchError, DemoError) as exc:
-        raise UsageError(str(exc)) from None
+    from grader.demo import run_demo
+    summary = run_demo(args.out, jobs=args.jobs, force=args.force)
     status = _print_summary(summary, f"`grader demo --out {args.out}`")
     if status:
         return status
@@ -205,29 +194,17 @@ def _print_summary(summary, resume_command: str) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from grader.assignment import AssignmentError
-    from grader.handout import HandoutError, write_handout
-    try:
-        paths = write_handout(args.assignment, args.outdir, force=args.force)
-    except (AssignmentError, HandoutError) as exc:
-        raise UsageError(str(exc)) from None
+    from grader.handout import write_handout
+    paths = write_handout(args.assignment, args.outdir, force=args.force)
     print("\n".join(f"wrote {path}" for path in paths))
     return 0
 
 
-def _overrides_for(args: argparse.Namespace, assignment) -> dict:
-    from grader.overrides import OverrideError, load_overrides
-    from grader.rubric import rubric_for
-    try:
-        table = load_overrides(args.overrides, rubric_for(assignment.rubric))
-    except OverrideError as exc:
-        raise UsageError(str(exc)) from None
-    return table.get(args.student or _student_id(args.submission), {})
-
-
-def _student_id(path: Path) -> str:
-    """A submission's student id: its name without the extension, as in a batch."""
-    return path.stem
+def _overrides_for(path: Path, assignment, student: str) -> dict:
+    """The overrides of `student` (the student id a batch would give this submission) in the CSV at `path`."""
+    from grader.config.overrides import load_overrides
+    from grader.config.rubric import rubric_for
+    return load_overrides(path, rubric_for(assignment.rubric)).get(student, {})
 
 
 if __name__ == "__main__":

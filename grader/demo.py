@@ -14,15 +14,17 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from grader.assignment import ASSIGNMENTS_DIR, REPO_ROOT
-from grader.batch import BatchSummary, grade_student, run_batch
+from grader.config.assignment import ASSIGNMENTS_DIR, REPO_ROOT
+from grader.batch import BatchSummary, run_batch
+from grader.batch.workunit import grade_student
+from grader.errors import ConfigurationError
 
 ASSIGNMENT = "backprop-lab"
 CLASS_FILE = ASSIGNMENTS_DIR / ASSIGNMENT / "demo-class.toml"
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "lab"
 
 
-class DemoError(Exception):
+class DemoError(ConfigurationError):
     """The demo class cannot be built (its description or a fixture is missing)."""
 
 

@@ -8,7 +8,7 @@ line the bug changes. ``bug=None`` is the correct computation.
 A flag is a bug id (``"db_wrong_axis"``, which means that bug's first
 variant) or ``"id:variant"`` (``"db_wrong_axis:all"``). `flags(function)`
 lists every concrete flag that changes a function, in the priority order
-that `grader.diagnose` tries them: the order of `BUGS` below, cheapest
+that `reference.diagnose` tries them: the order of `BUGS` below, cheapest
 explanation first (a scale factor before an axis before a transpose before a
 wrong layer before a wrong activation), so that when two bugs give the same
 numbers on some input the more common one is reported.
@@ -16,7 +16,7 @@ numbers on some input the more common one is reported.
 Some bugs have no array variant: the gradient-check bugs are detected by
 the checks from the student's behaviour, and the ``affects=("exception",)``
 entries are recognised from the exception the student's code raises
-(`grader.diagnose.diagnose_exception`). They are here for their hints.
+(`reference.diagnose.diagnose_exception`). They are here for their hints.
 
 Each `Bug.visible_when` says which inputs make the bug show; on other inputs
 its mutant equals the correct result (or raises) and cannot be told apart.
@@ -258,7 +258,7 @@ _BUG_LIST = [
         (EXCEPTION,), visible_when="NameError on another name"),
 ]
 
-# Insertion order is the priority order that grader.diagnose tries.
+# Insertion order is the priority order that reference.diagnose tries.
 BUGS: dict[str, Bug] = {bug.id: bug for bug in _BUG_LIST}
 
 # Forward bugs that also change the gradients a student's backward computes

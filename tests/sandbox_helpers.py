@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from grader.loadplan import plan_load
+from grader.source.loadplan import plan_load
 from grader.sandbox import Limits, Sandbox, SandboxConfig, Zygote
 
 

@@ -19,8 +19,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader import batch
-from grader.batch import grade_student, run_batch
+from grader import __version__
+from grader.batch import store
+from grader.batch import run_batch
+from grader.batch.workunit import grade_student
 from grader.cli import main
 
 LAB = Path(__file__).parent / "fixtures" / "lab"
@@ -143,7 +145,7 @@ def test_every_kind_of_submission_is_graded_and_a_broken_one_says_why(mixed):
     for student in scores:
         data = _results(mixed.out, student)
         assert data["extra_data"]["seed"] == SEED  # one seed per batch, recorded for replay
-        assert data["extra_data"]["batch"]["grader_version"] == batch.__version__
+        assert data["extra_data"]["batch"]["grader_version"] == __version__
         assert student in (mixed.out / student / "report.html").read_text(encoding="utf-8")
     index = (mixed.out / "index.html").read_text(encoding="utf-8")
     assert all(f'href="{s}/report.html"' in index for s in scores)
@@ -286,7 +288,7 @@ def test_ctrl_c_keeps_finished_students_and_the_next_run_resumes(tmp_path, monke
     folder, out = tmp_path / "class", tmp_path / "out"
     folder.mkdir()
     _binary(folder, "a", "b", "c", "d")
-    real_finish = batch._Writer.finish
+    real_finish = store.ResultWriter.finish
     stored = []
 
     def finish_then_interrupt(self, task, outcome):
@@ -295,7 +297,7 @@ def test_ctrl_c_keeps_finished_students_and_the_next_run_resumes(tmp_path, monke
         if len(stored) == 2:
             raise KeyboardInterrupt  # the user presses Ctrl-C after two students
 
-    monkeypatch.setattr(batch._Writer, "finish", finish_then_interrupt)
+    monkeypatch.setattr(store.ResultWriter, "finish", finish_then_interrupt)
     code = main(["batch", str(folder), "-a", "backprop-lab", "-o", str(out), "-j", "2"])
     assert code == 130
     err = capsys.readouterr().err
@@ -307,7 +309,7 @@ def test_ctrl_c_keeps_finished_students_and_the_next_run_resumes(tmp_path, monke
     assert [s for s, row in rows.items() if row["status"].startswith("not graded")] == sorted(
         set("abcd") - set(stored))
 
-    monkeypatch.setattr(batch._Writer, "finish", real_finish)
+    monkeypatch.setattr(store.ResultWriter, "finish", real_finish)
     resumed = run_batch(folder, "backprop-lab", out, jobs=2, progress=False)
     assert (resumed.skipped, resumed.graded, resumed.pending, resumed.interrupted) == (2, 2, 0, False)
     _, rows = _gradebook(out)

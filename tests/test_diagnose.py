@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import diagnose
+from reference import diagnose
 from reference import mutants
 from reference.mutants import BUGS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.discover import DiscoveryError, discover, discovered, unpack_class_zip
+from grader.batch.discover import DiscoveryError, discover, discovered, unpack_class_zip
 
 
 def _class_folder(root: Path) -> Path:

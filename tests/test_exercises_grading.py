@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.rubric import rubric_for
-from grader.runner import grade
+from grader.config.rubric import rubric_for
+from grader.grading import grade
 from tests.grading_helpers import assert_fragments, assert_scores, reference_submission
 
 ASSIGNMENT = "backprop-exercises"
@@ -46,7 +46,7 @@ CASES = {
         {"any_depth": 1 / 8, "gradient_check": 0.0},  # only depth 2 passes; [5, 4, 3, 1] has three layers
         [("test_fixed_architecture[3-1]", "This network has 1 layer(s)"),
          ("test_fixed_architecture[7-6-5-4-3-1]", "returned AL with shape (5, 8); expected shape (1, 8)"),
-         ("test_gradient_check_passes_correct_code", "Not graded until your backprop gradients agree")]),
+         ("test_gradient_check_passes_correct_code", "Not graded until this check passes: \u201cYour backprop gradients agree")]),
     "bug_gradient_check_own_gradients": (
         {"gradient_check": 2 / 3},
         [("test_gradient_check_flags_a_planted_bug", "a gradient check must report more than 0.001")]),

@@ -45,8 +45,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from grader.checks import relative_difference  # noqa: E402
-from grader.networks import random_params, rolled  # noqa: E402
+from grader.checking import relative_difference  # noqa: E402
+from reference.networks import random_params, rolled  # noqa: E402
 from reference import backprop_lab as ref  # noqa: E402
 from reference.moons import moons, rotated  # noqa: E402
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assignment import REPO_ROOT, available_assignments, load_assignment
+from grader.config.assignment import REPO_ROOT, available_assignments, load_assignment
 from grader.cli import main
 from grader.handout import HandoutError, public_checks, solution_source, strip_solutions, write_handout
-from grader.runner import grade
+from grader.grading import grade
 
 # A seed under which the references are known to pass every check: the
 # exercises' numerical-gradient check reads 1.8e-7 on correct code for some

@@ -18,8 +18,10 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from grader.outcomes import CheckOutcome
-from grader.report.boundary import render_boundary_png
+from grader.model import CheckOutcome
+from reference.report_sections import render_boundary_png
+from grader.config.assignment import load_assignment
+from grader.outputs import render_report
 from grader.report.html import (render_class_index, render_student_report, write_class_index,
                                 write_student_report)
 
@@ -263,11 +265,16 @@ def class_rows(alice, bob, carol):
     return make_rows(alice, bob, carol)
 
 
+def lab_report(results, student=None):
+    """The report as the lab renders it: with the lab's own sections (its report_sections hook)."""
+    return render_report(results, load_assignment("backprop-lab"), student=student)
+
+
 @pytest.fixture(scope="module")
 def pages(alice, bob, carol):
-    return {"alice": render_student_report(alice, student="alice"),
-            "bob": render_student_report(bob, student="bob"),
-            "carol": render_student_report(carol)}
+    return {"alice": lab_report(alice, student="alice"),
+            "bob": lab_report(bob, student="bob"),
+            "carol": lab_report(carol)}
 
 
 def row_of(name, data, status="graded", reason=""):
@@ -373,13 +380,13 @@ def test_training_numbers_match(pages):
     assert float(stats["training time"].attrs["data-value"]) == 0.4213
     assert stats["moons rotated"].text() == "123.4°"
     assert float(stats["moons rotated"].attrs["data-value"]) == ALICE_ROTATION
-    assert "moons sample turned like this run's data" in pages["alice"]
+    assert "moons sample turned like this run's data" in parse(pages["alice"]).text()
 
 
 def test_gradient_table_values_and_bands(pages):
     for name, table, overall in (("alice", GOOD_TABLE, 2.9e-10), ("bob", BAD_TABLE, 0.222)):
         page = parse(pages[name])
-        rows = page.find("table", "gradient-table").find("tbody").find_all("tr")
+        rows = page.find("table", "section-table").find("tbody").find_all("tr")
         assert len(rows) == len(table)
         for row, expected in zip(rows, table):
             cells = row.find_all("td")
@@ -388,11 +395,11 @@ def test_gradient_table_values_and_bands(pages):
                 assert float(cell.attrs["data-value"]) == expected[key]
                 assert cell.text() == (f"{expected[key]:.2e}" if key == "relative_difference"
                                        else f"{expected[key]:.6g}")
-        overall_node = [n for n in page.find_all("span") if n.attrs.get("data-value")][0]
+        overall_node = page.find("section", **{"aria-labelledby": "section-gradcheck"}).find("strong")
         assert float(overall_node.attrs["data-value"]) == overall
-    bands = [r.find_all("td")[2].classes() for r in parse(pages["bob"]).find("table", "gradient-table").find_all("tr")[1:]]
+    bands = [r.find_all("td")[2].classes() for r in parse(pages["bob"]).find("table", "section-table").find_all("tr")[1:]]
     assert ["band-bug" in bands[0], "band-suspicious" in bands[1], "band-ok" in bands[2]] == [True, True, True]
-    verdicts = [r.find_all("td")[3].text() for r in parse(pages["bob"]).find("table", "gradient-table").find_all("tr")[1:]]
+    verdicts = [r.find_all("td")[3].text() for r in parse(pages["bob"]).find("table", "section-table").find_all("tr")[1:]]
     assert "bug" in verdicts[0] and "suspicious" in verdicts[1] and "correct" in verdicts[2]  # words, not colour only
 
 
@@ -415,9 +422,25 @@ def test_broken_submission_report(pages, carol):
     assert "byte 0xff at offset 12" in page.find(cls="banner").text()
     assert "carol" in page.find("h1").text()  # the id comes from the submission file when not given
     assert numbers(page.find(cls="total").text()) == [0.0, 100.0]
-    assert not page.find_all("img") and not page.find_all("table", "gradient-table")
+    assert not page.find_all("img") and not page.find_all("table", "section-table")
     assert "no check of this item ran" in page.text()
     assert page.text().count("byte 0xff at offset 12") == 1  # shown once, in the banner
+
+
+def test_an_assignment_without_the_hook_gets_no_lab_sections(alice):
+    # The engine draws no moons and no gradient bands by itself: only an assignment's hook adds them.
+    page = parse(render_report(alice, load_assignment("backprop-quiz"), student="alice"))
+    assert not page.find_all("img") and not page.find_all("table", "section-table")
+    assert not page.find_all("section", cls="extra-section")
+
+
+def test_gradient_bands_come_from_the_assignments_settings(bob):
+    assignment = load_assignment("backprop-exercises").with_settings({"gradient_tolerance": 1e-9,
+                                                                       "planted_bug_threshold": 0.5})
+    page = parse(render_report(bob, assignment, student="bob"))
+    verdicts = [r.find_all("td")[3].text() for r in page.find("table", "section-table").find_all("tr")[1:]]
+    assert "suspicious (1e-09 to 0.5)" in verdicts[0]  # 0.3 is a bug under the lab's bands, not under these
+    assert "above 0.5: a bug" in page.find(cls="legend").text()
 
 
 def test_malformed_results_still_render():
@@ -425,8 +448,8 @@ def test_malformed_results_still_render():
                  {"score": "x", "extra_data": {"checks": [{"details": {"gradient_table": [{"parameter": HOSTILE}],
                                                                        "params": {"W1": "bad"},
                                                                        "images": {"student_decision_boundary": "!!"}}}]}}):
-        html = render_student_report(junk)
-        assert HOSTILE not in html and "<html" in html
+        for html in (render_student_report(junk), lab_report(junk)):
+            assert HOSTILE not in html and "<html" in html
 
 
 def test_write_student_report_is_atomic(tmp_path, alice):
@@ -548,13 +571,14 @@ def test_boundary_png_is_none_for_bad_data(params):
 def test_report_of_a_results_json_from_the_rubric_engine(params):
     """The layout the grader really writes: checks land under the items the rubric assigned them to."""
     from grader.report.results_json import to_results_json
-    from grader.rubric import grade, rubric_for
+    from grader.config.rubric import rubric_for
+    from grader.scoring.rubric import apply_rubric
 
     outcomes = [CheckOutcome.from_dict(c) for c in make_bob()["extra_data"]["checks"]]
     outcomes.append(CheckOutcome("test_training.py::test_plot_decision_boundary_returns_a_figure",
                                  "plot_decision_boundary returns a Figure", "failed",
                                  message="plot_decision_boundary returned NoneType; expected a matplotlib Figure."))
-    result = grade(rubric_for("backprop-lab"), outcomes, quality=(0.5, ["Docstrings: 1/3", HOSTILE]))
+    result = apply_rubric(rubric_for("backprop-lab"), outcomes, quality=(0.5, ["Docstrings: 1/3", HOSTILE]))
     data = to_results_json(result, execution_time=1.5, output="Sandbox: timed out",
                            extra={"seed": 99, "submission_file": "bob.py", "sandbox_events": ["timed out"]})
     page = parse(render_student_report(data))

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main as cli_main
-from grader.runner import grade
+from grader.grading import grade
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lab"
 MANIFEST = tomllib.loads((FIXTURES / "MANIFEST.toml").read_text())
@@ -87,7 +87,7 @@ HINTS = {
     "bug_wrong_activation_hidden": "Hidden layers use ReLU",
     "bug_wrong_activation_output": "The output layer uses a sigmoid",
     "bug_missing_bias": "add the bias in every layer",
-    "bug_forward_mutates_input": "Never write into A_prev",
+    "bug_forward_mutates_input": "message:linear_forward changed its input A_prev in place",
     "bug_cost_wrong_sign": "the minus makes the cost positive",
     "bug_cost_missing_mean": "The cost is the mean over the m examples",
     "bug_one_sided_differences": "Your values match one-sided differences",
@@ -252,7 +252,12 @@ def test_a_missing_submission_path_is_a_usage_error(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
-def test_a_bad_rotation_setting_is_a_configuration_error_not_a_students_failure():
-    from grader.assignment import AssignmentError
-    with pytest.raises(AssignmentError, match=r"moons_rotation_degrees must be \[low, high\].*got \[300, 60\]"):
+def test_a_bad_rotation_setting_is_a_configuration_error_before_any_check_runs(monkeypatch):
+    from grader.config.assignment import AssignmentError
+    import grader.grading
+
+    def no_checks(*args, **kwargs):
+        raise AssertionError("the checks ran with a bad setting")
+    monkeypatch.setattr(grader.grading, "run_checks", no_checks)
+    with pytest.raises(AssignmentError, match=r"`moons_rotation_degrees` must be \[low, high\].*found \[300, 60\]"):
         grade(FIXTURES / "correct_classic.py", "backprop-lab", seed=1, settings={"moons_rotation_degrees": [300, 60]})

@@ -8,7 +8,7 @@ import traceback
 
 import pytest
 
-from grader.loadplan import Statement, logical_line_starts, plan_load, statements_to_run
+from grader.source.loadplan import Statement, logical_line_starts, plan_load, statements_to_run
 
 
 def decisions(plan: list[Statement]) -> list[tuple[int, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.quality import (
+from grader.scoring.quality import (
     COMMENTS, DOCSTRINGS, MODULARITY, NAMES, TOP_LEVEL, Criterion, QualityEstimate, estimate_quality,
 )
 
@@ -718,7 +718,7 @@ def test_the_estimate_does_not_depend_on_the_process_that_computes_it():
     # for the four unused names on one line.
     source = _add_unused_and_shadowing_names(SLOPPY).replace(
         "    m = Y.shape[1]\n", "    m = Y.shape[1]\n    first = second = third = fourth = m\n")
-    script = ("import sys\nfrom grader.quality import estimate_quality\n"
+    script = ("import sys\nfrom grader.scoring.quality import estimate_quality\n"
               "print(repr(estimate_quality(sys.stdin.read(), sys.argv[1:])))")
     outputs = {subprocess.run([sys.executable, "-c", script, *LAB_FUNCTIONS], input=source, text=True,
                               capture_output=True, check=True, cwd=Path(__file__).parents[1],

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import load_assignment
-from grader.rubric import rubric_for
-from grader.runner import grade
+from grader.config.assignment import load_assignment
+from grader.config.rubric import rubric_for
+from grader.grading import grade
 from tests.grading_helpers import assert_fragments, assert_scores
 
 ASSIGNMENT = "backprop-quiz"

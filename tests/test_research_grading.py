@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.rubric import rubric_for
-from grader.runner import grade
+from grader.config.rubric import rubric_for
+from grader.grading import grade
 from tests.grading_helpers import assert_fragments, assert_scores, reference_submission
 
 ASSIGNMENT = "backprop-research"

@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from grader.outcomes import CheckOutcome
-from grader.overrides import Override
+from grader.model import CheckOutcome
+from grader.model import Override
 from grader.report.results_json import read_results, to_results_json, write_json_atomic
-from grader.rubric import grade, rubric_for
+from grader.config.rubric import rubric_for
+from grader.scoring.rubric import apply_rubric
 
 TOP_KEYS = {"score", "max_score", "execution_time", "output", "tests", "extra_data"}
 TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility", "tags"}
@@ -36,7 +37,7 @@ def result():
         CheckOutcome("test_training.py::test_train_reaches_the_accuracy_bar", "accuracy", "passed"),
         CheckOutcome("test_training.py::test_plot_decision_boundary_returns_a_figure", "plot", "passed"),
     ]
-    return grade(rubric_for("backprop-lab"), outcomes, quality=(0.5, ["Docstrings: 1/3"]),
+    return apply_rubric(rubric_for("backprop-lab"), outcomes, quality=(0.5, ["Docstrings: 1/3"]),
                  overrides={"backward": Override(15.0, "Partial credit for the derivation you handed in.")})
 
 
@@ -96,7 +97,7 @@ def test_written_file_is_strict_json_and_reads_back_as_the_same_result(result, t
     assert [p.name for p in path.parent.iterdir()] == ["results.json"]  # no temp file left behind
     again = read_results(path)
     assert (again.assignment, again.score, again.max_score) == (result.assignment, result.score, result.max_score)
-    assert [i.to_dict() for i in again.items][2:] == [i.to_dict() for i in result.items][2:]
+    assert [i.to_record() for i in again.items][2:] == [i.to_record() for i in result.items][2:]
     assert again.item("backward").override == Override(15.0, "Partial credit for the derivation you handed in.")
     assert again.item("backward").automatic_score == 0
     assert [o.check_id for o in again.item("forward").outcomes] == [o.check_id for o in result.item("forward").outcomes]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.outcomes import CheckOutcome
-from grader.overrides import Override, OverrideError, load_overrides
-from grader.rubric import (GradeResult, Rubric, RubricError, grade, load_rubric, rubric_for, selector_matches,
-                           selectors_overlap)
+from grader.model import CheckOutcome
+from grader.config.overrides import OverrideError, load_overrides
+from grader.config.rubric import Rubric, RubricError, load_rubric, rubric_for, selector_matches, selectors_overlap
+from grader.model import ItemResult, Override
+from grader.scoring.rubric import apply_rubric
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ["backprop-lab", "backprop-exercises", "backprop-research", "backprop-quiz"]
@@ -193,21 +194,21 @@ def test_proportional_credit_is_the_weighted_mean_with_group_weights(tmp_path):
     outcomes = [outcome("d.py::test_bug1_m"), outcome("d.py::test_bug1_shapes", "failed"),
                 outcome("d.py::test_bug2_t"), outcome("d.py::test_bug3_axis", "failed")]
     # bug1 earns half of its third, bug2 all of its third, bug3 nothing: 15 * (0.5 + 1) / 3.
-    assert grade(rubric, outcomes).score == 7.5
+    assert apply_rubric(rubric, outcomes).score == 7.5
 
 
 def test_unweighted_checks_weigh_one_each_and_partial_fractions_count(tmp_path):
     rubric = one_item(tmp_path, 'points = 20\nchecks = ["t.py::*"]\n[items.weights]\n"t.py::heavy" = 3\n')
     outcomes = [outcome("t.py::heavy", "failed", fraction=0.5), outcome("t.py::x"), outcome("t.py::y", "failed")]
     # (3 * 0.5 + 1 + 0) / 5 of 20 points
-    assert grade(rubric, outcomes).score == 10.0
+    assert apply_rubric(rubric, outcomes).score == 10.0
 
 
 def test_all_or_nothing_needs_every_check(tmp_path):
     rubric = one_item(tmp_path, 'points = 10\nchecks = ["t.py::*"]\ncredit = "all_or_nothing"\n')
-    assert grade(rubric, [outcome("t.py::a"), outcome("t.py::b")]).score == 10
-    assert grade(rubric, [outcome("t.py::a"), outcome("t.py::b", fraction=0.99)]).score == 0
-    assert grade(rubric, [outcome("t.py::a"), outcome("t.py::b", "failed")]).score == 0
+    assert apply_rubric(rubric, [outcome("t.py::a"), outcome("t.py::b")]).score == 10
+    assert apply_rubric(rubric, [outcome("t.py::a"), outcome("t.py::b", fraction=0.99)]).score == 0
+    assert apply_rubric(rubric, [outcome("t.py::a"), outcome("t.py::b", "failed")]).score == 0
 
 
 def test_thresholds_apply_to_the_proportional_fraction(tmp_path):
@@ -219,7 +220,7 @@ def test_thresholds_apply_to_the_proportional_fraction(tmp_path):
     """)
 
     def score(passed: int, total: int = 4) -> float:
-        return grade(rubric, [outcome(f"t.py::c{i}", "passed" if i < passed else "failed")
+        return apply_rubric(rubric, [outcome(f"t.py::c{i}", "passed" if i < passed else "failed")
                               for i in range(total)]).score
 
     assert [score(n) for n in range(5)] == [0, 0, 10, 16, 20]
@@ -240,7 +241,7 @@ def test_total_sums_items_and_status_follows_score(tmp_path):
         points = 7
         checks = ["b.py::*"]
     """))
-    result = grade(rubric, [outcome("a.py::x"), outcome("b.py::x"), outcome("b.py::y", "failed"),
+    result = apply_rubric(rubric, [outcome("a.py::x"), outcome("b.py::x"), outcome("b.py::y", "failed"),
                             outcome("b.py::z", "failed")])
     assert [(i.id, i.score, i.status) for i in result.items] == [("a", 3, "passed"), ("b", 2.3333, "failed")]
     assert (result.score, result.max_score) == (5.3333, 10)
@@ -248,13 +249,13 @@ def test_total_sums_items_and_status_follows_score(tmp_path):
 
 def test_quality_item_takes_the_estimate_and_its_evidence():
     rubric = rubric_for("backprop-lab")
-    result = grade(rubric, [], quality=(0.75, ["Docstrings: 2/3", "line 4: add a docstring to f"]))
+    result = apply_rubric(rubric, [], quality=(0.75, ["Docstrings: 2/3", "line 4: add a docstring to f"]))
     quality = result.item("quality")
     assert quality.score == 7.5
     assert quality.notes == ["Docstrings: 2/3", "line 4: add a docstring to f"]
-    missing = grade(rubric, []).item("quality")
+    missing = apply_rubric(rubric, []).item("quality")
     assert missing.score == 0 and missing.notes == ["the automatic code-quality estimate did not run"]
-    assert grade(rubric, [], quality=(math.nan, [])).item("quality").score == 0
+    assert apply_rubric(rubric, [], quality=(math.nan, [])).item("quality").score == 0
 
 
 # ---------------------------------------------------------------- fail closed
@@ -265,20 +266,20 @@ def test_checks_that_did_not_pass_or_fail_count_zero_even_with_a_fraction(tmp_pa
     rubric = one_item(tmp_path, 'points = 10\nchecks = ["t.py::*"]\n')
     broken = outcome("t.py::b", status, message="worker died")
     broken.fraction = 1.0  # a worker cannot smuggle credit through an errored check
-    assert grade(rubric, [outcome("t.py::a"), broken]).score == 5
+    assert apply_rubric(rubric, [outcome("t.py::a"), broken]).score == 5
 
 
 def test_nan_fraction_counts_zero_with_a_note(tmp_path):
     rubric = one_item(tmp_path, 'points = 10\nchecks = ["t.py::*"]\n')
     odd = outcome("t.py::b", title="odd check")
     odd.fraction = math.nan
-    item = grade(rubric, [outcome("t.py::a"), odd]).item("a")
+    item = apply_rubric(rubric, [outcome("t.py::a"), odd]).item("a")
     assert item.score == 5
     assert item.notes == ["odd check: reported no valid credit (NaN), counted as 0"]
 
 
 def test_item_without_any_check_scores_zero_and_says_why():
-    result = grade(rubric_for("backprop-lab"), [], quality=(1.0, []),
+    result = apply_rubric(rubric_for("backprop-lab"), [], quality=(1.0, []),
                    collection_errors=["test_backward.py: SyntaxError in the checks"])
     backward = result.item("backward")
     assert backward.score == 0 and backward.status == "failed"
@@ -289,10 +290,10 @@ def test_item_without_any_check_scores_zero_and_says_why():
 
 def test_selector_or_weight_group_without_checks_counts_as_a_failure(tmp_path):
     rubric = one_item(tmp_path, 'points = 12\nchecks = ["a.py::*", "b.py::*"]\n')
-    item = grade(rubric, [outcome("a.py::x"), outcome("a.py::y")]).item("a")
+    item = apply_rubric(rubric, [outcome("a.py::x"), outcome("a.py::y")]).item("a")
     assert item.score == 8  # two passes and one missing selector
     assert item.notes == ["no check matching 'b.py::*' ran; counted as one failed check"]
-    quiz = grade(rubric_for("backprop-quiz"), [outcome(f"test_quiz.py::test_exam_q{i}") for i in (1, 2, 4)])
+    quiz = apply_rubric(rubric_for("backprop-quiz"), [outcome(f"test_quiz.py::test_exam_q{i}") for i in (1, 2, 4)])
     assert quiz.item("exam").score == 7.5  # three quarters; q3 never ran
 
 
@@ -311,11 +312,11 @@ def test_a_check_feeding_two_items_is_a_rubric_error(tmp_path):
     """))
     with pytest.raises(RubricError, match=r"check 't\.py::test_b1' feeds two or more items "
                                           r"\(item 'a' via \['t\.py::\*'\]; item 'b' via \['t\.py::test_b\*'\]\)"):
-        grade(rubric, [outcome("t.py::test_b1")])
+        apply_rubric(rubric, [outcome("t.py::test_b1")])
 
 
 def test_checks_no_item_claims_are_recorded_not_counted():
-    result = grade(rubric_for("backprop-research"), [outcome("test_extra.py::test_bonus")])
+    result = apply_rubric(rubric_for("backprop-research"), [outcome("test_extra.py::test_bonus")])
     assert result.score == 0
     assert result.metadata["unassigned_checks"] == ["test_extra.py::test_bonus"]
 
@@ -325,19 +326,19 @@ def test_checks_no_item_claims_are_recorded_not_counted():
 
 def test_override_replaces_the_score_and_keeps_the_automatic_one():
     rubric = rubric_for("backprop-lab")
-    result = grade(rubric, [], quality=(0.5, []), overrides={"quality": Override(9, "Well organised.")})
+    result = apply_rubric(rubric, [], quality=(0.5, []), overrides={"quality": Override(9, "Well organised.")})
     quality = result.item("quality")
     assert (quality.score, quality.automatic_score, quality.status) == (9, 5, "failed")
     assert quality.override.comment == "Well organised."
-    assert grade(rubric, [], overrides={"forward": Override(20, "")}).item("forward").status == "passed"
+    assert apply_rubric(rubric, [], overrides={"forward": Override(20, "")}).item("forward").status == "passed"
 
 
 def test_override_out_of_range_or_unknown_is_refused_at_grade_time():
     rubric = rubric_for("backprop-lab")
     with pytest.raises(RubricError, match=r"override of item 'quality': 11\.0 points outside \[0, 10\]"):
-        grade(rubric, [], overrides={"quality": Override(11.0)})
+        apply_rubric(rubric, [], overrides={"quality": Override(11.0)})
     with pytest.raises(RubricError, match=r"override of unknown item 'style'"):
-        grade(rubric, [], overrides={"style": Override(1.0)})
+        apply_rubric(rubric, [], overrides={"style": Override(1.0)})
 
 
 # ---------------------------------------------------------------- overrides file
@@ -402,11 +403,12 @@ def test_overrides_header_and_missing_file_are_refused(tmp_path):
 # ---------------------------------------------------------------- serialisation
 
 
-def test_grade_result_round_trips_through_a_dict():
-    result = grade(rubric_for("backprop-lab"),
-                   [outcome("test_forward.py::a", public=True), outcome("test_forward.py::b", "failed",
-                                                                       message="m", hint="h")],
-                   quality=(0.5, ["e"]), overrides={"training": Override(12.0, "c")})
-    again = GradeResult.from_dict(result.to_dict())
-    assert again == result
-    assert again.items[0].outcomes[0] is again.outcomes[0]
+def test_item_results_round_trip_through_their_one_record_format():
+    result = apply_rubric(rubric_for("backprop-lab"),
+                          [outcome("test_forward.py::a", public=True), outcome("test_forward.py::b", "failed",
+                                                                              message="m", hint="h")],
+                          quality=(0.5, ["e"]), overrides={"training": Override(12.0, "c")})
+    by_id = {o.check_id: o for o in result.outcomes}
+    again = [ItemResult.from_record(item.to_record(), by_id) for item in result.items]
+    assert again == result.items
+    assert again[0].outcomes[0] is by_id["test_forward.py::a"]

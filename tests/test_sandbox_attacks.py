@@ -280,7 +280,7 @@ def test_cannot_read_or_delete_a_classmates_file_or_the_answers(tmp_path):
     sibling = tmp_path / "classmate.py"
     sibling.write_text("def linear_forward(): return 'secret'\n")
     before = (sibling.read_bytes(), sibling.stat().st_mtime_ns)
-    secrets = [str(sibling), str(REPO_ROOT / "grader" / "outcomes.py"), str(REPO_ROOT / "pyproject.toml"),
+    secrets = [str(sibling), str(REPO_ROOT / "grader" / "model.py"), str(REPO_ROOT / "pyproject.toml"),
                str(tmp_path)]
     with make_sandbox("""
         import os

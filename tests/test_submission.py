@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.loadplan import plan_load
-from grader.submission import SubmissionError, content_hash, load_submission
+from grader.source.loadplan import plan_load
+from grader.source.submission import SubmissionError, content_hash, load_submission
 
 GOOD = "import numpy as np\n\n\ndef relu(Z):\n    return np.maximum(0, Z)\n"
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from grader.outcomes import CheckOutcome
-from grader.overrides import Override
+from grader.model import CheckOutcome
+from grader.model import Override
 from grader.report.terminal import render_summary
-from grader.rubric import grade, rubric_for
+from grader.config.rubric import rubric_for
+from grader.scoring.rubric import apply_rubric
 
 LONG_MESSAGE = ("dW1 differs from the reference in 12 of 12 entries; the worst is at (2, 1) where your value is "
                 "off by a factor of m = 7, which is what dividing by m twice would give. ") * 2
@@ -30,7 +31,7 @@ def result():
                      details={"accuracy": 0.987}),
         CheckOutcome("test_training.py::test_plot_decision_boundary_returns_a_figure", "plot", "passed"),
     ]
-    return grade(rubric_for("backprop-lab"), outcomes, quality=(0.75, ["Docstrings: 2/3"]),
+    return apply_rubric(rubric_for("backprop-lab"), outcomes, quality=(0.75, ["Docstrings: 2/3"]),
                  overrides={"gradient_check": Override(4.0, "Handed in late")})
 
 
@@ -80,7 +81,7 @@ def test_self_check_shows_only_public_checks_and_counts_them(result):
 def test_all_passed_says_so():
     outcomes = [CheckOutcome("test_value_autograd.py::test_add", "add", "passed", public=True),
                 CheckOutcome("test_checkpointing.py::test_memory", "memory", "passed", public=True)]
-    result = grade(rubric_for("backprop-research"), outcomes)
+    result = apply_rubric(rubric_for("backprop-research"), outcomes)
     text = render_summary(result, color=False)
     assert "Score: 100 / 100" in text
     assert "All checks passed." in text

@@ -15,11 +15,9 @@ missing or malformed field loses its section, never the whole report.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import itertools
-import math
 import os
 import re
 import shlex
@@ -31,16 +29,15 @@ from urllib.parse import quote
 
 import jinja2
 
-from grader.report import format_points, write_text_atomic
-from grader.report.boundary import is_png, render_boundary_png
+from grader.files import write_text_atomic
+from grader.report.formats import number as _number
+from grader.report.formats import percent, points, scientific, seconds, significant
+from grader.report.sections import Section
 
 TEMPLATES = Path(__file__).with_name("templates")
 
-# The chapter's verdict bands for a gradient check's relative difference.
-CORRECT_BELOW = 1e-7
-BUG_ABOVE = 1e-3
-# An embedded figure larger than this is not a plot of the lab's moons; it
-# would only bloat the page, so it is left out with a note.
+# An embedded figure larger than this is not a plot; it would only bloat the
+# page, so it is left out with a note.
 MAX_IMAGE_BYTES = 3 * 1024 * 1024
 # Long student-controlled text is cut so one flood cannot make a report unreadable.
 MAX_TEXT = 20_000
@@ -98,18 +95,22 @@ SORT_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SORT_SCRIPT.encod
 # ---------------------------------------------------------------- public API
 
 
-def render_student_report(results: dict, *, student: str | None = None) -> str:
+def render_student_report(results: dict, *, student: str | None = None, sections: Iterable[Section] = ()) -> str:
     """The student's report as one self-contained HTML page.
 
     `results` is the results.json dict; `student` is the id shown in the
-    title (default: the submission's file name from extra_data).
+    title (default: the submission's file name from extra_data); `sections`
+    are the assignment's own sections (its report_sections hook), shown
+    after the rubric items.
     """
-    return _environment().get_template("student.html.j2").render(report=_student_view(results, student))
+    view = _student_view(results, student, list(sections))
+    return _environment().get_template("student.html.j2").render(report=view)
 
 
-def write_student_report(path: str | os.PathLike, results: dict, *, student: str | None = None) -> None:
+def write_student_report(path: str | os.PathLike, results: dict, *, student: str | None = None,
+                         sections: Iterable[Section] = ()) -> None:
     """Write `render_student_report` to `path` atomically (a reader never sees half a page)."""
-    write_text_atomic(Path(path), render_student_report(results, student=student))
+    write_text_atomic(Path(path), render_student_report(results, student=student, sections=sections))
 
 
 def render_class_index(rows: list[dict], *, assignment: str, rubric_items: list[dict]) -> str:
@@ -140,71 +141,12 @@ def _environment() -> jinja2.Environment:
     # which select_autoescape would not recognise as HTML.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["points"] = _points
-    env.filters["sci"] = _sci
-    env.filters["sig"] = _significant
-    env.filters["percent"] = _percent
-    env.filters["seconds"] = _seconds
+    env.filters["points"] = points
+    env.filters["sci"] = scientific
+    env.filters["sig"] = significant
+    env.filters["percent"] = percent
+    env.filters["seconds"] = seconds
     return env
-
-
-def _number(value: Any) -> float | None:
-    """`value` as a finite float, or None (JSON from elsewhere may hold strings, null, NaN)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _points(value: Any) -> str:
-    """A score as people write it: 20, 17.5, 16.67 (two decimals at most); an em dash when missing."""
-    number = _number(value)
-    if number is None:
-        return "—"
-    text = format_points(number)
-    return "0" if text == "-0" else text
-
-
-def _sci(value: Any) -> str:
-    number = _number(value)
-    if number is None:
-        return "∞" if _infinite(value) else "—"
-    return f"{number:.2e}"
-
-
-def _significant(value: Any) -> str:
-    number = _number(value)
-    if number is None:
-        return "∞" if _infinite(value) else "—"
-    return f"{number:.6g}"
-
-
-def _infinite(value: Any) -> bool:
-    """True for an infinity, also as results.json stores it (the string "inf": JSON has no infinity)."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return False
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isinf(value)
-
-
-def _percent(value: Any) -> str:
-    """A share as a percentage with up to two decimals, rounded down.
-
-    Rounded down so that an accuracy just under a bar (0.94996 against 95%)
-    never reads as reaching it.
-    """
-    number = _number(value)
-    if number is None:
-        return "—"
-    floored = math.floor(number * 10_000 + 1e-6) / 100  # the 1e-6 absorbs float noise such as 0.29 * 10000
-    return f"{floored:.2f}".rstrip("0").rstrip(".") + "%"
-
-
-def _seconds(value: Any) -> str:
-    number = _number(value)
-    return "—" if number is None else (f"{number:.2f} s" if number < 10 else f"{number:.1f} s")
 
 
 def _share(score: Any, maximum: Any) -> float:
@@ -234,11 +176,12 @@ def _strings(value: Any) -> list[str]:
 # ---------------------------------------------------------------- student report
 
 
-def _student_view(results: Any, student: str | None) -> dict:
+def _student_view(results: Any, student: str | None, sections: list[Section]) -> dict:
     results = results if isinstance(results, dict) else {}
     extra = results.get("extra_data") if isinstance(results.get("extra_data"), dict) else {}
     checks = _all_checks(extra)
-    items, leftovers = _item_views(results, extra, checks)
+    shown = {key for section in sections for key in section.shows_details}
+    items, leftovers = _item_views(results, extra, checks, shown)
     error = str(extra.get("submission_error") or "")
     if error:
         # The banner shows the error once; every item repeats it in its reason otherwise.
@@ -259,10 +202,9 @@ def _student_view(results: Any, student: str | None) -> dict:
         "max_score": _number(results.get("max_score")),
         "share": _share(results.get("score"), results.get("max_score")),
         "items": items,
-        "other_checks": [_check_view(c) for c in leftovers],
+        "other_checks": [_check_view(c, shown) for c in leftovers],
         "counts": _status_counts(checks),
-        "training": _training_view(checks),
-        "gradient": _gradient_view(checks),
+        "sections": [_section_view(section) for section in sections],
         "sandbox": _sandbox_view(extra),
         "output": _text(results.get("output")),
         "execution_time": _number(results.get("execution_time")),
@@ -280,7 +222,7 @@ def _all_checks(extra: dict) -> list[dict]:
     return _dicts(extra.get("checks"))
 
 
-def _item_views(results: dict, extra: dict, checks: list[dict]) -> tuple[list[dict], list[dict]]:
+def _item_views(results: dict, extra: dict, checks: list[dict], shown: set[str]) -> tuple[list[dict], list[dict]]:
     """One view per rubric item (Gradescope's `tests`, enriched by extra_data's rubric_items), and the checks
     no item claims."""
     detail_of = {str(i.get("id")): i for i in _dicts(extra.get("rubric_items"))}
@@ -309,8 +251,8 @@ def _item_views(results: dict, extra: dict, checks: list[dict]) -> tuple[list[di
             "share": _share(test.get("score"), test.get("max_score")),
             "grade": _grade_class(test.get("score"), test.get("max_score")),
             # What needs attention first; passed checks follow as a compact list.
-            "problems": [_check_view(c) for c in mine if c.get("status") != "passed"],
-            "passed": [_check_view(c) for c in mine if c.get("status") == "passed"],
+            "problems": [_check_view(c, shown) for c in mine if c.get("status") != "passed"],
+            "passed": [_check_view(c, shown) for c in mine if c.get("status") == "passed"],
             "notes": notes,
             "notes_title": "Code-quality evidence" if quality else "Notes",
             "override": {"points": _number(override.get("points")), "comment": _text(override.get("comment"), 4000),
@@ -352,7 +294,7 @@ def _grade_class(score: Any, maximum: Any) -> str:
     return "partial" if score > 0 else "zero"
 
 
-def _check_view(check: dict) -> dict:
+def _check_view(check: dict, shown: set[str] = frozenset()) -> dict:
     status = str(check.get("status", ""))
     icon, label = STATUS_LOOK.get(status, ("?", status or "unknown"))
     message, hint = _text(check.get("message")), _text(check.get("hint"))
@@ -369,14 +311,13 @@ def _check_view(check: dict) -> dict:
         "hint_block": "\n" in hint.strip(),
         "public": bool(check.get("public")),
         "duration": _number(check.get("duration")),
-        "extra": _extra_details(details),
+        "extra": _extra_details(details, shown),
     }
 
 
-def _extra_details(details: dict) -> list[tuple[str, str]]:
-    """The details a check recorded that no dedicated section shows (returned values, shapes...)."""
-    shown = {"images", "params", "gradient_table", "overall_relative_difference", "accuracy", "train_accuracy",
-             "train_seconds", "moons_rotation_degrees"}
+def _extra_details(details: dict, shown: set[str]) -> list[tuple[str, str]]:
+    """The details a check recorded that no section shows (returned values, shapes...)."""
+    shown = shown | {"images"}
     rows = []
     for key, value in list(details.items())[:40]:
         if key in shown:
@@ -391,74 +332,9 @@ def _status_counts(checks: list[dict]) -> list[dict]:
             for status, (icon, label) in STATUS_LOOK.items() if counts[status]]
 
 
-def _details_with(checks: list[dict], key: str) -> tuple[dict, dict] | tuple[None, None]:
-    """The first check whose details hold `key`, with those details."""
-    for check in checks:
-        details = check.get("details")
-        if isinstance(details, dict) and details.get(key) not in (None, [], {}):
-            return check, details
-    return None, None
-
-
-def _training_view(checks: list[dict]) -> dict | None:
-    """Accuracy, training time and both decision-boundary pictures, when the training checks recorded them."""
-    accuracy_check, accuracy = _details_with(checks, "accuracy")
-    figure_check, figure = _details_with(checks, "images")
-    params_check, params = _details_with(checks, "params")
-    if accuracy_check is None and figure_check is None and params_check is None:
-        return None
-    student_image, image_note = None, ""
-    if figure is not None:
-        images = figure["images"] if isinstance(figure["images"], dict) else {}
-        student_image, image_note = _image_uri(images.get("student_decision_boundary"))
-    grader_image = None
-    degrees = _rotation(params)
-    if params is not None:
-        png = (render_boundary_png(params["params"], *_moons_sample(degrees))
-               if isinstance(params["params"], dict) else None)
-        grader_image = _png_uri(png) if png else None
-    accuracy = accuracy or {}
-    return {
-        "rotation_degrees": degrees,
-        "status": _check_view(accuracy_check) if accuracy_check else None,
-        "accuracy": _number(accuracy.get("accuracy")),
-        "train_accuracy": _number(accuracy.get("train_accuracy")),
-        "train_seconds": _number(accuracy.get("train_seconds")),
-        "student_image": student_image,
-        "student_image_note": image_note,
-        "figure_status": _check_view(figure_check) if figure_check else None,
-        "grader_image": grader_image,
-        "has_params": params is not None,
-    }
-
-
-def _rotation(details: dict | None) -> float | None:
-    """The angle the run turned its moons by, when recorded as a finite number of degrees."""
-    return _number((details or {}).get("moons_rotation_degrees"))
-
-
-def _moons_sample(degrees: float | None) -> tuple[Any, Any]:
-    """The fixed moons sample the grader's drawing shows, turned like the run's data; (None, None) for the default."""
-    if degrees is None:
-        return None, None
-    from reference.moons import moons, rotated
-    X, Y = moons(300, 0)
-    return rotated(X, degrees), Y
-
-
-def _image_uri(encoded: Any) -> tuple[str | None, str]:
-    """A data: URI for a base64 PNG recorded by a check, or (None, why not)."""
-    if not encoded:
-        return None, "No figure was recorded."
-    if not isinstance(encoded, str) or len(encoded) > MAX_IMAGE_BYTES * 4 // 3 + 4:
-        return None, "The figure was too large to embed."
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        return None, "The recorded figure was not valid base64."
-    if not is_png(data):
-        return None, "The recorded figure was not a PNG image."
-    return _png_uri(data), ""
+def _is_png(data: Any) -> bool:
+    """True when `data` starts with the PNG signature (checked before embedding bytes as an image)."""
+    return isinstance(data, (bytes, bytearray)) and bytes(data[:8]) == b"\x89PNG\r\n\x1a\n"
 
 
 def _png_uri(data: bytes) -> str:
@@ -466,36 +342,35 @@ def _png_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def _band(value: Any) -> tuple[str, str, str]:
-    """(css class, icon, words) of a relative difference under the chapter's verdict bands."""
-    number = _number(value)
-    if number is None:
-        return ("bug", "✗", "a bug (> 1e-3)") if _infinite(value) else ("bug", "✗", "not computed")
-    if number < CORRECT_BELOW:
-        return "ok", "✓", "correct (< 1e-7)"
-    if number > BUG_ABOVE:
-        return "bug", "✗", "a bug (> 1e-3)"
-    return "suspicious", "?", "suspicious (1e-7 to 1e-3)"
+def _section_view(section: Section) -> dict:
+    """An assignment's section with its text cut to size and its images checked and embedded."""
+    figures = []
+    for figure in section.figures[:8]:
+        uri, note = (None, "")
+        if figure.png is not None:
+            uri, note = (_png_uri(figure.png), "") if _is_png(figure.png) and len(figure.png) <= MAX_IMAGE_BYTES \
+                else (None, "The image could not be embedded.")
+        figures.append({"uri": uri, "alt": _text(figure.alt, 300), "caption": _text(figure.caption, 2000),
+                        "missing": note or _text(figure.missing, 500), "width": figure.width,
+                        "height": figure.height})
+    table = None
+    if section.table is not None:
+        bands = list(section.table.row_bands) + [""] * len(section.table.rows)
+        table = {"columns": [_text(c, 200) for c in section.table.columns],
+                 "rows": [{"band": band, "cells": [_cell_view(cell) for cell in row[:20]]}
+                          for row, band in zip(section.table.rows[:MAX_LIST], bands)],
+                 "empty": _text(section.table.empty, 500)}
+    return {"id": re.sub(r"[^A-Za-z0-9_-]", "-", section.id)[:60] or "section", "title": _text(section.title, 200),
+            "intro": _text(section.intro, 4000),
+            "stats": [{"label": _text(s.label, 200), "text": _text(s.text, 500), "value": "" if s.value is None else _text(s.value, 100),
+                       "band": s.band, "icon": s.icon} for s in section.stats[:20]],
+            "legend": [(band, _text(words, 200)) for band, words in section.legend[:10]],
+            "figures": figures, "table": table}
 
 
-def _gradient_view(checks: list[dict]) -> dict | None:
-    """The per-parameter gradient-check table with each relative difference's verdict band."""
-    _, details = _details_with(checks, "gradient_table")
-    if details is None:
-        return None
-    rows = []
-    for row in _dicts(details.get("gradient_table")):
-        css, icon, words = _band(row.get("relative_difference"))
-        rows.append({"parameter": _text(row.get("parameter"), 100),
-                     "backprop_norm": row.get("backprop_norm"), "numerical_norm": row.get("numerical_norm"),
-                     "relative_difference": row.get("relative_difference"),
-                     "exact": {k: repr(row.get(k)) for k in ("backprop_norm", "numerical_norm",
-                                                             "relative_difference")},
-                     "band": css, "icon": icon, "words": words})
-    overall = details.get("overall_relative_difference")
-    css, icon, words = _band(overall)
-    return {"rows": rows, "overall": overall, "overall_exact": repr(overall), "band": css, "icon": icon,
-            "words": words}
+def _cell_view(cell: Any) -> dict:
+    return {"text": _text(cell.text, 500), "value": "" if cell.value is None else _text(cell.value, 100), "band": cell.band, "icon": cell.icon,
+            "numeric": cell.numeric, "row_header": cell.row_header}
 
 
 def _sandbox_view(extra: dict) -> dict:
@@ -514,17 +389,10 @@ def _sandbox_view(extra: dict) -> dict:
         "events": events,
         "output_cut": any("output beyond" in e or "output was cut" in e for e in events),
         "protections": applied,
-        "protections_off": _protections_off(applied),
+        "protections_off": _strings(extra.get("sandbox_protections_off")) if applied else [],
         "collection_errors": [e for e in _strings(metadata.get("collection_errors"))
                               if not (submission_error and submission_error in e)],
     }
-
-
-def _protections_off(applied: list[str]) -> list[str]:
-    if not applied:
-        return []  # the sandbox never started (unreadable submission): nothing to say about its protections
-    from grader.sandbox import protections_off
-    return protections_off(applied)
 
 
 def _replay_command(submission_file: Any, assignment: str, seed: Any) -> str:

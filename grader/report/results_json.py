@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.outcomes import CheckOutcome
-from grader.overrides import Override
-from grader.report import format_points, status_label, write_text_atomic
-from grader.rubric import GradeResult, ItemResult, earned_full_credit
+from grader.files import write_text_atomic
+from grader.model import CheckOutcome, GradeResult, ItemResult
+from grader.report import format_points, status_label
 
 # extra_data keys this module owns; a run's `extra` may not replace them.
 RESERVED_EXTRA = ("checks", "rubric_items", "metadata")
@@ -46,7 +45,7 @@ def to_results_json(result: GradeResult, *, execution_time: float, output: str =
     extra_data.update(extra)
     extra_data.update({
         "checks": [outcome.to_dict() for outcome in result.outcomes],
-        "rubric_items": [_item_record(item) for item in result.items],
+        "rubric_items": [item.to_record() for item in result.items],
         "metadata": dict(result.metadata),
     })
     data = {
@@ -80,18 +79,7 @@ def read_results(path: str | Path) -> GradeResult:
         raise ValueError(f"{path}: not a results.json written by this grader (no extra_data.rubric_items)")
     outcomes = [CheckOutcome.from_dict(o) for o in extra["checks"]]
     by_id = {o.check_id: o for o in outcomes}
-    items = []
-    for record in extra["rubric_items"]:
-        override = record.get("override")
-        items.append(ItemResult(
-            id=record["id"], title=record["title"], score=float(record["score"]),
-            max_score=float(record["max_score"]), status=record["status"],
-            outcomes=[by_id[c] for c in record.get("checks", []) if c in by_id],
-            notes=list(record.get("notes", [])),
-            override=Override.from_dict(override) if override else None,
-            automatic_score=float(record.get("automatic_score", record["score"])),
-            visibility=record.get("visibility", "visible"), description=record.get("description", ""),
-            source=record.get("source")))
+    items = [ItemResult.from_record(record, by_id) for record in extra["rubric_items"]]
     metadata = dict(extra.get("metadata", {}))
     for key, value in extra.items():
         if key not in RESERVED_EXTRA:
@@ -100,15 +88,6 @@ def read_results(path: str | Path) -> GradeResult:
     metadata.setdefault("output", data.get("output", ""))
     return GradeResult(assignment=extra.get("assignment", ""), score=float(data["score"]),
                        max_score=float(data["max_score"]), items=items, outcomes=outcomes, metadata=metadata)
-
-
-def _item_record(item: ItemResult) -> dict[str, Any]:
-    return {
-        "id": item.id, "title": item.title, "score": item.score, "max_score": item.max_score,
-        "status": item.status, "automatic_score": item.automatic_score, "notes": list(item.notes),
-        "override": item.override.to_dict() if item.override else None, "visibility": item.visibility,
-        "description": item.description, "source": item.source, "checks": [o.check_id for o in item.outcomes],
-    }
 
 
 def _test_entry(item: ItemResult) -> dict[str, Any]:
@@ -136,7 +115,7 @@ def item_output(item: ItemResult) -> str:
         lines.append(f"Score set by your instructor: {format_points(item.score)} of {format_points(item.max_score)} "
                      f"(automatic score {format_points(item.automatic_score)}).{comment}")
     if item.outcomes:
-        passed = {id(o) for o in item.outcomes if earned_full_credit(o)}
+        passed = {id(o) for o in item.outcomes if o.earned_full_credit()}
         lines.append(f"{len(passed)} of {len(item.outcomes)} checks passed.")
         for outcome in item.outcomes:
             lines.extend(_outcome_lines(outcome, id(outcome) in passed))

@@ -12,9 +12,8 @@ from __future__ import annotations
 import textwrap
 from typing import Callable
 
-from grader.outcomes import PASSED, CheckOutcome
+from grader.model import PASSED, CheckOutcome, GradeResult, ItemResult
 from grader.report import format_points, status_label
-from grader.rubric import GradeResult, ItemResult, earned_full_credit
 
 WIDTH = 88
 BAR_WIDTH = 10
@@ -39,7 +38,7 @@ def render_summary(result: GradeResult, *, color: bool, public_only: bool = Fals
     notes = _notes(result, public_only)
     if notes:
         lines += ["", paint("Notes", "bold")] + notes
-    failed = [(item, o) for item in result.items for o in _shown(item, public_only) if not earned_full_credit(o)]
+    failed = [(item, o) for item in result.items for o in _shown(item, public_only) if not o.earned_full_credit()]
     lines.append("")
     if failed:
         lines.append(paint("Checks not passed" if not public_only else "Public checks not passed", "bold"))
@@ -90,7 +89,7 @@ def _progress(item: ItemResult, public_only: bool) -> tuple[str, float | None]:
         shown = _shown(item, public_only)
         if not shown:
             return "no public checks", None
-        passed = sum(1 for o in shown if earned_full_credit(o))
+        passed = sum(1 for o in shown if o.earned_full_credit())
         return f"{passed}/{len(shown)} public checks passed", passed / len(shown)
     return score, _ratio(item.score, item.max_score)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks import CheckError, CheckFailure, expect_array, expect_entries, record
+from grader.checking import StudentCodeError, CheckFailure, expect_array, expect_entries, record
 
 FIXED = [([3, 1], 5), ([7, 6, 5, 4, 3, 1], 8)]
 
@@ -20,8 +20,8 @@ def _check_network(student, ex, rng, dims: list[int], m: int) -> None:
     X, Y = ex.data(dims[0], m, rng)
     try:
         AL, caches, call = ex.forward(student, X, params)
-    except CheckError as error:
-        raise CheckError(error.message, hint=_depth_hint(error.message, len(dims) - 1), details=error.details)
+    except StudentCodeError as error:
+        raise StudentCodeError(error.message, hint=_depth_hint(error.message, len(dims) - 1), details=error.details)
     expected_AL, ref_caches = ex.lab.L_layer_forward(X, params)
     expect_array(AL, expected_AL, name="AL", call=call,
                  hint="Loop over l = 1 .. L with L read from params (L = len(params) // 2): ReLU for the hidden "
@@ -29,8 +29,8 @@ def _check_network(student, ex, rng, dims: list[int], m: int) -> None:
     backward_call = f"L_layer_backward(AL, Y, caches) for {dims}, m={m}"
     try:
         grads = student.L_layer_backward(AL, Y, caches)
-    except CheckError as error:
-        raise CheckError(error.message, hint=_depth_hint(error.message, len(dims) - 1), details=error.details)
+    except StudentCodeError as error:
+        raise StudentCodeError(error.message, hint=_depth_hint(error.message, len(dims) - 1), details=error.details)
     if not isinstance(grads, dict):
         raise CheckFailure(f"{backward_call} returned {type(grads).__name__}; expected a dict with dW1, db1, ...")
     expected = ex.lab.L_layer_backward(expected_AL, Y, ref_caches)

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, kind_of, partial_credit, record
+from grader.checking import CheckFailure, kind_of, partial_credit, record
 
 # What an AssertionError with an incomplete message earns: it stops the caller, but does not say why.
 INCOMPLETE_MESSAGE_CREDIT = 0.5

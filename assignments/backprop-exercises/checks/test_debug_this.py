@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import (CheckError, CheckFailure, NotGraded, expect_array, kind_of, partial_credit, record,
+from grader.checking import (StudentCodeError, CheckFailure, NotGraded, expect_array, kind_of, partial_credit, record,
                            wrong_entries)
-from grader.networks import random_params
+from reference.networks import random_params
 from reference.backprop_lab import sigmoid
 
 KEYS = ("dW1", "db1", "dW2", "db2")
@@ -79,7 +79,7 @@ def _bug2(student, ref, rng) -> None:
     hint = "dW2 = (1/m) * dZ2 @ A1.T: (1, m) @ (m, n_h) gives W2's shape (1, n_h)."
     try:
         got, expected = _run(student, ref, case)
-    except CheckError as error:
+    except StudentCodeError as error:
         if "exception" not in error.details:
             raise  # not an exception from the student's code (e.g. no `backward` at all)
         raise CheckFailure(f"{error.message}\nWith n_h != m the unfixed product dZ2 @ A1 cannot be computed: "

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, NotGraded, record, relative_difference
-from grader.networks import planted_bug_source, rolled
+from grader.checking import CheckFailure, record, relative_difference
+from reference.networks import planted_bug_source, rolled
 
 DIMS = [5, 4, 3, 1]
 M = 7  # != n_x, so a transposed gradient cannot pass by shape
@@ -55,10 +55,9 @@ def case(student, ex, module_rng, tolerance) -> dict:
             "overall": overall, "usable": usable, "correct": usable and overall < tolerance}
 
 
-def _require_correct_backprop(case: dict) -> None:
-    if not case["correct"]:
-        raise NotGraded("Not graded until your backprop gradients agree with numerical gradients on [5, 4, 3, 1] "
-                        "(see the check above): a gradient check can only be tested on correct code.")
+# A gradient check can only be tested on correct code.
+requires_correct_backprop = pytest.mark.requires(
+    "test_backprop_agrees_with_numerical_gradients", why="a gradient check can only be tested on correct code")
 
 
 @pytest.mark.public
@@ -81,9 +80,9 @@ def test_backprop_agrees_with_numerical_gradients(case, tolerance, request):
                  "the transposes, and which layer's Z the ReLU derivative uses.")
 
 
+@requires_correct_backprop
 def test_gradient_check_passes_correct_code(case, student, ex, tolerance, request):
     """Your gradient_check passes your correct backprop on [5, 4, 3, 1] (returns < 1e-7)"""
-    _require_correct_backprop(case)
     call = "gradient_check(X, Y, params) on a [5, 4, 3, 1] network"
     value = ex.number(student.gradient_check(case["X"], case["Y"], case["params"]), call,
                       hint="Return the relative difference ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
@@ -97,9 +96,9 @@ def test_gradient_check_passes_correct_code(case, student, ex, tolerance, reques
                                 "the difference by the sum of the norms.")
 
 
+@requires_correct_backprop
 def test_gradient_check_flags_a_planted_bug(case, student, ex, assignment, request):
     """Your gradient_check flags a backward pass with a planted bug on [5, 4, 3, 1] (returns > 1e-3)"""
-    _require_correct_backprop(case)
     threshold = float(assignment.setting("planted_bug_threshold"))
     backward = student.resolve("L_layer_backward")
     call = "gradient_check(X, Y, params) on [5, 4, 3, 1] with every gradient doubled in your backward pass"

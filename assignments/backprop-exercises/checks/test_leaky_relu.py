@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, describe_args, expect_array
+from grader.checking import expect_unchanged, CheckFailure, describe_args, expect_array
 
 # (n, m): a square block, a single sample, a single unit, a wide batch.
 SHAPES = [(4, 6), (3, 1), (1, 5), (7, 9)]
@@ -103,11 +103,6 @@ def test_leaky_relu_preserves_shape(student, ref, rng, shape):
 def test_leaky_relu_leaves_inputs_unchanged(student, rng):
     """leaky_relu_backward does not modify dA or Z"""
     dA, Z = _inputs(rng, (4, 5))
-    dA_handle, Z_handle = student.put(dA.copy()), student.put(Z.copy())
-    student.leaky_relu_backward(dA_handle, Z_handle)
-    for name, handle, original in (("dA", dA_handle, dA), ("Z", Z_handle, Z)):
-        after = student.get(handle)
-        if not (isinstance(after, np.ndarray) and after.shape == original.shape and np.array_equal(after, original)):
-            raise CheckFailure(f"leaky_relu_backward(dA, Z) changed its input {name} in place.",
-                               hint="Build a new array (np.where(Z > 0, dA, alpha * dA)) instead of writing "
-                                    f"into {name}: the caller still needs it.")
+    expect_unchanged(student, "leaky_relu_backward", dA=dA, Z=Z,
+                     hint="Build a new array (np.where(Z > 0, dA, alpha * dA)) instead of writing into dA or Z: "
+                          "the caller still needs them.")

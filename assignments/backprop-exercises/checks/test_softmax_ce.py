@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import describe_args, expect_array
+from grader.checking import describe_args, expect_array
 
 STABLE_HINT = ("exp(1000) overflows to inf: subtract each column's max first, "
                "e = np.exp(z - np.max(z, axis=0, keepdims=True)); the softmax is unchanged.")

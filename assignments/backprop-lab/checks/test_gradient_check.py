@@ -15,8 +15,9 @@ import numbers
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, NotGraded, record, relative_difference
-from grader.networks import planted_bug_source, rolled
+from grader.checking import CheckFailure, changed_inputs, record, relative_difference, safe_hint
+from reference import diagnose
+from reference.networks import planted_bug_source, rolled
 
 DIMS = [2, 5, 3, 1]
 M = 5
@@ -70,19 +71,7 @@ def case(student, ref, lab, module_rng, tolerance):
             shapes_ok = False
     return {"params": params, "X": X, "Y": Y, "numerical": numerical, "grads": grads, "call": call,
             "table": table, "overall": overall, "shapes_ok": shapes_ok,
-            "correct": shapes_ok and overall < tolerance,
-            "cost_correct": _cost_is_correct(student, ref, X, params, Y)}
-
-
-def _cost_is_correct(student, ref, X, params, Y) -> bool:
-    """Whether the student's compute_cost agrees with the reference (their gradient check uses it)."""
-    AL, _ = ref.L_layer_forward(X, params)
-    try:
-        got = student.compute_cost(AL, Y)
-        value = float(np.asarray(got, dtype=float).reshape(()))
-    except (CheckFailure, TypeError, ValueError):
-        return False
-    return bool(np.isclose(value, ref.compute_cost(AL, Y), rtol=1e-6, atol=1e-9))
+            "correct": shapes_ok and overall < tolerance}
 
 
 def _number(value, call: str) -> float:
@@ -94,14 +83,12 @@ def _number(value, call: str) -> float:
                        hint="Return the relative difference ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
 
 
-def _require_correct_backprop(case) -> None:
-    if not case["cost_correct"]:
-        raise NotGraded("Not graded until your compute_cost is right (see the forward-pass checks): your "
-                        "gradient_check differentiates your cost numerically, so a wrong cost makes even a "
-                        "correct gradient check disagree with correct backprop.")
-    if not case["correct"]:
-        raise NotGraded("Not graded until your backprop gradients agree with numerical gradients on [2, 5, 3, 1] "
-                        "(see the check above): a gradient check can only be tested on correct code.")
+# The student's gradient_check can only be tested on correct code: it differentiates their compute_cost
+# numerically and compares with their backprop.
+requires_correct_code = pytest.mark.requires(
+    "test_forward.py::test_compute_cost_values", "test_backprop_agrees_with_numerical_gradients",
+    why="your gradient_check differentiates your compute_cost numerically and compares it with your backprop, "
+        "so it can only be tested once both are right")
 
 
 @pytest.mark.public
@@ -111,10 +98,10 @@ def test_backprop_agrees_with_numerical_gradients(case, lab, tolerance, request)
     if not case["shapes_ok"]:
         raise CheckFailure(f"{case['call']} did not return a gradient of the right shape for every parameter "
                            f"(keys {sorted(map(str, case['grads']))}).",
-                           hint=lab.hint("diagnose_grads", case["grads"], case["X"], case["Y"], case["params"]))
+                           hint=safe_hint(diagnose.diagnose_grads, case["grads"], case["X"], case["Y"], case["params"]))
     if case["overall"] >= tolerance:
         worst = max(case["table"], key=lambda row: row["relative_difference"])
-        hint = lab.hint("diagnose_grads", case["grads"], case["X"], case["Y"], case["params"])
+        hint = safe_hint(diagnose.diagnose_grads, case["grads"], case["X"], case["Y"], case["params"])
         raise CheckFailure(
             f"The relative difference between your backprop gradients and numerical gradients is "
             f"{case['overall']:.3g}; the chapter asks for < {tolerance:g}. The worst parameter is "
@@ -122,9 +109,9 @@ def test_backprop_agrees_with_numerical_gradients(case, lab, tolerance, request)
             hint=hint or "Above 1e-3 there is a bug; look at the layer of the worst parameter first.")
 
 
+@requires_correct_code
 def test_gradient_check_passes_correct_code(case, student, ref, tolerance, request):
     """Your gradient_check passes your correct backprop (returns < 1e-7)"""
-    _require_correct_backprop(case)
     call = "gradient_check(X, Y, params) on a [2, 5, 3, 1] network"
     value = _number(student.gradient_check(case["X"], case["Y"], case["params"]), call)
     record(request, returned=value)
@@ -137,9 +124,9 @@ def test_gradient_check_passes_correct_code(case, student, ref, tolerance, reque
                                 "difference by the sum of the norms.")
 
 
+@requires_correct_code
 def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
     """Your gradient_check flags a backward pass with a planted bug (returns > 1e-3)"""
-    _require_correct_backprop(case)
     threshold = float(assignment.setting("planted_bug_threshold"))
     backward = student.resolve("L_layer_backward")
     patch, factor = _planted(case)
@@ -154,9 +141,9 @@ def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
                                 "recompute them another way), and return the relative difference.")
 
 
+@requires_correct_code
 def test_gradient_check_returns_the_relative_difference(case, student, request):
     """Your gradient_check returns ||grad - gradapprox|| / (||grad|| + ||gradapprox||)"""
-    _require_correct_backprop(case)
     backward = student.resolve("L_layer_backward")
     patch, factor = _planted(case)
     value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
@@ -175,9 +162,9 @@ def test_gradient_check_returns_the_relative_difference(case, student, request):
                            f"difference on this input is {expected:.4g}.", hint=hint)
 
 
+@requires_correct_code
 def test_gradient_check_uses_two_sided_differences(case, student, ref, request):
     """Your gradient_check uses the two-sided difference (accurate to O(eps^2))"""
-    _require_correct_backprop(case)
     eps = 1e-4  # large enough that a one-sided difference's O(eps) error shows, small enough for two-sided
     call = f"gradient_check(X, Y, params, {eps:g})"
     value = _number(student.gradient_check(case["X"], case["Y"], case["params"], eps), call)
@@ -195,17 +182,14 @@ def test_gradient_check_uses_two_sided_differences(case, student, ref, request):
                            f"with this epsilon.", hint=hint)
 
 
+@requires_correct_code
 def test_gradient_check_restores_parameters(case, student):
     """Your gradient_check leaves params as it found them"""
-    _require_correct_backprop(case)
-    params = case["params"]
-    handle = student.put({k: v.copy() for k, v in params.items()})
-    student.gradient_check(case["X"], case["Y"], handle)
-    after = student.get(handle)
-    changed = [k for k in params if not (isinstance(after, dict) and k in after
-                                         and np.array_equal(np.asarray(after[k]), params[k]))]
+    changed = changed_inputs(student, "gradient_check", X=case["X"], Y=case["Y"], params=case["params"],
+                             unchecked=("X", "Y"))
     if changed:
-        raise CheckFailure(f"After gradient_check, params {', '.join(changed)} differ from what was passed in.",
+        raise CheckFailure(f"After gradient_check, params {', '.join(changed['params'])} differ from what was "
+                           f"passed in.",
                            hint="Perturb a copy (theta_plus = np.copy(theta)), or put the original value back "
                                 "after computing J(theta + eps) and J(theta - eps); otherwise every later "
                                 "component is computed at the wrong point, and the caller's params change.")

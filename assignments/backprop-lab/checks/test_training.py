@@ -17,8 +17,7 @@ import functools
 import numpy as np
 import pytest
 
-from grader.assignment import AssignmentError
-from grader.checks import CheckFailure, CheckTimeout, NotGraded, record
+from grader.checking import CheckFailure, NotGraded, StudentCodeTimeout, record
 from reference.moons import MOONS_NOISE, moons, rotated
 
 
@@ -27,7 +26,7 @@ def training(student, ref, assignment, seed):
     """The student's train(X, Y) on this run's rotated moons data; failures are kept to report in each check."""
     rng = np.random.default_rng([seed, 1000])
     train_seed, holdout_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
-    low, high = _rotation_range(assignment)
+    low, high = (float(v) for v in assignment.settings["moons_rotation_degrees"])
     degrees = round(float(rng.uniform(low, high)), 1)
     X, Y = moons(int(assignment.setting("train_samples")), train_seed)
     X_test, Y_test = moons(int(assignment.setting("holdout_samples")), holdout_seed)
@@ -40,17 +39,6 @@ def training(student, ref, assignment, seed):
     except CheckFailure as failure:
         outcome["failure"] = failure
     return outcome
-
-
-def _rotation_range(assignment) -> tuple[float, float]:
-    """[settings] moons_rotation_degrees as (low, high), or a precise configuration error."""
-    value = assignment.setting("moons_rotation_degrees")
-    if (not isinstance(value, list) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-            or not 0 <= value[0] <= value[1] <= 360):
-        raise AssignmentError(f"{assignment.folder / 'assignment.toml'}: [settings] moons_rotation_degrees must be "
-                              f"[low, high] with 0 <= low <= high <= 360 (degrees); got {value!r}")
-    return float(value[0]), float(value[1])
 
 
 def _validated_params(value, X):
@@ -99,8 +87,8 @@ def _reference_params(ref):
 def test_train_reaches_the_accuracy_bar(training, student, ref, assignment, seed, request):
     """train(X, Y) on make_moons(1000) data turned by a random angle reaches more than 95% held-out accuracy"""
     threshold = float(assignment.setting("accuracy_threshold"))
-    if isinstance(training["failure"], CheckTimeout):
-        raise CheckTimeout(training["failure"].message + f" Training has a budget of "
+    if isinstance(training["failure"], StudentCodeTimeout):
+        raise StudentCodeTimeout(training["failure"].message + f" Training has a budget of "
                            f"{assignment.setting('train_timeout')} s.",
                            hint="Use fewer iterations, or vectorise the loop over samples.")
     if training["failure"] is not None:

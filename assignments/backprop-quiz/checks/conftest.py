@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 import reference.backprop_quiz as reference_quiz
-from grader.checks import CheckError, CheckFailure
-from grader.loadplan import plan_load
+from grader.checking import StudentCodeError, CheckFailure
+from grader.source.loadplan import plan_load
 
 # Runs in the worker: any value becomes {"kind": ..., ...} made of plain data only.
 PLAIN_SOURCE = '''
@@ -149,7 +149,7 @@ class Quiz:
                                hint=f"Define it with `def {name}(x, y): return ...` or `{name} = lambda x, y: ...`.")
         values = student.drive(CALL_DRIVER, name, [list(p) for p in points], what=name).value
         if not isinstance(values, list) or len(values) != len(points):
-            raise CheckError(f"{name} could not be evaluated at the check's points.")
+            raise StudentCodeError(f"{name} could not be evaluated at the check's points.")
         return [decode(v) for v in values]
 
     def why_missing(self, student: Any, name: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from grader.checks import CheckFailure, record
+from grader.checking import CheckFailure, record
 
 # Worked example 2, as the question states it.
 EX2_X, EX2_W, EX2_B, EX2_Y, EX2_LR = (2.0, 3.0), (0.5, -0.3), 0.1, 1.0, 0.1

@@ -17,8 +17,8 @@ import pytest
 
 import reference.backprop_lab as reference_lab
 import reference.backprop_research as reference_research
-from grader.checks import CheckError
-from grader.networks import random_data, random_params
+from grader.checking import StudentCodeError
+from reference.networks import random_data, random_params
 
 # One function for both sides: the operation a step stands for. `c` is a plain number.
 APPLY_SOURCE = '''
@@ -175,7 +175,7 @@ class Autograd:
                                for k in ("grads", "before", "leaf_data", "fd"))
                        and all(isinstance(pair, list) and len(pair) == 2 for pair in result["fd"]))
         if not well_formed:
-            raise CheckError("Your Value class could not be read back after building the expression.")
+            raise StudentCodeError("Your Value class could not be read back after building the expression.")
         return result
 
     def random_program(self, rng: np.random.Generator, n_leaves: int = 3) -> Program:

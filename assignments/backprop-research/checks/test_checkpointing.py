@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, NotGraded, expect_entries, kind_of, record
+from grader.checking import CheckFailure, NotGraded, expect_entries, kind_of, record
 
 MB = 2**20
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import CheckError, CheckFailure, record
+from grader.checking import StudentCodeError, CheckFailure, record
 
 # Each kind of step, checked on its own, and the hint for getting it wrong.
 WRAP = "wrap a plain number first: other = other if isinstance(other, Value) else Value(other)"
@@ -51,8 +51,8 @@ def _run(student, autograd, program, hint: str | None) -> dict:
     student.resolve("Value")  # a missing class is said plainly, not as a failed build
     try:
         return autograd.student(student, program)
-    except CheckError as error:
-        raise CheckError(f"Building {program.describe()} with your Value failed: {error.message}",
+    except StudentCodeError as error:
+        raise StudentCodeError(f"Building {program.describe()} with your Value failed: {error.message}",
                          hint=hint or error.hint, details=error.details) from None
 
 

@@ -23,6 +23,8 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
+from grader.errors import ConfigurationError, GraderFault
+
 WorkUnit = Callable[..., Any]
 
 
@@ -33,11 +35,11 @@ class Task(Protocol):
     kwargs: dict
 
 
-class ClusterError(Exception):
+class ClusterError(ConfigurationError):
     """The Dask cluster cannot be used (no `distributed` package, or no scheduler at the address)."""
 
 
-class WorkerDied(Exception):
+class WorkerDied(GraderFault):
     """A grading process ended abruptly while grading one submission."""
 
 
@@ -138,9 +140,16 @@ def _settle(done: set[Future], inflight: dict[Future, Task], finish: Callable[[T
     return broken
 
 
-def local_engine(jobs: int | None, preload: tuple[str, ...] = (), zygote: str | None = None) -> Engine:
-    """`jobs` local pool processes (default: one per usable CPU) whose sandboxes come from the zygote at `zygote`."""
-    return Engine(functools.partial(_local_executor, preload=preload, zygote=zygote), _close_local,
+def local_engine(jobs: int | None, preload: tuple[str, ...] = (), zygote: str | None = None,
+                 trusted_modules: list[str] | tuple[str, ...] = ()) -> Engine:
+    """`jobs` local pool processes (default: one per usable CPU) whose sandboxes come from the zygote at `zygote`.
+
+    `trusted_modules` are the assignment's own modules (its hooks, its
+    reference) that the fork server imports once, with the engine's, before
+    it forks the pool's processes.
+    """
+    return Engine(functools.partial(_local_executor, preload=preload, zygote=zygote,
+                                    trusted_modules=tuple(trusted_modules)), _close_local,
                   jobs or _usable_cpus(), queued=1)
 
 
@@ -175,23 +184,26 @@ def _usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-# Imported once by the fork server, before it forks any pool process: each
-# process then starts with them loaded instead of importing them itself
-# (seconds per process, paid by every process at once at the start of a batch).
-# These imports create no grading state. A name that fails to import is skipped.
-FORKSERVER_PRELOAD = ["grader.batch", "grader.runner", "grader.checks", "grader.networks",
-                      "grader.rubric", "grader.overrides", "grader.quality", "grader.diagnose",
-                      "grader.report.results_json", "grader.report.html", "PIL.Image", "PIL.PngImagePlugin",
-                      "reference.backprop_lab", "reference.moons"]
+# The engine's modules, imported once by the fork server before it forks any
+# pool process: each process then starts with them loaded instead of importing
+# them itself (seconds per process, paid by every process at once at the start
+# of a batch). These imports create no grading state; the assignment's own
+# modules are added per batch. A name that fails to import is skipped.
+FORKSERVER_PRELOAD = ["grader.batch", "grader.batch.workunit", "grader.outputs", "grader.grading",
+                      "grader.checking", "grader.checking.runner", "grader.scoring.rubric",
+                      "grader.config.overrides", "grader.scoring.quality", "grader.report.results_json",
+                      "grader.report.html", "PIL.Image", "PIL.PngImagePlugin"]
 
 
-def _local_executor(workers: int, preload: tuple[str, ...] = (), zygote: str | None = None) -> ProcessPoolExecutor:
+def _local_executor(workers: int, preload: tuple[str, ...] = (), zygote: str | None = None,
+                    trusted_modules: tuple[str, ...] = ()) -> ProcessPoolExecutor:
     # Never fork this process: a forked child would share whatever grading state
     # (sandbox zygote sockets, threads) the parent may hold. forkserver forks a
     # clean server instead; spawn where it is not available.
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(FORKSERVER_PRELOAD)  # no effect once this process's server runs
+        # No effect once this process's fork server runs.
+        context.set_forkserver_preload(FORKSERVER_PRELOAD + list(trusted_modules))
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_pool_worker,

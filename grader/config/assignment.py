@@ -3,28 +3,31 @@
 An assignment names its checks folder, its rubric, the modules a submission
 may not import, the modules the sandbox preloads, accepted aliases of
 function names, the functions the code-quality estimate looks for, sandbox
-limits, and free-form settings its checks read (e.g. the training budget).
+limits, settings its checks read (e.g. the training budget), and its hooks:
+the trusted code of the assignment that the engine calls (hints for a
+student's exception, extra report sections, the validation of its settings).
+The engine knows nothing of any one assignment beyond what this file says.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import Limits, SandboxConfig
+from grader.config.hooks import Hooks, load_hooks
+from grader.errors import ConfigurationError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
 
 _TOP_KEYS = {"id", "title", "description", "rubric", "checks", "refused_imports", "preload", "aliases",
-             "required_functions", "required_names", "limits", "settings", "starter"}
-_LIMIT_KEYS = {"call_timeout", "load_timeout", "memory_mb", "cpu_seconds", "nproc", "nofile", "fsize_mb",
-               "output_kb", "max_message_mb"}
+             "required_functions", "required_names", "limits", "settings", "starter", "hooks"}
 
 
-class AssignmentError(Exception):
+class AssignmentError(ConfigurationError):
     """An assignment configuration that cannot be used; the message names file and field."""
 
 
@@ -45,14 +48,29 @@ class Assignment:
     # Module-level values the checks read (the quiz's answers): the statements
     # binding them run at load even where the load policy would skip them.
     required_names: tuple[str, ...] = ()
-    limits: Limits = field(default_factory=Limits)
+    # Sandbox limits by the field names of grader.sandbox.Limits (bytes, seconds); absent ones keep its defaults.
+    limits: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     starter: dict[str, Any] = field(default_factory=dict)
+    hooks: Hooks = field(default_factory=Hooks)
 
-    def sandbox_config(self, support_dirs: tuple[str, ...] = ()) -> SandboxConfig:
-        """The sandbox configuration for one submission of this assignment."""
-        return SandboxConfig(assignment=self.id, limits=self.limits, refused_imports=self.refused_imports,
-                             support_dirs=tuple(support_dirs), preload=self.preload)
+    @property
+    def toml_path(self) -> Path:
+        """The assignment.toml this configuration was read from."""
+        return self.folder / "assignment.toml"
+
+    def with_settings(self, changes: dict[str, Any]) -> "Assignment":
+        """This assignment with some [settings] replaced (e.g. a shorter training budget), validated again."""
+        if not changes:
+            return self
+        for key, value in changes.items():
+            if key not in self.settings:
+                raise AssignmentError(f"{self.toml_path}: [settings] has no `{key}` to replace "
+                                      f"(settings: {', '.join(sorted(self.settings)) or 'none'})")
+            _same_kind(self.toml_path, key, self.settings[key], value)
+        changed = dataclasses.replace(self, settings={**self.settings, **changes})
+        _validate_settings(changed)
+        return changed
 
     def setting(self, key: str) -> Any:
         """A value from [settings]; a missing key is a configuration error, not a KeyError in a check."""
@@ -88,7 +106,7 @@ def load_assignment(assignment_id: str) -> Assignment:
     for key, value in aliases.items():
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise AssignmentError(f"{path}: aliases.{key} must be a list of names")
-    return Assignment(
+    assignment = Assignment(
         id=assignment_id,
         title=_typed(path, "title", data.get("title", assignment_id), str),
         description=_typed(path, "description", data.get("description", ""), str),
@@ -103,7 +121,30 @@ def load_assignment(assignment_id: str) -> Assignment:
         limits=_limits(path, _typed(path, "limits", data.get("limits", {}), dict)),
         settings=_typed(path, "settings", data.get("settings", {}), dict),
         starter=_typed(path, "starter", data.get("starter", {}), dict),
+        hooks=load_hooks(path, folder, _typed(path, "hooks", data.get("hooks", {}), dict)),
     )
+    _validate_settings(assignment)
+    return assignment
+
+
+def _validate_settings(assignment: Assignment) -> None:
+    """Run the assignment's `check_settings` hook: a bad value is a configuration error now, not in a check."""
+    problems = assignment.hooks.check_settings(assignment.settings) if assignment.hooks.check_settings else []
+    if problems:
+        raise AssignmentError("\n".join(f"{assignment.toml_path}: [settings] {problem}" for problem in problems))
+
+
+def _same_kind(path: Path, key: str, current: Any, new: Any) -> None:
+    """A replaced setting keeps the kind of value the file gives (a number stays a number)."""
+    def kind(value: Any) -> str:
+        if isinstance(value, bool):
+            return "a boolean"
+        if isinstance(value, (int, float)):
+            return "a number"
+        return f"a {type(value).__name__}"
+    if kind(current) != kind(new):
+        raise AssignmentError(f"{path}: [settings] `{key}` must be {kind(current)} like the file's "
+                              f"{current!r}, found {new!r}")
 
 
 def _no_unknown(path: Path, table: str, data: dict, allowed: set[str]) -> None:
@@ -126,21 +167,22 @@ def _str_list(path: Path, key: str, value: Any) -> list[str]:
     return value
 
 
-def _limits(path: Path, data: dict) -> Limits:
-    _no_unknown(path, "limits", data, _LIMIT_KEYS)
+# [limits] key -> (grader.sandbox.Limits field, unit factor, type).
+_LIMIT_FIELDS = {
+    "call_timeout": ("call_timeout", 1, float), "load_timeout": ("load_timeout", 1, float),
+    "memory_mb": ("memory_bytes", 2**20, int), "cpu_seconds": ("cpu_seconds", 1, int),
+    "nproc": ("nproc", 1, int), "nofile": ("nofile", 1, int), "fsize_mb": ("fsize", 2**20, int),
+    "output_kb": ("output_bytes", 2**10, int), "max_message_mb": ("max_message_bytes", 2**20, int),
+}
+
+
+def _limits(path: Path, data: dict) -> dict[str, float]:
+    """[limits] in the sandbox's own units, by its field names; keys not given keep the sandbox's defaults."""
+    _no_unknown(path, "limits", data, set(_LIMIT_FIELDS))
+    limits: dict[str, float] = {}
     for key, value in data.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise AssignmentError(f"{path}: limits.{key} must be a positive number, found {value!r}")
-    defaults = Limits()
-    mb = 2**20
-    return Limits(
-        call_timeout=float(data.get("call_timeout", defaults.call_timeout)),
-        load_timeout=float(data.get("load_timeout", defaults.load_timeout)),
-        memory_bytes=int(data.get("memory_mb", defaults.memory_bytes // mb) * mb),
-        cpu_seconds=int(data.get("cpu_seconds", defaults.cpu_seconds)),
-        nproc=int(data.get("nproc", defaults.nproc)),
-        nofile=int(data.get("nofile", defaults.nofile)),
-        fsize=int(data.get("fsize_mb", defaults.fsize // mb) * mb),
-        output_bytes=int(data.get("output_kb", defaults.output_bytes // 1024) * 1024),
-        max_message_bytes=int(data.get("max_message_mb", defaults.max_message_bytes // mb) * mb),
-    )
+        name, factor, kind = _LIMIT_FIELDS[key]
+        limits[name] = kind(value * factor)
+    return limits

@@ -1,6 +1,7 @@
-"""The class's gradebook.csv and index.html, built from the students' stored results.json files.
+"""The class's gradebook.csv, built from the students' stored results.json files.
 
-Both are rebuilt from disk after every batch (and every resume), so they always
+It is rebuilt from disk after every batch (and every resume) like the class
+index (grader.batch.index), so both always
 agree with what each student's results.json says, whichever run wrote it.
 Columns of gradebook.csv (``spec/INTERFACES.md``): student, score, max_score,
 one column per rubric item (its id), status. A student whose grading failed
@@ -18,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from grader.report import write_text_atomic
-from grader.report.html import write_class_index
+from grader.batch.progress import GRADEBOOK_NAME
+from grader.files import write_text_atomic
+from grader.model import RowState
+from grader.outputs import RESULTS_NAME
+from grader.text import one_line
 
-GRADED, BROKEN, GRADER_ERROR, NOT_GRADED = "graded", "broken", "grader error", "not graded"
-RESULTS_NAME, REPORT_NAME = "results.json", "report.html"
-GRADEBOOK_NAME, INDEX_NAME = "gradebook.csv", "index.html"
+GRADED, BROKEN, GRADER_ERROR, NOT_GRADED = (state.value for state in RowState)
 # Spreadsheets run a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -42,7 +44,7 @@ class GradebookRow:
     @property
     def kind(self) -> str:
         """The status without its reason: graded, broken, grader error or not graded."""
-        return self.status.split(":", 1)[0].strip()
+        return RowState.of(self.status).value
 
     @property
     def reason(self) -> str:
@@ -93,25 +95,6 @@ def write_gradebook(outdir: str | os.PathLike, rows: Iterable[GradebookRow], ite
     return path
 
 
-def write_index(outdir: str | os.PathLike, rows: Iterable[GradebookRow], *, assignment: str,
-                rubric_items: list[dict]) -> Path:
-    """Write OUTDIR/index.html, the class summary, from the rows; returns its path.
-
-    `rubric_items` are ``{"id", "title", "max_score"}`` in rubric order.
-    Students without a result yet are left out: the page summarises grades.
-    """
-    index_rows = []
-    for row in rows:
-        if row.kind == NOT_GRADED:
-            continue
-        index_rows.append({"student": row.student, "status": row.kind, "score": row.score,
-                           "max_score": row.max_score, "items": row.items, "reason": row.reason,
-                           "results": {"extra_data": {"checks": row.checks}}})
-    path = Path(outdir, INDEX_NAME)
-    write_class_index(path, index_rows, assignment=assignment, rubric_items=rubric_items)
-    return path
-
-
 def _slim_checks(checks: Any) -> list[dict]:
     """What the class index needs of each check (a results.json can be ~100 KB; a class has hundreds)."""
     if not isinstance(checks, list):
@@ -126,11 +109,6 @@ def _number(value: float | None) -> str:
         return ""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
-
-def one_line(text: str, limit: int = 300) -> str:
-    """`text` on one line (runs of whitespace become one space), cut to `limit` characters with "..."."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _text_cell(text: str) -> str:

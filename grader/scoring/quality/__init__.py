@@ -41,12 +41,12 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
-from grader.quality.criteria import (
+from grader.scoring.quality.criteria import (
     find_required, implemented_share, score_comments, score_docstrings, score_modularity, score_names,
     score_top_level,
 )
-from grader.quality.facts import Facts
-from grader.quality.parsing import parse
+from grader.scoring.quality.facts import Facts
+from grader.scoring.quality.parsing import parse
 
 DOCSTRINGS = "Docstrings"
 COMMENTS = "Comments"

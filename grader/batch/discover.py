@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
-SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
-IGNORED_NAMES = frozenset({"__MACOSX", ".ipynb_checkpoints", "__pycache__"})
+from grader.errors import ConfigurationError
+from grader.source.submission import SUBMISSION_SUFFIXES, is_ignored, student_id
+
 
 # Caps for a class archive. A student's own submission is capped again when it
 # is loaded (10 MB of code, 50 MB for a student's zip); these only stop an
@@ -46,7 +47,7 @@ _CHUNK = 1 << 16
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class DiscoveryError(Exception):
+class DiscoveryError(ConfigurationError):
     """The class folder or archive cannot be used at all; the message says what to fix."""
 
 
@@ -64,11 +65,6 @@ class Student:
     path: Path
     kind: str
     problem: str = ""
-
-
-def is_ignored(name: str) -> bool:
-    """Whether a folder or archive entry name is never a submission (hidden files, OS and Jupyter clutter)."""
-    return name.startswith(".") or name in IGNORED_NAMES
 
 
 @contextlib.contextmanager
@@ -148,23 +144,25 @@ def _students_in(root: Path, *, excluded: set[str]) -> list[Student]:
         # Two entries that would share an output folder (also on a case-insensitive
         # file system): grading either one would hide the other, so neither is graded.
         names = ", ".join(s.path.name for s in group)
-        for student_id in dict.fromkeys(s.id for s in group):
-            first = next(s for s in group if s.id == student_id)
-            problem = (f"{len(group)} submissions map to the student id {student_id!r} ({names}); "
+        for identity in dict.fromkeys(s.id for s in group):
+            first = next(s for s in group if s.id == identity)
+            problem = (f"{len(group)} submissions map to the student id {identity!r} ({names}); "
                        "keep exactly one entry per student in the class folder and grade again")
-            students.append(Student(student_id, first.path, first.kind, problem))
+            students.append(Student(identity, first.path, first.kind, problem))
     return sorted(students, key=lambda s: s.id)
 
 
 def _student_of(entry: os.DirEntry) -> Student:
     path = Path(entry.path)
-    if entry.is_dir():
-        return Student(entry.name, path, "folder")
-    stem, suffix = os.path.splitext(entry.name)
-    if suffix.lower() in SUBMISSION_SUFFIXES and stem:
-        return Student(stem, path, suffix.lower().lstrip("."))
+    is_dir = entry.is_dir()
+    identity = student_id(path, is_dir=is_dir)
+    if is_dir:
+        return Student(identity, path, "folder")
+    suffix = path.name[len(identity):]
+    if suffix.lower() in SUBMISSION_SUFFIXES:
+        return Student(identity, path, suffix.lower().lstrip("."))
     what = f"a {suffix!r} file" if suffix else "a file without an extension"
-    return Student(stem or entry.name, path, "other",
+    return Student(identity, path, "other",
                    f"{entry.name} is {what}; a submission is a .py file, a .ipynb notebook, a .zip, "
                    "or a folder holding exactly one .py or .ipynb file")
 

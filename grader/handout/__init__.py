@@ -38,8 +38,9 @@ from pathlib import Path
 
 import nbformat
 
-from grader.assignment import REPO_ROOT, Assignment, load_assignment
-from grader.report import write_text_atomic
+from grader.config.assignment import REPO_ROOT, Assignment, load_assignment
+from grader.errors import ConfigurationError
+from grader.files import write_text_atomic
 
 _MARKER = re.compile(r"^([ \t]*)# (BEGIN|END) SOLUTION[ \t]*$")
 _STARTER_KEYS = {"reference": str, "instructions": str, "reference_docstring": bool}
@@ -48,7 +49,7 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _CHECK_FILES = ("test_*.py", "*_test.py")
 
 
-class HandoutError(Exception):
+class HandoutError(ConfigurationError):
     """A handout that cannot be made; the message names the file and what to fix."""
 
 
@@ -543,7 +544,7 @@ def checking_guide(assignment: Assignment | str) -> str:
 
 def _by_rubric_item(assignment: Assignment, checks: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
     """Check titles grouped under their rubric item (or their file when there is no rubric), deduplicated."""
-    from grader.rubric import RubricError, rubric_for
+    from grader.config.rubric import RubricError, rubric_for
     try:
         items = rubric_for(assignment.rubric).items
     except RubricError:

@@ -51,6 +51,10 @@ class Diagnosis:
     hint: str
     evidence: str = ""
 
+    def __str__(self) -> str:
+        """The hint as a check shows it, with its evidence."""
+        return f"{self.hint} ({self.evidence})" if self.evidence else self.hint
+
 
 # ---------------------------------------------------------------- comparisons
 
@@ -344,6 +348,12 @@ def _shape_of(arg_shapes: dict, *names: str) -> tuple | None:
         if isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value):
             return tuple(value)
     return None
+
+
+def exception_hint(function_name: str, exc_type_name: str, message: str, arg_shapes: dict[str, tuple]) -> str | None:
+    """The assignment hook ``exception_hint``: the hint for an exception the student's function raised, or None."""
+    diagnosis = diagnose_exception(function_name, exc_type_name, message, arg_shapes)
+    return diagnosis.hint if diagnosis else None
 
 
 def diagnose_exception(function_name: str, exc_type_name: str, message: str,

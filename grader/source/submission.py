@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from grader.discover import is_ignored
-from grader.loadplan import logical_line_starts
+from grader.errors import SubmissionError
+from grader.source.loadplan import logical_line_starts
 
 CODE_SUFFIXES = (".py", ".ipynb")
 MAX_ENTRIES = 2000  # files in a zip or folder submission
@@ -47,12 +47,32 @@ _READ_CHUNK = 1 << 16
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _MAX_LISTED = 5
 _HELP_PREFIX = re.compile(r"\s*\?")
+# What a submission file can be (a folder holds one .py or .ipynb).
+SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
+# Entries that are never a submission, in a student's folder or zip and in a class folder.
+IGNORED_NAMES = frozenset({"__MACOSX", ".ipynb_checkpoints", "__pycache__"})
 _CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
 _MAGIC_ASSIGNMENT = re.compile(r"\s*[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
 
 
-class SubmissionError(Exception):
-    """A submission that cannot be turned into source; str() is the student-facing message."""
+def student_id(path: str | os.PathLike, *, is_dir: bool | None = None) -> str:
+    """The student id of a submission entry: the one rule for a batch, `grader grade` and the server.
+
+    A folder's id is its whole name (``alice.v2`` stays ``alice.v2``); a file's
+    is its name without the extension (``alice.v2.py`` is ``alice.v2``, and
+    so is ``alice.v2.pdf``, which a batch then reports as unsupported).
+    `is_dir` saves a look at the file system when the caller knows.
+    """
+    path = Path(path)
+    if is_dir if is_dir is not None else path.is_dir():
+        return path.name
+    stem, _ = os.path.splitext(path.name)
+    return stem or path.name
+
+
+def is_ignored(name: str) -> bool:
+    """Whether a folder or archive entry name is never a submission (hidden files, OS and Jupyter clutter)."""
+    return name.startswith(".") or name in IGNORED_NAMES
 
 
 class CellSpan(NamedTuple):

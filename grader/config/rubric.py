@@ -1,6 +1,6 @@
-"""The rubric engine: which checks feed which item, how partial credit is computed, the total.
+"""Rubric files: which checks feed which item and how their credit counts, validated at load time.
 
-A rubric is a TOML file ``rubrics/<assignment>.toml``::
+Scoring a submission with a rubric is grader.scoring.rubric's job. A rubric is a TOML file ``rubrics/<assignment>.toml``::
 
     assignment = "backprop-lab"
     title = "Backprop lab"
@@ -50,10 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from grader.outcomes import FAILED, PASSED, CheckOutcome
-from grader.overrides import Override
+from grader.errors import ConfigurationError
 
-RUBRICS_DIR = Path(__file__).resolve().parents[1] / "rubrics"
+RUBRICS_DIR = Path(__file__).resolve().parents[2] / "rubrics"
 
 CREDIT_RULES = ("proportional", "all_or_nothing", "thresholds")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -61,15 +60,9 @@ SOURCES = ("quality",)
 _TOP_KEYS = ("assignment", "title", "description", "items")
 _ITEM_KEYS = ("id", "title", "points", "checks", "credit", "weights", "thresholds", "source", "visibility",
               "description")
-# A weighted mean of exact fractions (thirds, say) can land a hair below a
-# threshold it reaches on paper; this much slack keeps 1/3+1/3+1/3 at 1.
-_THRESHOLD_SLACK = 1e-9
-# Scores are stored to four decimals: exact enough for any gradebook, and free
-# of float noise such as 19.999999999999996 that would turn "passed" into "failed".
-_DECIMALS = 4
 
 
-class RubricError(Exception):
+class RubricError(ConfigurationError):
     """A rubric that cannot be used; the message names the file, the item and the field."""
 
 
@@ -328,235 +321,3 @@ def _weights(where: str, raw: Any, checks: tuple[str, ...], source: str | None) 
                               f"({', '.join(map(repr, checks))})")
         weights[key] = float(value)
     return weights
-
-
-# ---------------------------------------------------------------- results
-
-
-@dataclass
-class ItemResult:
-    """The score of one rubric item and what it came from.
-
-    `score` is what counts (the override's points when there is one);
-    `automatic_score` is what the checks or the estimate gave. `notes` are
-    student-facing reasons beyond the checks' own messages (a check that did
-    not run, the quality evidence). `source` is the rubric item's source
-    ("quality") for an item not fed by checks, else None.
-    """
-
-    id: str
-    title: str
-    score: float
-    max_score: float
-    status: str
-    outcomes: list[CheckOutcome] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    override: Override | None = None
-    automatic_score: float = 0.0
-    visibility: str = "visible"
-    description: str = ""
-    source: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of this item result, its outcomes included."""
-        return {
-            "id": self.id, "title": self.title, "score": self.score, "max_score": self.max_score,
-            "status": self.status, "outcomes": [o.to_dict() for o in self.outcomes], "notes": list(self.notes),
-            "override": self.override.to_dict() if self.override else None,
-            "automatic_score": self.automatic_score, "visibility": self.visibility,
-            "description": self.description, "source": self.source,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ItemResult":
-        """Rebuild an item result from `to_dict` output."""
-        override = data.get("override")
-        return cls(
-            id=data["id"], title=data["title"], score=float(data["score"]), max_score=float(data["max_score"]),
-            status=data["status"], outcomes=[CheckOutcome.from_dict(o) for o in data.get("outcomes", [])],
-            notes=list(data.get("notes", [])), override=Override.from_dict(override) if override else None,
-            automatic_score=float(data.get("automatic_score", data["score"])),
-            visibility=data.get("visibility", "visible"), description=data.get("description", ""),
-            source=data.get("source"),
-        )
-
-
-@dataclass
-class GradeResult:
-    """A graded submission: the total, each item, every check outcome, and run metadata."""
-
-    assignment: str
-    score: float
-    max_score: float
-    items: list[ItemResult]
-    outcomes: list[CheckOutcome]
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def item(self, item_id: str) -> ItemResult:
-        """The result of item `item_id`."""
-        for item in self.items:
-            if item.id == item_id:
-                return item
-        raise KeyError(f"no item {item_id!r} in the result (items: {', '.join(i.id for i in self.items)})")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of the whole result."""
-        return {
-            "assignment": self.assignment, "score": self.score, "max_score": self.max_score,
-            "items": [item.to_dict() for item in self.items], "outcomes": [o.to_dict() for o in self.outcomes],
-            "metadata": dict(self.metadata),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GradeResult":
-        """Rebuild a result from `to_dict` output; items share the top-level outcome objects."""
-        outcomes = [CheckOutcome.from_dict(o) for o in data.get("outcomes", [])]
-        by_id = {o.check_id: o for o in outcomes}
-        items = [ItemResult.from_dict(i) for i in data["items"]]
-        for item in items:
-            item.outcomes = [by_id.get(o.check_id, o) for o in item.outcomes]
-        return cls(assignment=data["assignment"], score=float(data["score"]), max_score=float(data["max_score"]),
-                   items=items, outcomes=outcomes, metadata=dict(data.get("metadata", {})))
-
-
-# ---------------------------------------------------------------- grading
-
-
-def grade(rubric: Rubric, outcomes: list[CheckOutcome], *, quality: tuple[float, list[str]] | None = None,
-          overrides: dict[str, Override] | None = None, collection_errors: Iterable[str] = ()) -> GradeResult:
-    """Score `outcomes` with `rubric`.
-
-    `quality` is the code-quality estimate ``(fraction, evidence)`` for an
-    item with ``source = "quality"``; `overrides` maps item ids to the
-    instructor's `Override`; `collection_errors` explain checks that never
-    ran. Raises `RubricError` when a check feeds two items or an override
-    names an unknown item or points outside the item's range; everything a
-    submission can do ends in a score.
-    """
-    overrides = dict(overrides or {})
-    collection_errors = list(collection_errors)
-    _check_overrides(rubric, overrides)
-    owned, unassigned = _assign(rubric, outcomes)
-    items = []
-    for item in rubric.items:
-        if item.source == "quality":
-            parts, notes = _quality_parts(quality)
-        else:
-            parts, notes = _check_parts(item, owned[item.id], collection_errors)
-        automatic = round(item.points * _credit(item, parts), _DECIMALS)
-        override = overrides.get(item.id)
-        score = round(float(override.points), _DECIMALS) if override else automatic
-        items.append(ItemResult(item.id, item.title, score, item.points,
-                                "passed" if score == item.points else "failed", owned[item.id], notes,
-                                override, automatic, item.visibility, item.description, item.source))
-    total = round(sum(i.score for i in items), _DECIMALS)
-    metadata = {"title": rubric.title, "collection_errors": collection_errors, "unassigned_checks": unassigned}
-    return GradeResult(rubric.assignment, total, rubric.max_score, items, list(outcomes), metadata)
-
-
-def _check_overrides(rubric: Rubric, overrides: dict[str, Override]) -> None:
-    points = {item.id: item.points for item in rubric.items}
-    for item_id, override in overrides.items():
-        if item_id not in points:
-            raise RubricError(f"override of unknown item {item_id!r} for {rubric.assignment} "
-                              f"(items: {', '.join(points)})")
-        if not (math.isfinite(override.points) and 0 <= override.points <= points[item_id]):
-            raise RubricError(f"override of item {item_id!r}: {override.points!r} points outside "
-                              f"[0, {points[item_id]:g}]")
-
-
-def _assign(rubric: Rubric, outcomes: list[CheckOutcome]) -> tuple[dict[str, list[CheckOutcome]], list[str]]:
-    owned: dict[str, list[CheckOutcome]] = {item.id: [] for item in rubric.items}
-    unassigned = []
-    for outcome in outcomes:
-        owners = [item for item in rubric.items if item.matches(outcome.check_id)]
-        if len(owners) > 1:
-            described = "; ".join(
-                f"item {item.id!r} via {[s for s in item.checks if selector_matches(s, outcome.check_id)]}"
-                for item in owners)
-            raise RubricError(f"{rubric.path or rubric.assignment}: check {outcome.check_id!r} feeds two or more "
-                              f"items ({described}); a check must feed exactly one")
-        if owners:
-            owned[owners[0].id].append(outcome)
-        else:
-            unassigned.append(outcome.check_id)
-    return owned, unassigned
-
-
-def earned_full_credit(outcome: CheckOutcome) -> bool:
-    """True when a check passed and earned all of its credit (what reports mark as passed)."""
-    return outcome.status == PASSED and _earned(outcome) >= 1.0
-
-
-def _earned(outcome: CheckOutcome) -> float:
-    """The credit share one check earned; anything but a finite fraction of a graded check is 0."""
-    if outcome.status not in (PASSED, FAILED):
-        return 0.0
-    fraction = outcome.fraction
-    if not isinstance(fraction, (int, float)) or not math.isfinite(fraction) or not 0.0 <= fraction <= 1.0:
-        return 0.0
-    return float(fraction)
-
-
-def _check_parts(item: RubricItem, outcomes: list[CheckOutcome],
-                 collection_errors: list[str]) -> tuple[list[tuple[float, float]], list[str]]:
-    """(weight, fraction) per check, plus a zero for every selector or weight group that ran nothing."""
-    if not outcomes:
-        reason = "; ".join(collection_errors) or "its checks were not collected"
-        return [], [f"no check of this item ran: {reason}"]
-    notes = []
-    groups: dict[str, list[CheckOutcome]] = {key: [] for key in item.weights}
-    parts = []
-    for outcome in outcomes:
-        keys = [key for key in item.weights if selector_matches(key, outcome.check_id)]
-        if len(keys) > 1:
-            raise RubricError(f"item {item.id!r}: check {outcome.check_id!r} matches weights keys "
-                              f"{', '.join(map(repr, keys))}; at most one may match")
-        if keys:
-            groups[keys[0]].append(outcome)
-        else:
-            parts.append((1.0, _earned(outcome)))
-        fraction = outcome.fraction
-        if isinstance(fraction, float) and math.isnan(fraction):
-            notes.append(f"{outcome.title}: reported no valid credit (NaN), counted as 0")
-    missing_keys = []
-    for key, members in groups.items():
-        if members:
-            parts.extend((item.weights[key] / len(members), _earned(o)) for o in members)
-        else:
-            missing_keys.append(key)
-            parts.append((item.weights[key], 0.0))
-            notes.append(f"no check matching {key!r} ran; its share counts as 0")
-    for selector in item.checks:
-        if any(selector_matches(selector, o.check_id) for o in outcomes):
-            continue
-        if any(selectors_overlap(selector, key) for key in missing_keys):
-            continue  # already counted as a zero through its weight group
-        parts.append((1.0, 0.0))
-        notes.append(f"no check matching {selector!r} ran; counted as one failed check")
-    return parts, notes
-
-
-def _quality_parts(quality: tuple[float, list[str]] | None) -> tuple[list[tuple[float, float]], list[str]]:
-    if quality is None:
-        return [], ["the automatic code-quality estimate did not run"]
-    fraction, evidence = quality
-    notes = [str(e) for e in evidence]
-    if not isinstance(fraction, (int, float)) or not math.isfinite(fraction) or not 0.0 <= fraction <= 1.0:
-        invalid = f"the code-quality estimate gave an invalid fraction ({fraction!r}), counted as 0"
-        return [(1.0, 0.0)], [invalid] + notes
-    return [(1.0, float(fraction))], notes
-
-
-def _credit(item: RubricItem, parts: list[tuple[float, float]]) -> float:
-    """The share of the item's points earned under its credit rule."""
-    if not parts:
-        return 0.0
-    if item.credit == "all_or_nothing":
-        return 1.0 if all(fraction >= 1.0 for _, fraction in parts) else 0.0
-    total_weight = sum(weight for weight, _ in parts)
-    mean = sum(weight * fraction for weight, fraction in parts) / total_weight
-    if item.credit == "proportional":
-        return min(1.0, mean)
-    reached = [credit for minimum, credit in item.thresholds if mean >= minimum - _THRESHOLD_SLACK]
-    return max(reached, default=0.0)

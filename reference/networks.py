@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks import CheckFailure, describe_args, kind_of
+from grader.checking import CheckFailure, describe_args, kind_of
 
 
 def random_params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-from grader.quality.parsing import Parsed, Unit
+from grader.scoring.quality.parsing import Parsed, Unit
 
 FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LAYOUT_TOKENS = {tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,

@@ -20,38 +20,21 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # the rubric module imports this one; only the type is needed here
-    from grader.rubric import Rubric
+from grader.config.rubric import Rubric
+from grader.errors import ConfigurationError
+from grader.model import Override
 
 COLUMNS = ("student", "item", "points", "comment")
 
 
-class OverrideError(Exception):
+class OverrideError(ConfigurationError):
     """An overrides file that cannot be used; the message names the file and the line."""
 
 
-@dataclass(frozen=True)
-class Override:
-    """An instructor's score for one rubric item of one student, with the comment the student reads."""
-
-    points: float
-    comment: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of this override."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Override":
-        """Rebuild an override from `to_dict` output."""
-        return cls(points=float(data["points"]), comment=str(data.get("comment", "")))
-
-
-def load_overrides(path: str | Path, rubric: "Rubric") -> dict[str, dict[str, Override]]:
+def load_overrides(path: str | Path, rubric: Rubric) -> dict[str, dict[str, Override]]:
     """Read an overrides CSV for `rubric`: ``{student_id: {item_id: Override}}``.
 
     Raises `OverrideError` naming the file and line for a missing or extra

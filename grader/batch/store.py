@@ -1,0 +1,133 @@
+"""A batch's output folder as a store of results: what is current (resume), and writing each student's files.
+
+Resume: results.json records, under ``extra_data["batch"]``, the submission's
+content hash, the assignment, the grader version and a digest of the
+student's manual overrides. A rerun skips a student whose record matches all
+four; a student whose grading failed ("grader error: ...") is retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import __version__
+from grader.batch.discover import Student
+from grader.model import Override, RowState
+from grader.outputs import RESULTS_NAME, Graded, placeholder
+from grader.text import one_line
+
+BATCH_KEY = "batch"
+_REASON_LIMIT = 500
+_TRACEBACK_LIMIT = 20_000
+
+
+def cache_key(student: Student, assignment_id: str, overrides: dict[str, dict] | None) -> dict | None:
+    """What a stored result must match to be reused; None when the submission cannot even be hashed."""
+    from grader.source.submission import SubmissionError, content_hash
+    if student.problem:
+        content = "problem:" + hashlib.sha256(student.problem.encode()).hexdigest()
+    else:
+        try:
+            content = content_hash(student.path)
+        except SubmissionError:
+            return None
+    return {"content_hash": content, "assignment": assignment_id, "grader_version": __version__,
+            "overrides": _digest(overrides or {})}
+
+
+def stored_record(outdir: Path, student_id: str) -> dict | None:
+    """The ``extra_data["batch"]`` record of a student's stored results.json (None when absent or unreadable)."""
+    try:
+        data = json.loads(Path(outdir, student_id, RESULTS_NAME).read_text(encoding="utf-8"))
+        record = data["extra_data"][BATCH_KEY]
+        return record if isinstance(record, dict) and isinstance(data.get("tests"), list) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def is_current(record: dict | None, key: dict | None) -> bool:
+    """Whether a stored record can stand for this run: same key, and not a grader error (those are retried)."""
+    if record is None or key is None or RowState.of(str(record.get("status", ""))) is RowState.GRADER_ERROR:
+        return False
+    return all(record.get(name) == value for name, value in key.items())
+
+
+def _digest(overrides: dict) -> str:
+    return hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()
+
+
+class ResultWriter:
+    """Writes each student's files as soon as their outcome arrives; `on_stored(status)` counts them."""
+
+    def __init__(self, outdir: Path, assignment: Any, seed: int, on_stored: Callable[[str], None],
+                 on_failure: Callable[[str], None]) -> None:
+        self.outdir, self.assignment, self.seed = outdir, assignment, seed
+        self.on_stored, self.on_failure = on_stored, on_failure
+        self.finished: set[str] = set()
+        self.protections: list[str] | None = None
+
+    def finish(self, task: Any, outcome: Any) -> None:
+        """Store a work unit's result, or its failure as a grader error."""
+        if isinstance(outcome, BaseException):
+            self._store_failure(task, _reason(outcome), _traceback(outcome))
+            return
+        if not (isinstance(outcome, dict) and isinstance(outcome.get("results"), dict)
+                and isinstance(outcome.get("report_html"), str) and isinstance(outcome.get("status"), str)):
+            self._store_failure(task, f"the work unit returned {type(outcome).__name__}, not a result", "")
+            return
+        data, status = outcome["results"], outcome["status"]
+        key = dict(task.key)
+        graded_hash = data.get("extra_data", {}).get("submission_sha256")
+        if graded_hash and RowState.of(status) is not RowState.BROKEN:
+            key["content_hash"] = graded_hash  # what was graded, should the file have changed meanwhile
+        self._store(task.student, Graded(data, outcome["report_html"], status), key,
+                    seconds=outcome.get("seconds"), worker=outcome.get("worker_pid"),
+                    worker_peak_rss_kb=outcome.get("worker_peak_rss_kb"))
+        if self.protections is None:
+            self.protections = list(data.get("extra_data", {}).get("sandbox_protections") or []) or None
+
+    def record_problem(self, task: Any) -> None:
+        """Store the result of an entry that cannot be graded (unsupported file, clashing ids)."""
+        problem = task.student.problem
+        self._store_placeholder(task, RowState.BROKEN, problem, f"Your submission could not be graded: {problem}",
+                                "")
+
+    def _store_failure(self, task: Any, reason: str, trace: str) -> None:
+        self.on_failure(f"{task.student.id}: {RowState.GRADER_ERROR}: {reason}")
+        message = ("The grader failed while grading this submission; this is not a problem of your code. "
+                   "Your instructor will grade it again.")
+        self._store_placeholder(task, RowState.GRADER_ERROR, reason, message, trace)
+
+    def _store_placeholder(self, task: Any, state: RowState, reason: str, message: str, trace: str) -> None:
+        student = task.student
+        overrides = {item: Override.from_dict(o) for item, o in task.overrides.items()}
+        graded = placeholder(self.assignment, state, reason, message=message, seed=self.seed,
+                             submission_file=student.path.name, student=student.id, overrides=overrides)
+        self._store(student, graded, task.key, traceback=trace)
+
+    def _store(self, student: Student, graded: Graded, key: dict, **more: Any) -> None:
+        record = {"student": student.id, "entry": student.path.name, "status": graded.status, **key,
+                  "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        record.update({name: value for name, value in more.items() if value not in (None, "")})
+        graded.results.setdefault("extra_data", {})[BATCH_KEY] = record
+        folder = self.outdir / student.id
+        folder.mkdir(exist_ok=True)
+        graded.write(folder)
+        self.finished.add(student.id)
+        self.on_stored(graded.status)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, _REASON_LIMIT)
+
+
+def _traceback(exc: BaseException) -> str:
+    # A pool worker's traceback travels as the exception's cause (a _RemoteTraceback).
+    text = "".join(traceback.format_exception(exc))
+    return text[-_TRACEBACK_LIMIT:]

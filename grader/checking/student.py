@@ -1,0 +1,127 @@
+"""The student's functions as a check sees them: calls through the sandbox, every way one can fail named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.checking.compare import safe_hint
+from grader.checking.failures import CheckFailure, StudentCodeError, StudentCodeTimeout
+from grader.sandbox import (CallResult, CallTimeout, MissingName, Sandbox, SandboxError, StaleHandle,
+                            StudentException, WorkerDied)
+
+
+class StudentCode:
+    """The student's functions, called through the sandbox, with the assignment's aliases.
+
+    ``student.linear_forward(A, W, b)`` returns the student's return value.
+    Any way the call can go wrong becomes a `CheckFailure` subclass whose
+    message names the function and says what happened.
+    """
+
+    def __init__(self, sandbox: Sandbox, aliases: dict[str, list[str]] | None = None,
+                 exception_hint: Any = None, not_loaded: dict[str, str] | None = None) -> None:
+        self.sandbox = sandbox
+        self.aliases = aliases or {}
+        self._exception_hint = exception_hint  # (function, type, message, shapes) -> hint or None
+        self._not_loaded = not_loaded or {}    # name -> why its definition was not loaded
+
+    def resolve(self, name: str) -> str:
+        """The name the submission actually uses for `name` (itself or an accepted alias)."""
+        for candidate in [name, *self.aliases.get(name, [])]:
+            if self.sandbox.has(candidate):
+                return candidate
+        also = self.aliases.get(name)
+        alias_note = f" (or {', '.join(f'`{a}`' for a in also)})" if also else ""
+        for candidate in [name, *self.aliases.get(name, [])]:
+            if candidate in self._not_loaded:
+                raise StudentCodeError(f"`{candidate}` could not be loaded, so this could not be checked: "
+                                 f"{self._not_loaded[candidate]}.",
+                                 hint="Fix the line Python points at; the rest of your file was graded.")
+        raise StudentCodeError(f"Your submission does not define `{name}`{alias_note}, so this could not be checked.",
+                         hint=f"Define `{name}` at the top level of your file with the signature the "
+                              f"assignment gives; check its spelling.")
+
+    def has(self, name: str) -> bool:
+        """Whether the submission defines `name` or one of its aliases."""
+        try:
+            self.resolve(name)
+            return True
+        except CheckFailure:
+            return False
+
+    def run(self, name: str, *args: Any, timeout: float | None = None, patch: dict | None = None,
+            measure: bool = False, figure: bool = False, **kwargs: Any) -> CallResult:
+        """Call the student's `name` and return the full `CallResult`."""
+        actual = self.resolve(name)
+        try:
+            return self.sandbox.call(actual, args, kwargs, timeout=timeout, patch=patch, measure=measure,
+                                     figure=figure)
+        except SandboxError as exc:
+            raise self._failure(actual, exc, args) from None
+
+    def run_allowing_raise(self, name: str, *args: Any, timeout: float | None = None,
+                           **kwargs: Any) -> CallResult | StudentException:
+        """Like `run`, but an exception the student's code raises is returned, not a failure.
+
+        For checks whose expected behaviour is to raise (e.g. check_shapes);
+        timeouts and crashes still fail with the usual messages.
+        """
+        actual = self.resolve(name)
+        try:
+            return self.sandbox.call(actual, args, kwargs, timeout=timeout)
+        except StudentException as exc:
+            return exc
+        except SandboxError as exc:
+            raise self._failure(actual, exc, args) from None
+
+    def drive(self, source: str, *args: Any, timeout: float | None = None, measure: bool = False,
+              what: str = "the check's driver") -> CallResult:
+        """Run trusted driver source (defining ``drive(module, *args)``) against the submission."""
+        try:
+            return self.sandbox.drive(source, args, timeout=timeout, measure=measure)
+        except SandboxError as exc:
+            raise self._failure(what, exc, args) from None
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the student's `name` and return its value."""
+        return self.run(name, *args, **kwargs).value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs)
+
+    def put(self, value: Any) -> Any:
+        """Store `value` in the worker; returns a handle whose later state `get` reads."""
+        return self.sandbox.put(value)
+
+    def get(self, ref: Any) -> Any:
+        """Read back a handle's current value."""
+        return self.sandbox.get(ref)
+
+    def _failure(self, name: str, exc: SandboxError, args: tuple) -> CheckFailure:
+        if isinstance(exc, CallTimeout):
+            return StudentCodeTimeout(f"`{name}` did not finish: {exc.reason}.",
+                                hint="Look for a loop that never ends, or far more iterations than needed.")
+        if isinstance(exc, MissingName):
+            return StudentCodeError(f"Your submission does not define `{name}`.")
+        if isinstance(exc, StaleHandle):
+            return StudentCodeError(f"`{name}` could not be called: {exc.reason}.")
+        if isinstance(exc, WorkerDied):
+            return StudentCodeError(f"`{name}` did not return: {exc.reason}.",
+                              hint="A crash like this usually comes from os._exit, a C extension, "
+                                   "or running out of memory.")
+        if isinstance(exc, StudentException) and exc.type_name == "NotImplementedError":
+            return StudentCodeError(f"`{name}` is not implemented yet (it raises NotImplementedError).",
+                              hint="Replace `raise NotImplementedError` in the starter with your code.")
+        if isinstance(exc, StudentException):
+            hint = None
+            if self._exception_hint is not None:
+                shapes = {f"arg{i}": list(np.shape(a)) for i, a in enumerate(args) if isinstance(a, np.ndarray)}
+                hint = safe_hint(self._exception_hint, name, exc.type_name, exc.message, shapes)
+            where = f"\n{exc.traceback}" if exc.traceback else ""
+            return StudentCodeError(f"`{name}` raised {exc.type_name}: {exc.message}{where}", hint=hint,
+                              details={"exception": exc.type_name})
+        return StudentCodeError(f"`{name}` could not be run: {exc.reason}")
