@@ -185,15 +185,17 @@ def verdict_label(status: str, score: float) -> str:
 
 
 def compare(results: list[tuple]) -> dict[str, dict]:
-    """Per fixture: per item, {verdict label: [seeds]} and whether it is stable; errors by seed.
+    """Per fixture: per item, {verdict label: [seeds]} and whether it is stable; errors by seed; mean seconds.
 
     An item is stable when every seed gave the same verdict; `differs` lists the
     seeds whose verdict is not the most common one.
     """
     by_fixture: dict[str, dict] = {}
-    for name, seed, items, error, _seconds in results:
-        entry = by_fixture.setdefault(name, {"items": collections.defaultdict(dict), "errors": {}, "seeds": []})
+    for name, seed, items, error, seconds in results:
+        entry = by_fixture.setdefault(name, {"items": collections.defaultdict(dict), "errors": {}, "seeds": [],
+                                             "seconds": []})
         entry["seeds"].append(seed)
+        entry["seconds"].append(seconds)
         if error is not None:
             entry["errors"][seed] = error
             continue
@@ -209,6 +211,7 @@ def compare(results: list[tuple]) -> dict[str, dict]:
             stable = len(verdicts) == 1 and not entry["errors"]
             items[item] = {"stable": stable, "verdict": common, "verdicts": verdicts, "differs": differs}
         summary[name] = {"seeds": sorted(entry["seeds"]), "items": items,
+                         "mean_seconds": round(sum(entry["seconds"]) / len(entry["seconds"]), 2),
                          "errors": {str(k): v for k, v in entry["errors"].items()},
                          "stable": all(i["stable"] for i in items.values()) and not entry["errors"]}
     return summary
