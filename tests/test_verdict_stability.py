@@ -1,0 +1,116 @@
+"""Issue 10 §1 in small: a few bug fixtures graded on 20 seeds; each compared item's verdict must not vary.
+
+The full measurement is benchmarks/verdict_stability.py (every fixture, 100
+seeds); this runs the same comparison (the benchmark's own functions) on
+
+    fixture                                         items compared                  today
+    lab/verdicts/bug_dW_missing_1_over_m.py         gradient_check                  unstable (dead units)
+    lab/verdicts/bug_relu_backward_clipped.py       backward, gradient_check        unstable (large values)
+    research/verdicts/bug_value_exp_assigns.py      value_autograd                  unstable (reuse of exp)
+    exercises/verdicts/bug_any_depth_output_bias_dropped.py   any_depth, gradient_check   stable
+
+on 20 seeds drawn as the benchmark draws them (base 0), plus the seeds each
+fixture's manifest lists. The unstable ones are strict xfails: when issue 10
+is fixed they pass, and the xfail marks must go. Only the compared items
+matter, so the grading settings shorten what they do not need (a 64-point
+training set; a narrow batch for the checkpointing memory measurement).
+Stability is all this checks; what each verdict must be is in the fixtures'
+manifests (tests/fixtures/<assignment>/verdicts/MANIFEST.toml).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "verdict_stability.py"
+SEED_COUNT = 20
+SEED_BASE = 0
+
+# Settings that only shorten what the compared items do not depend on.
+SHORT = {
+    "backprop-lab": {"train_samples": 64, "holdout_samples": 64},
+    "backprop-research": {"memory_batch": 256},
+    "backprop-exercises": {},
+}
+
+
+@functools.lru_cache(maxsize=1)
+def stability():
+    """benchmarks/verdict_stability.py as a module (the one comparison both use)."""
+    spec = importlib.util.spec_from_file_location("verdict_stability_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def unstable_today(reason: str):
+    # Only the stability assertion may fail: a crash or a missing fixture is an error, not the known instability.
+    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"issue 10: {reason}")
+
+
+CASES = [
+    pytest.param("lab/verdicts/bug_dW_missing_1_over_m.py", ("gradient_check",),
+                 marks=unstable_today("the gradient-check network of seed 275456040 has only dead hidden units, "
+                                      "so a dW bug earns the gradient check 20/20 there and 0 elsewhere"),
+                 id="lab-dW-missing-1-over-m"),
+    pytest.param("lab/verdicts/bug_relu_backward_clipped.py", ("backward", "gradient_check"),
+                 marks=unstable_today("the drawn pre-activations rarely exceed 3, so a ReLU derivative masked "
+                                      "with Z < 3 passes backward and the gradient check on most seeds"),
+                 id="lab-relu-backward-clipped"),
+    pytest.param("research/verdicts/bug_value_exp_assigns.py", ("value_autograd",),
+                 marks=unstable_today("only some random expressions reuse exp's operand, so `=` instead of `+=` "
+                                      "in exp passes every Value check on about 1 seed in 13"),
+                 id="research-value-exp-assigns"),
+    pytest.param("exercises/verdicts/bug_any_depth_output_bias_dropped.py", ("any_depth", "gradient_check"),
+                 id="exercises-any-depth-output-bias"),
+]
+
+
+@pytest.mark.parametrize("name, items", CASES)
+def test_item_verdicts_are_the_same_on_every_seed(name, items):
+    bench = stability()
+    [fixture] = bench.discover(pattern=name)
+    fixture = dataclasses.replace(fixture, settings={**SHORT[fixture.assignment], **fixture.settings})
+    seeds = bench.draw_seeds(SEED_COUNT, SEED_BASE)
+    summary = bench.compare(bench.grade_all([fixture], seeds, jobs=1))[name]
+    if summary["errors"] or len(summary["seeds"]) < SEED_COUNT:  # not the instability an xfail expects
+        pytest.fail(f"grading raised or seeds are missing: {summary['errors']} {summary['seeds']}")
+    unstable = {item: summary["items"][item]["verdicts"] for item in items if not summary["items"][item]["stable"]}
+    assert not unstable, f"verdicts differ by seed: {unstable}"
+
+
+def test_the_comparison_reports_the_seeds_that_differ():
+    """compare() keeps every verdict with its seeds and lists the minority seeds (no grading needed)."""
+    bench = stability()
+    results = [("x.py", 1, {"a": ("passed", 20.0), "b": ("failed", 3.0)}, None, 0.1),
+               ("x.py", 2, {"a": ("passed", 20.0), "b": ("failed", 3.0)}, None, 0.1),
+               ("x.py", 3, {"a": ("failed", 0.0), "b": ("failed", 3.0)}, None, 0.1)]
+    summary = bench.compare(results)["x.py"]
+    assert summary["items"]["b"]["stable"] and not summary["items"]["a"]["stable"]
+    assert summary["items"]["a"]["verdict"] == "passed 20"
+    assert summary["items"]["a"]["differs"] == [3]
+    assert summary["items"]["a"]["verdicts"] == {"passed 20": [1, 2], "failed 0": [3]}
+    assert not summary["stable"]
+    crashed = bench.compare(results[:2] + [("x.py", 3, None, "Traceback ...\nValueError: boom", 0.1)])["x.py"]
+    assert not crashed["stable"] and crashed["errors"] == {"3": "Traceback ...\nValueError: boom"}
+
+
+def test_every_fixture_of_every_assignment_is_found():
+    """The benchmark grades the top-level fixtures and the verdicts folders, with manifest support and seeds."""
+    bench = stability()
+    names = {f.name: f for f in bench.discover()}
+    assert "lab/correct_classic.py" in names and "lab/correct_notebook.ipynb" in names
+    assert "lab/make_bugs.py" not in names and not any(n.endswith("MANIFEST.toml") for n in names)
+    assert {"exercises/correct.py", "research/correct.py", "quiz/correct_literal.py"} <= set(names)
+    utils = names["lab/verdicts/uses_dnn_app_utils.py"]
+    assert [Path(s).name for s in utils.support] == ["dnn_app_utils_v2"] and Path(utils.support[0]).is_dir()
+    assert 275456040 in names["lab/verdicts/bug_dW_missing_1_over_m.py"].extra_seeds
+    assert names["lab/bug_infinite_loop_in_train.py"].settings == {"train_timeout": 2}
+    assert bench.draw_seeds(5, 0) == bench.draw_seeds(20, 0)[:5]
