@@ -56,9 +56,9 @@ def grade_items(path: str, assignment: str, seed: int, settings: dict | None = N
     """Grade one submission; {rubric item id: (status, score)}.
 
     The only call into the grader: retarget this when the grading API moves
-    (grader.runner.grade today, grader.grading later).
+    (grader.grading.grade).
     """
-    from grader.runner import grade
+    from grader.grading import grade
     run = grade(path, assignment, seed=seed, settings=settings or None, support_dirs=tuple(support))
     return {item.id: (item.status, float(item.score)) for item in run.result.items}
 

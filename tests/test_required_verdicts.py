@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.runner import grade
+from grader.grading import grade
 from tests.verdict_requirements import violations
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
