@@ -1,8 +1,9 @@
 """`grader demo --out DIR`: grade a bundled, made-up class of `backprop-lab` students.
 
 The class is described by ``assignments/backprop-lab/demo-class.toml``: each
-student hands in one of the grader's fixture submissions, as a file, a folder
-or a zip. The demo writes the class into ``DIR/submissions/`` (so the inputs
+student hands in one of the grader's fixture submissions (``tests/fixtures/lab``
+in a checkout, bundled inside an installed grader), as a file, a folder or a
+zip. The demo writes the class into ``DIR/submissions/`` (so the inputs
 can be read next to their reports) and grades it with `grader.batch.run_batch`
 into DIR, exactly as `grader batch` would.
 """
@@ -14,14 +15,15 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from grader.config.assignment import ASSIGNMENTS_DIR, REPO_ROOT
+from grader.config.locations import bundled_assignments_dir, demo_fixtures_dir
 from grader.batch import BatchSummary, run_batch
 from grader.batch.workunit import grade_student
 from grader.errors import ConfigurationError
 
 ASSIGNMENT = "backprop-lab"
-CLASS_FILE = ASSIGNMENTS_DIR / ASSIGNMENT / "demo-class.toml"
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "lab"
+# The bundled lab's, also when a local assignment of the same id takes its place for grading.
+CLASS_FILE = bundled_assignments_dir() / ASSIGNMENT / "demo-class.toml"
+FIXTURES = demo_fixtures_dir()
 
 
 class DemoError(ConfigurationError):

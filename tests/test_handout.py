@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.config.assignment import REPO_ROOT, available_assignments, load_assignment
+from grader.config.assignment import available_assignments, load_assignment
+from grader.config.locations import bundled_assignments_dir
 from grader.cli import main
 from grader.handout import HandoutError, public_checks, solution_source, strip_solutions, write_handout
 from grader.grading import grade
@@ -31,8 +32,7 @@ _REFERENCE_IMPORT = re.compile(r"^from reference\.(\w+) import", re.M)
 
 
 def _reference_path(assignment_id: str) -> Path:
-    starter = load_assignment(assignment_id).starter
-    return REPO_ROOT / starter.get("reference", f"reference/{assignment_id.replace('-', '_')}.py")
+    return load_assignment(assignment_id).reference_file or Path("/nonexistent")
 
 
 def _gradable() -> list[str]:
@@ -57,7 +57,7 @@ def fresh_check_modules():
     and a later lab grading in the same process would run it (reported to the
     runner's owner); each test here must see its own assignment's checks.
     """
-    checks_root = str(REPO_ROOT / "assignments") + os.sep
+    checks_root = str(bundled_assignments_dir()) + os.sep
     for name in [n for n, m in sys.modules.items() if str(getattr(m, "__file__", "")).startswith(checks_root)]:
         del sys.modules[name]
 

@@ -149,9 +149,8 @@ def _overrides(path: str | os.PathLike | None, rubric: Any) -> dict[str, dict[st
 def trusted_modules(assignment: Any) -> list[str]:
     """The assignment's own trusted modules a pool process imports once before grading: its hooks and reference."""
     modules = list(assignment.hooks.modules)
-    reference = str(assignment.starter.get("reference", ""))
-    if reference.endswith(".py") and "/" in reference and not reference.startswith(("/", ".")):
-        modules.append(reference[:-3].replace("/", "."))
+    if assignment.reference_module:
+        modules.append(assignment.reference_module)
     return modules
 
 

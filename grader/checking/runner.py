@@ -1,10 +1,15 @@
 """Run an assignment's checks (pytest files) against one student's code and record every outcome as data.
 
 The checks run in this (trusted) process with a plugin that provides their
-fixtures (``student``, ``assignment``, ``seed``, ``rng``, ``module_rng``),
-honours declared prerequisites (``@pytest.mark.requires(...)``) and turns
-each check's report into a `CheckOutcome`. Student code runs only in the
-sandbox behind ``student``.
+fixtures (``student``, ``assignment``, ``reference``, ``seed``, ``rng``,
+``module_rng``), honours declared prerequisites (``@pytest.mark.requires(...)``)
+and turns each check's report into a `CheckOutcome`. Student code runs only in
+the sandbox behind ``student``.
+
+While the checks run, their folder is first on ``sys.path``: a check file
+imports what its folder's ``conftest.py`` or another module there defines
+(``from conftest import Lab``) by the ordinary import system, and those
+modules are forgotten when another assignment's checks run in this process.
 
 Prerequisites, as check50 declares them::
 
@@ -34,6 +39,7 @@ import pytest
 from grader.checking.failures import CheckFailure, NotGraded
 from grader.checking.student import StudentCode
 from grader.config.assignment import Assignment
+from grader.config.hooks import load_reference
 from grader.config.rubric import selector_matches
 from grader.errors import ConfigurationError
 from grader.model import ERROR, FAILED, PASSED, SKIPPED, CheckOutcome
@@ -68,6 +74,11 @@ class _GradingPlugin:
     def assignment(self) -> Assignment:
         """The assignment's configuration (settings, aliases)."""
         return self._assignment
+
+    @pytest.fixture(scope="session")
+    def reference(self) -> Any:
+        """The assignment's reference module (its `reference` key), imported on the trusted side only."""
+        return load_reference(self._assignment)
 
     @pytest.fixture(scope="session")
     def seed(self) -> int:
@@ -192,10 +203,14 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
     sink = io.StringIO()
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # third-party plugins have no business here
+    checks_path = str(assignment.checks_dir)
+    sys.path.insert(0, checks_path)  # `from conftest import ...` and helper modules of the checks folder
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             code = pytest.main(args, plugins=[plugin])
     finally:
+        if checks_path in sys.path:
+            sys.path.remove(checks_path)
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:

@@ -20,12 +20,17 @@
   themselves stay in the grader's installation: nothing hidden, no expected
   value and no reference body is copied into the handout.
 
-The assignment's ``[starter]`` table may set ``reference`` (the module's path
-from the repository root; default ``reference/<id with _ for ->.py``),
-``instructions`` (the student-facing text; default the assignment's
-description) and ``reference_docstring`` (whether the reference module's
-docstring, minus its first line, is published too; default true, which is
-how the quiz's exam options reach the student).
+The starter is made from the assignment's ``reference`` module (see
+grader.config.assignment). Its ``[starter]`` table may set ``instructions``
+(the student-facing text; default the assignment's description),
+``reference_docstring`` (whether the reference module's docstring, minus its
+first line, is published too; default true, which is how the quiz's exam
+options reach the student) and ``given``: the names of the reference's
+top-level functions and classes without a solution region that the handout
+gives whole. Every other such function or class is refused with an error
+naming it, so that a helper meant for the checks (an input generator, say)
+never reaches students by default; the checks' own helpers belong in their
+``conftest.py`` (docs/authoring.md).
 """
 
 from __future__ import annotations
@@ -38,15 +43,14 @@ from pathlib import Path
 
 import nbformat
 
-from grader.config.assignment import REPO_ROOT, Assignment, load_assignment
+from grader.config.assignment import CHECK_FILE_PATTERNS, Assignment, load_assignment
+from grader.config.locations import code_root
 from grader.errors import ConfigurationError
 from grader.files import write_text_atomic
 
 _MARKER = re.compile(r"^([ \t]*)# (BEGIN|END) SOLUTION[ \t]*$")
-_STARTER_KEYS = {"reference": str, "instructions": str, "reference_docstring": bool}
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-# pytest's default collection rules (the runner passes no ini file).
-_CHECK_FILES = ("test_*.py", "*_test.py")
+_CHECK_FILES = CHECK_FILE_PATTERNS
 
 
 class HandoutError(ConfigurationError):
@@ -188,7 +192,7 @@ def module_source(path: Path, *, strip: bool = True, _seen: tuple[Path, ...] = (
         if node not in tree.body or not isinstance(node, ast.ImportFrom) or module == "reference":
             raise HandoutError(f"{filename}:{node.lineno}: only a top-level `from reference.<module> import "
                                f"<names>` can be inlined into the starter")
-        block = _inlined(REPO_ROOT / (module.replace(".", "/") + ".py"), [a.name for a in node.names],
+        block = _inlined(code_root() / (module.replace(".", "/") + ".py"), [a.name for a in node.names],
                          tree, strip, (*_seen, path))
         # The block brings its own blank lines after it; the import's would add to them.
         last = node.end_lineno
@@ -276,7 +280,7 @@ def _first_line(node: ast.stmt, lines: list[str]) -> int:
 def _shown(path: Path) -> str:
     """`path` relative to the repository when it is inside it (error messages stay short)."""
     try:
-        return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
+        return Path(path).resolve().relative_to(code_root()).as_posix()
     except ValueError:
         return str(path)
 
@@ -285,24 +289,41 @@ def _shown(path: Path) -> str:
 
 
 def starter_config(assignment: Assignment) -> dict:
-    """The [starter] table with its defaults filled in, validated (the error names the file and key)."""
-    where = assignment.folder / "assignment.toml"
-    table = dict(assignment.starter)
-    for key, value in table.items():
-        kind = _STARTER_KEYS.get(key)
-        if kind is None:
-            raise HandoutError(f"{where}: [starter] has unknown key `{key}`; allowed: {', '.join(_STARTER_KEYS)}")
-        if not isinstance(value, kind):
-            raise HandoutError(f"{where}: [starter] `{key}` must be a {kind.__name__}, found {value!r}")
-    config = {"reference": f"reference/{assignment.id.replace('-', '_')}.py",
-              "instructions": assignment.description, "reference_docstring": True}
-    config.update(table)
-    path = REPO_ROOT / config["reference"]
-    if not path.is_file():
-        raise HandoutError(f"{where}: assignment {assignment.id!r} has no reference module {config['reference']} "
-                           f"to make a starter from (set [starter] `reference`)")
-    config["path"] = path
+    """The [starter] table (validated when the assignment loaded) with its defaults and the reference's path."""
+    where = assignment.toml_path
+    if assignment.reference_file is None:
+        raise HandoutError(f"{where}: assignment {assignment.id!r} has no reference module to make a starter "
+                           f"from (set `reference`, e.g. reference = \"reference.py\")")
+    config = {"instructions": assignment.description, "reference_docstring": True, "given": []}
+    config.update(assignment.starter)
+    config["path"] = assignment.reference_file
+    config["reference"] = _shown(assignment.reference_file)
     return config
+
+
+def check_given(source: str, filename: str, given: list[str], where: str) -> None:
+    """Refuse a top-level function or class without a solution region that `given` does not list, and a
+    `given` name that is not such a function or class: what the handout hands out whole is a choice."""
+    tree = _parse(source, filename)
+    regions = _regions(source, filename)
+    whole = {}
+    for node in tree.body:
+        if isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            inside = any(first <= node.lineno <= last or node.lineno <= first <= node.end_lineno
+                         for first, last, _ in regions)
+            if not inside:
+                whole[node.name] = node.lineno
+    unlisted = [name for name in whole if name not in given]
+    if unlisted:
+        name = unlisted[0]
+        raise HandoutError(
+            f"{filename}:{whole[name]}: `{name}` has no solution region, so the handout would give it to students "
+            f"whole; list it in {where} [starter] given if that is meant, or move it out of the reference (a "
+            f"helper for the checks belongs in their conftest.py){' (also: ' + ', '.join(unlisted[1:]) + ')' if unlisted[1:] else ''}")
+    unknown = [name for name in given if name not in whole]
+    if unknown:
+        raise HandoutError(f"{where}: [starter] given lists {', '.join(unknown)}, which {filename} does not define "
+                           f"at top level outside a solution region")
 
 
 def solution_source(assignment: Assignment | str) -> str:
@@ -316,6 +337,7 @@ def starter_source(assignment: Assignment | str) -> str:
     assignment = _load(assignment)
     config = starter_config(assignment)
     filename = config["reference"]
+    check_given(config["path"].read_text(encoding="utf-8"), filename, config["given"], str(assignment.toml_path))
     body = module_source(config["path"], strip=True)
     tree = _parse(body, filename)
     docstring = _as_docstring(_intro(assignment, config, _inventory(tree), markdown=False))

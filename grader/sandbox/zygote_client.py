@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.config.locations import code_root, hidden_paths
 from grader.sandbox.config import Limits
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# Where the zygote starts (its sys.path[0]): the folder holding the grader package, a checkout or site-packages.
+REPO_ROOT = code_root()
 
 
 # ---------------------------------------------------------------- protections
@@ -130,7 +132,7 @@ class Zygote:
             start_new_session=True)
         child.close()
         self._ctrl = parent
-        exclude = [str(REPO_ROOT), self.base_dir]
+        exclude = [*map(str, hidden_paths()), self.base_dir]
         config = {"preload": list(self.preload), "base_dir": self.base_dir, "exclude": exclude,
                   "disable": list(self.disable)}
         if self._listen:

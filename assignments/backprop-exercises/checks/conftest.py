@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-import reference.backprop_exercises as reference_exercises
 import reference.backprop_lab as reference_lab
 from grader.checking import CheckFailure, kind_of
 from reference.networks import random_data, random_params, student_forward, student_grads
@@ -16,9 +15,10 @@ from grader.sandbox import StudentException
 
 
 @pytest.fixture(scope="session")
-def ref() -> Any:
-    """The exercises' reference solutions (trusted side only)."""
-    return reference_exercises
+def ref(reference: Any) -> Any:
+    """The exercises' reference solutions (trusted side only): the assignment's `reference` module
+    (a copy made with `grader new NAME --from ...` has its own reference.py)."""
+    return reference
 
 
 @pytest.fixture(scope="session")
