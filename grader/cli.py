@@ -1,4 +1,4 @@
-"""The `grader` command line: list, check, grade, batch, assign, demo (the work lives in their own modules)."""
+"""The `grader` command line: list, check, grade, batch, assign, demo, new (the work lives in their own modules)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ from typing import Sequence
 from grader import __version__
 
 
+def _add_assignments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--assignments", action="append", default=[], metavar="DIR",
+                        help="a folder of assignment folders (such as `grader new` writes), searched before the "
+                             "bundled ones; repeatable; default: $GRADER_ASSIGNMENTS")
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("submission", type=Path, help="a .py, .ipynb, .zip, or a folder holding one such file")
     parser.add_argument("-a", "--assignment", required=True, help="assignment id (see `grader list`)")
@@ -18,6 +24,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="a folder of course modules submissions may import (read-only in the sandbox)")
     parser.add_argument("--seed", type=int, help="replay a run: the seed recorded in its results.json")
     parser.add_argument("--no-color", action="store_true", help="plain text output")
+    _add_assignments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("list", help="the assignments, their rubric items and points")
+    _add_assignments(sub.add_parser("list", help="the assignments, their rubric items and points"))
 
     check = sub.add_parser("check", help="the student's self-check: public checks only")
     _add_common(check)
@@ -58,18 +65,27 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--support", action="append", default=[], metavar="DIR",
                        help="a folder of course modules submissions may import (read-only in the sandbox)")
     batch.add_argument("--seed", type=int, help="replay a batch: the seed recorded in its results.json files")
+    _add_assignments(batch)
 
     demo = sub.add_parser("demo", help="grade the bundled example class of backprop-lab (like `grader batch`)")
     demo.add_argument("--out", type=Path, required=True, metavar="DIR",
                       help="where the class's submissions, reports, index.html and gradebook.csv go")
     demo.add_argument("-j", "--jobs", type=int, metavar="JOBS", help="worker processes (default: one per CPU)")
     demo.add_argument("--force", action="store_true", help="regrade students whose results are current")
+    _add_assignments(demo)
 
     assign = sub.add_parser("assign", help="write the student handout: starter .py and .ipynb, how to self-check")
     assign.add_argument("assignment", help="assignment id (see `grader list`)")
     assign.add_argument("-o", "--out", dest="outdir", type=Path, required=True, metavar="DIR",
                         help="where the handout is written (created if missing)")
     assign.add_argument("--force", action="store_true", help="overwrite handout files already in DIR")
+    _add_assignments(assign)
+
+    new = sub.add_parser("new", help="write ./NAME/, a small working assignment to adapt (docs/authoring.md)")
+    new.add_argument("name", metavar="NAME", help="the new assignment's id and folder name")
+    new.add_argument("--from", dest="source", metavar="ASSIGNMENT",
+                     help="copy this assignment (e.g. backprop-lab) instead of the small template")
+    _add_assignments(new)
     return parser
 
 
@@ -78,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from grader.errors import ConfigurationError, GraderError, exit_status
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "assignments", None):
+            from grader.config.locations import use_assignment_dirs
+            use_assignment_dirs(args.assignments)  # the environment carries it to the batch's processes
         if args.command == "list":
             return _list()
         if args.command == "batch":
@@ -86,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "assign":
             return _assign(args)
+        if args.command == "new":
+            return _new(args)
         return _grade(args, public_only=args.command == "check")
     except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
@@ -168,6 +189,7 @@ def _batch(args: argparse.Namespace) -> int:
     words += ["--scheduler", args.scheduler] if args.scheduler else []
     words += ["--overrides", str(args.overrides)] if args.overrides else []
     words += [w for folder in args.support for w in ("--support", folder)]
+    words += [w for folder in args.assignments for w in ("--assignments", folder)]
     return _print_summary(summary, "`" + shlex.join(words) + "`")
 
 
@@ -197,6 +219,13 @@ def _assign(args: argparse.Namespace) -> int:
     from grader.handout import write_handout
     paths = write_handout(args.assignment, args.outdir, force=args.force)
     print("\n".join(f"wrote {path}" for path in paths))
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from grader.authoring import new_assignment, next_steps
+    folder = new_assignment(args.name, ".", source=args.source)
+    print("\n".join(next_steps(folder)))
     return 0
 
 

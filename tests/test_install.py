@@ -56,8 +56,8 @@ def venv(dist, tmp_path_factory) -> Path:
     # No pip of its own (bootstrapping one takes most of the time): this Python's pip installs into it.
     _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(folder)], cwd=folder.parent)
     wheel = next(dist.glob("*.whl"))
-    _run([sys.executable, "-m", "pip", "--python", str(folder / "bin" / "python"), "install", "--quiet", "--no-compile",
-          "--no-deps", "--no-index", str(wheel)], cwd=folder.parent)
+    _run([sys.executable, "-m", "pip", "--python", str(folder / "bin" / "python"), "install", "--quiet",
+          "--no-compile", "--no-deps", "--no-index", str(wheel)], cwd=folder.parent)
     return folder
 
 
@@ -99,6 +99,9 @@ def test_the_installed_grader_grades_from_any_folder(venv, tmp_path):
     assert [t["score"] for t in automatic] == [t["max_score"] for t in automatic] and len(automatic) == 4
     _run([grader, "assign", "backprop-quiz", "-o", "handout"], cwd=tmp_path)
     assert (tmp_path / "handout" / "backprop-quiz.py").is_file()
+    # `grader new` writes its template from the installed package, and the copy loads as a local assignment.
+    _run([grader, "new", "sig"], cwd=tmp_path)
+    assert "sig: sig: the backward pass" in _run([grader, "list", "--assignments", "."], cwd=tmp_path).stdout
     # The demo's class is built from the bundled fixtures (grading it is test_demo's job).
     built = _run([python, "-c", "from pathlib import Path; from grader.demo import build_class; "
                   "print(len(build_class(Path('class'))))"], cwd=tmp_path).stdout
