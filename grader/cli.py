@@ -1,4 +1,5 @@
-"""The `grader` command line: list, check, grade, batch, assign, demo, new (the work lives in their own modules)."""
+"""The `grader` command line: list, check, grade, batch, assign, demo, new, export (the work lives in their own
+modules)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--from", dest="source", metavar="ASSIGNMENT",
                      help="copy this assignment (e.g. backprop-lab) instead of the small template")
     _add_assignments(new)
+
+    export = sub.add_parser("export", help="for other systems: a Gradescope autograder, grades for an LMS")
+    targets = export.add_subparsers(dest="target", required=True)
+    gradescope = targets.add_parser("gradescope", help="a Gradescope autograder bundle (setup.sh, run_autograder, "
+                                    "the grader's wheel) for one assignment")
+    gradescope.add_argument("assignment", help="assignment id (see `grader list`)")
+    gradescope.add_argument("-o", "--out", type=Path, required=True, metavar="BUNDLE.zip", help="the zip to write")
+    _add_assignments(gradescope)
+    lms = targets.add_parser("lms", help="a batch's grades as a CSV an LMS imports (docs/lms.md)")
+    lms.add_argument("outdir", type=Path, metavar="OUTDIR", help="the folder `grader batch -o` wrote")
+    lms.add_argument("--format", dest="fmt", choices=("generic", "canvas", "moodle"), default="generic",
+                     help="the column layout (default: generic: student_id, score, max_score, final, status)")
+    lms.add_argument("-o", "--out", type=Path, required=True, metavar="FILE.csv", help="the CSV to write")
+    lms.add_argument("--title", help="the grade column's name in Canvas (default: OUTDIR's name)")
+    lms.add_argument("--canvas-id", choices=("id", "sis_user_id", "sis_login_id"), default="sis_login_id",
+                     help="the Canvas column that receives the student id (default: sis_login_id)")
     return parser
 
 
@@ -107,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _assign(args)
         if args.command == "new":
             return _new(args)
+        if args.command == "export":
+            return _export(args)
         return _grade(args, public_only=args.command == "check")
     except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
@@ -226,6 +245,17 @@ def _new(args: argparse.Namespace) -> int:
     from grader.authoring import new_assignment, next_steps
     folder = new_assignment(args.name, ".", source=args.source)
     print("\n".join(next_steps(folder)))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.target == "gradescope":
+        from grader.export.gradescope import describe, write_bundle
+        print("\n".join(describe(write_bundle(args.assignment, args.out), args.assignment)))
+        return 0
+    from grader.batch.lms import write_lms_csv
+    path = write_lms_csv(args.outdir, args.out, args.fmt, title=args.title, canvas_id=args.canvas_id)
+    print(f"wrote {path} ({args.fmt}; docs/lms.md says how to import it)")
     return 0
 
 

@@ -47,6 +47,7 @@ def new_assignment(name: str, parent: str | os.PathLike = ".", *, source: str | 
     target = parent / name
     if target.exists() or target.is_symlink():
         raise NewAssignmentError(f"{target} already exists; choose another NAME or move it away first")
+    parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".grader-new-", dir=parent))
     try:
         folder = staging / name
