@@ -40,6 +40,7 @@ import nbformat
 
 from grader.config.assignment import REPO_ROOT, Assignment, load_assignment
 from grader.errors import ConfigurationError
+from grader.source.pyparse import bound_names
 from grader.files import write_text_atomic
 
 _MARKER = re.compile(r"^([ \t]*)# (BEGIN|END) SOLUTION[ \t]*$")
@@ -110,7 +111,7 @@ def _placeholder(parents: dict[ast.AST, ast.AST], first: int, last: int, indent:
                                f"boundary (lines {first}-{last}); put the markers around whole statements")
     container = parents[outer[0]]
     if isinstance(container, ast.Module):
-        return [_none_assignment(node, name) for node in outer for name in _bound_names(node)
+        return [_none_assignment(node, name) for node in outer for name in bound_names(node)
                 if not name.startswith("_")]
     ancestor = container
     while ancestor is not None and not isinstance(ancestor, _FUNCTIONS):
@@ -126,26 +127,6 @@ def _none_assignment(node: ast.stmt, name: str) -> str:
     if isinstance(node, _FUNCTIONS):
         return f"{name} = None  # replace by a function: def {name}({ast.unparse(node.args)}): ..."
     return f"{name} = None"
-
-
-def _bound_names(node: ast.stmt) -> list[str]:
-    """The module-level names a top-level statement binds, in order."""
-    if isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
-        return [node.name]
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return [alias.asname or alias.name.split(".")[0] for alias in node.names]
-    names: list[str] = []
-    pending: list[ast.AST] = [node]
-    while pending:
-        current = pending.pop(0)
-        if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Store) and current.id not in names:
-            names.append(current.id)
-        # A nested def binds its own name but its body's names are local.
-        if isinstance(current, (*_FUNCTIONS, ast.ClassDef)) and current is not node:
-            names.append(current.name)
-            continue
-        pending.extend(ast.iter_child_nodes(current))
-    return names
 
 
 def _apply(source: str, edits: list[tuple[int, int, list[str]]]) -> str:
@@ -214,12 +195,12 @@ def _inlined(path: Path, names: list[str], target: ast.Module, strip: bool, seen
     full_source = module_source(path, strip=False, _seen=seen)
     wanted = _closure(_parse(full_source, _shown(path)), names)
     taken = {name for node in target.body if not isinstance(node, (ast.Import, ast.ImportFrom))
-             for name in _bound_names(node)}
+             for name in bound_names(node)}
     clashes = sorted(wanted & taken)
     if clashes:
         raise HandoutError(f"{_shown(path)}: inlining it would redefine {', '.join(clashes)} of the importing module")
     imported = {name for node in target.body if isinstance(node, (ast.Import, ast.ImportFrom))
-                for name in _bound_names(node)}
+                for name in bound_names(node)}
     source = module_source(path, strip=True, _seen=seen) if strip else full_source
     tree = _parse(source, _shown(path))
     lines = source.splitlines()
@@ -228,7 +209,7 @@ def _inlined(path: Path, names: list[str], target: ast.Module, strip: bool, seen
     block = textwrap.wrap(header, width=77, initial_indent="# ", subsequent_indent="# ") + [""]
     previous = None
     for node in tree.body:
-        bound = set(_bound_names(node))
+        bound = set(bound_names(node))
         if not bound & wanted or isinstance(node, ast.ImportFrom) and node.module == "__future__":
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)) and bound <= imported:
@@ -250,7 +231,7 @@ def _is_import(node: ast.stmt) -> bool:
 
 def _closure(tree: ast.Module, names: list[str]) -> set[str]:
     """`names` and every module-level name of `tree` they use, directly or not."""
-    defined = {name: node for node in tree.body for name in _bound_names(node)}
+    defined = {name: node for node in tree.body for name in bound_names(node)}
     missing = [name for name in names if name not in defined]
     if missing:
         raise HandoutError(f"cannot inline {', '.join(missing)}: not defined at module level")
@@ -334,7 +315,7 @@ def _verify(source: str, assignment: Assignment, filename: str) -> None:
         raise HandoutError(f"{filename}: a solution marker survived in the starter")
     if any(_reference_import(node) for node in ast.walk(tree)):
         raise HandoutError(f"{filename}: the starter still imports from `reference`")
-    defined = {name for node in tree.body for name in _bound_names(node)}
+    defined = {name for node in tree.body for name in bound_names(node)}
     missing = [group for group in assignment.required_functions if not set(group.split("|")) & defined]
     if missing:
         raise HandoutError(f"{filename}: the starter does not define {', '.join(missing)}, which "
@@ -347,7 +328,7 @@ def _inventory(tree: ast.Module) -> dict[str, list[str]]:
     inventory: dict[str, list[str]] = {"stubs": [], "names": [], "given": []}
     for node in tree.body:
         if _is_placeholder(node):
-            inventory["names"] += [name for name in _bound_names(node) if not name.startswith("_")]
+            inventory["names"] += [name for name in bound_names(node) if not name.startswith("_")]
         elif isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
             stubbed = any(isinstance(n, ast.Raise) and isinstance(n.exc, ast.Name)
                           and n.exc.id == "NotImplementedError" for n in ast.walk(node))
