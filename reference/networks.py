@@ -15,7 +15,6 @@ import numpy as np
 
 from grader.checking import CheckFailure, describe_args, kind_of
 
-
 _WEIGHT_KEY = re.compile(r"W\d+")
 
 

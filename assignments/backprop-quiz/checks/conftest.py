@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import reference.backprop_quiz as reference_quiz
-from grader.checking import StudentCodeError, CheckFailure
+from grader.checking import CheckFailure, StudentCodeError
 from grader.source.loadplan import plan_load
 from grader.source.pyparse import PARSE_ERRORS, names_bound_by, parse
 
