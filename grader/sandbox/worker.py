@@ -14,9 +14,11 @@ runs, so verdicts are computed on the trusted side only.
 from __future__ import annotations
 
 import __future__
+import array
 import ast
 import io
 import linecache
+import os
 import socket
 import sys
 import time
@@ -25,7 +27,7 @@ import traceback
 import types
 from typing import Any
 
-from grader.sandbox import wire
+from grader.sandbox import shared, wire
 
 # Bound now, before student code can monkeypatch the modules they come from.
 _perf_counter = time.perf_counter
@@ -41,6 +43,8 @@ for _feature in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 
 MAX_FIGURE_PNG = 4 * 2**20
+MAX_NAMES = 1000        # names listed after a load; the trusted side asks for others one by one
+MAX_FDS = 4             # descriptors one request may carry (a shared-memory block)
 
 
 class RefusedImportError(ImportError):
@@ -93,23 +97,34 @@ class Worker:
         self.module = types.ModuleType("submission")
         self.filename = "submission.py"
         self.finder: _RefusingFinder | None = None
+        self.fds: list[int] = []  # descriptors received with the current request
 
     # ------------------------------------------------------------ transport
 
-    def _recv_exact(self, n: int) -> bytearray:
+    def _recv_exact(self, n: int, with_fds: bool = False) -> bytearray:
         buf = bytearray(n)
         view = memoryview(buf)
         got = 0
         while got < n:
-            k = self.sock.recv_into(view[got:], n - got)
+            if with_fds:
+                k, ancillary, _, _ = self.sock.recvmsg_into([view[got:]], socket.CMSG_SPACE(4 * MAX_FDS))
+                for level, kind, data in ancillary:
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                        self.fds.extend(array.array("i", data[:len(data) - len(data) % 4]))
+            else:
+                k = self.sock.recv_into(view[got:], n - got)
             if k == 0:
                 raise EOFError
             got += k
         return buf
 
     def receive(self) -> tuple[Any, bytearray]:
-        """Read one request frame; returns (json tree, blob)."""
-        json_len, blob_len = wire.parse_header(self._recv_exact(wire.HEADER.size), 2**34)
+        """Read one request frame (and any descriptors riding on it); returns (json tree, blob)."""
+        for fd in self.fds:  # left over from an earlier request that did not use them
+            os.close(fd)
+        self.fds = []
+        header = self._recv_exact(wire.HEADER.size, with_fds=True)
+        json_len, blob_len = wire.parse_header(header, 2**34)
         tree = wire.parse_json(self._recv_exact(json_len))
         return tree, self._recv_exact(blob_len)
 
@@ -169,25 +184,32 @@ class Worker:
             return {"ok": True, "value": None, "handle": self._keep(request["value"])}
         if op == "get":
             return {"ok": True, "value": request["value"]}
+        if op == "share":
+            return {"ok": True, "value": None, "handle": self._keep(self._map_shared(request))}
+        if op == "has":
+            name = request["name"]
+            found = type(name) is str and not name.startswith("__") and name in self.module.__dict__
+            return {"ok": True, "value": _describe_name(self.module.__dict__[name]) if found else None}
         raise ValueError(f"unknown request {op!r}")
 
-    def names(self) -> dict:
-        """The submission's top-level names: callables with their parameters."""
+    def _map_shared(self, request: dict) -> Any:
+        """The arrays over the shared memory the trusted side sent with this request."""
+        if len(self.fds) != 1:
+            raise ValueError("a shared-memory request must carry exactly one descriptor")
+        fd = self.fds.pop()
+        try:
+            return shared.map_block(fd, request["layout"], bool(request["single"]))
+        finally:
+            os.close(fd)
+
+    def names(self) -> tuple[dict, bool]:
+        """The submission's top-level names (the first MAX_NAMES) with their kinds and parameters,
+        and whether there are more."""
         out = {}
-        for name, value in list(vars(self.module).items()):
-            if name.startswith("__"):
-                continue
-            if isinstance(value, types.FunctionType):
-                code = value.__code__
-                params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
-                out[name] = {"kind": "function", "params": params}
-            elif isinstance(value, type):
-                out[name] = {"kind": "class", "params": []}
-            elif isinstance(value, _RefusedModule):
-                out[name] = {"kind": "refused", "params": []}
-            else:
-                out[name] = {"kind": type(value).__name__[:40], "params": []}
-        return out
+        items = [(k, v) for k, v in list(vars(self.module).items()) if not k.startswith("__")]
+        for name, value in items[:MAX_NAMES]:
+            out[name] = _describe_name(value)
+        return out, len(items) > MAX_NAMES
 
     # ------------------------------------------------------------ load
 
@@ -227,7 +249,8 @@ class Worker:
             except _BaseException as exc:
                 problems.append({"index": index, "lineno": _student_line(exc, self.filename) or lineno,
                                  **self.describe(exc)})
-        return {"ok": True, "value": {"problems": problems, "names": self.names()}}
+        names, more = self.names()
+        return {"ok": True, "value": {"problems": problems, "names": names, "more_names": more}}
 
     def _bind_refused(self, text: str, message: str) -> None:
         try:
@@ -303,6 +326,18 @@ class Worker:
         lines = [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames[-8:]]
         return {"type": _safe_name(exc), "message": _safe_str(exc)[:2000],
                 "traceback": "\n".join(lines)}
+
+
+def _describe_name(value: Any) -> dict:
+    """A top-level name's kind and (for a function) its parameters."""
+    if isinstance(value, types.FunctionType):
+        code = value.__code__
+        return {"kind": "function", "params": list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])}
+    if isinstance(value, type):
+        return {"kind": "class", "params": []}
+    if isinstance(value, _RefusedModule):
+        return {"kind": "refused", "params": []}
+    return {"kind": type(value).__name__[:40], "params": []}
 
 
 def _safe_name(exc: BaseException) -> str:
