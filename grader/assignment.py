@@ -21,7 +21,7 @@ ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
 _TOP_KEYS = {"id", "title", "description", "rubric", "checks", "refused_imports", "preload", "aliases",
              "required_functions", "required_names", "limits", "settings", "starter"}
 _LIMIT_KEYS = {"call_timeout", "load_timeout", "memory_mb", "cpu_seconds", "nproc", "nofile", "fsize_mb",
-               "output_kb", "max_message_mb"}
+               "output_kb", "max_message_mb", "disk_mb", "disk_files"}
 
 
 class AssignmentError(Exception):
@@ -131,6 +131,8 @@ def _limits(path: Path, data: dict) -> Limits:
     for key, value in data.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise AssignmentError(f"{path}: limits.{key} must be a positive number, found {value!r}")
+    if "disk_files" in data and data["disk_files"] != int(data["disk_files"]):
+        raise AssignmentError(f"{path}: limits.disk_files must be a whole number of files, found {data['disk_files']!r}")
     defaults = Limits()
     mb = 2**20
     return Limits(
@@ -141,6 +143,8 @@ def _limits(path: Path, data: dict) -> Limits:
         nproc=int(data.get("nproc", defaults.nproc)),
         nofile=int(data.get("nofile", defaults.nofile)),
         fsize=int(data.get("fsize_mb", defaults.fsize // mb) * mb),
+        disk_bytes=int(data.get("disk_mb", defaults.disk_bytes // mb) * mb),
+        disk_files=int(data.get("disk_files", defaults.disk_files)),
         output_bytes=int(data.get("output_kb", defaults.output_bytes // 1024) * 1024),
         max_message_bytes=int(data.get("max_message_mb", defaults.max_message_bytes // mb) * mb),
     )

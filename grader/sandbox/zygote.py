@@ -10,15 +10,16 @@ this process costs a few.
 Process tree for one worker::
 
     zygote ── keeper (trusted code, waits) ── worker (PID 1 of new PID, network
-                                                and mount namespaces, its own
-                                                cgroup; student code)
+                                                and mount namespaces; student code)
 
-The keeper exists so that the worker can be PID 1 of its own PID namespace:
+The zygote runs in a cgroup of its own (where cgroup v2 is writable), which
+the trusted side kills as a whole when it closes the zygote. The keeper exists
+so that the worker can be PID 1 of its own PID namespace:
 when it dies, the kernel kills every process the student started. To stop a
 worker the zygote sends its keeper SIGTERM; the keeper SIGKILLs the worker
-(its own unreaped child, so the PID cannot have been reused) and kills the
-worker's cgroup, waits until the worker is reaped (by then the namespace is
-empty) and exits with a code that tells the worker's fate. Whatever the
+(its own unreaped child, so the PID cannot have been reused), and where
+there is no PID namespace kills the worker's own cgroup; it waits until the
+worker is reaped (by then the namespace is empty) and exits with a code that tells the worker's fate. Whatever the
 student's code did (cleared its parent-death signal, called setsid, forked,
 replaced ``os._exit``) nothing of it survives. A keeper that does not end
 within `KEEPER_GRACE` is SIGKILLed with its worker's cgroup; a keeper whose
@@ -89,6 +90,14 @@ def main(control_fd: int) -> None:
     except OSError:
         pass
     zygote = _Zygote(config)
+    if zygote.cgroup is not None:
+        try:
+            # The zygote lives in a cgroup of its own, and so is every keeper and worker it forks
+            # (born there: no costly migration per worker): killing it when the grader closes the
+            # zygote leaves nothing behind, whatever happened to a keeper.
+            prot.join_cgroup(zygote.cgroup)
+        except OSError:
+            pass
     hello = (json.dumps({"ready": os.getpid(), "protections": zygote.capabilities}) + "\n").encode()
     try:
         ctrl.sendall(hello)
@@ -276,9 +285,7 @@ class _Zygote:
             time.sleep(0.005)
         for pid in list(self.children):
             _signal(pid, signal.SIGKILL)
-        if self.cgroup is not None:
-            prot.kill_cgroup(self.cgroup)
-        self._reap()
+        self._reap()  # (the trusted side then kills this zygote's cgroup: whatever is left in it)
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -427,7 +434,10 @@ def _keeper(sockets: list[socket.socket], fds: list[int], tmp: str, request: dic
                 os.chown(tmp, uid, uid)
             os.chmod(tmp, 0o700)
         cgroup = None
-        if capabilities["cgroup"]:
+        if capabilities["cgroup"] and "pid_namespace" not in applied:
+            # Without a PID namespace, a cgroup of its own is what lets the keeper kill everything
+            # the worker starts. (With one it is not needed, and moving a process into a cgroup
+            # costs ~15 ms here; the zygote's own cgroup still catches everything at the end.)
             try:
                 cgroup = prot.make_cgroup(cgroup_base, f"w{os.getpid()}")
             except OSError:
