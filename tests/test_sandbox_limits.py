@@ -306,3 +306,27 @@ def test_the_png_decoder_refuses_bombs_and_garbage(data, message):
     from grader.sandbox import ImageError, decode_png
     with pytest.raises(ImageError, match=message):
         decode_png(data)
+
+
+# ------------------------------------------------------------------ loading many statements
+
+
+def test_a_file_too_slow_as_a_whole_fails_loading_once_not_statement_by_statement():
+    slow = "import time\n" + "".join(f"time.sleep(0.01)\ndef f{i}():\n    return {i}\n" for i in range(300))
+    with make_sandbox(slow, load_timeout=1.0) as sb:
+        with pytest.raises(CallTimeout, match="no single statement hung"):
+            sb.student.f0()
+        with pytest.raises(CallTimeout, match="no single statement hung"):
+            sb.student.f1()  # at once: no second worker, no second wait
+        assert sb.generation == 1
+        assert not any("skipped" in p.message for p in sb.load_problems)
+
+
+def test_thousands_of_statements_load_with_their_own_line_numbers():
+    filler = "".join(f"def filler_{i}(x):\n    return x\n" for i in range(20_000))
+    source = filler + "def boom():\n    x = 1\n    raise ValueError('here')\n"
+    with make_sandbox(source, load_timeout=60) as sb:
+        with pytest.raises(StudentException) as caught:
+            sb.student.boom()
+        assert sb.student.filler_19999(5) == 5
+    assert "line 40003, in boom" in caught.value.traceback

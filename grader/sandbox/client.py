@@ -176,6 +176,35 @@ class SharedHandle(Handle):
     """A handle to arrays in trusted-side shared memory (see `Sandbox.put_shared`)."""
 
 
+class _Progress:
+    """Which load statement the worker started last, and when: shared int64s it writes, or frames it sends."""
+
+    def __init__(self) -> None:
+        try:  # [statement index, CLOCK_MONOTONIC nanoseconds when it started]
+            self.block: SharedBlock | None = SharedBlock(np.full(2, -1, dtype=np.int64))
+        except OSError:  # no sealable memfd here: the worker sends a frame per statement instead
+            self.block = None
+        self.fds = (self.block.fd,) if self.block is not None else ()
+        self._frames: list[int] = []
+
+    def seen(self, index: int) -> None:
+        """A progress frame arrived (only when there is no shared memory)."""
+        self._frames.append(index)
+
+    def last(self) -> tuple[int | None, float | None]:
+        """(index of the statement that was running or None, seconds it had been running or None)."""
+        if self.block is None:
+            return (self._frames[-1] if self._frames else None), None
+        index, started = (int(v) for v in self.block.read())
+        if index < 0:
+            return None, None
+        return index, (time.monotonic_ns() - started) / 1e9 if started > 0 else None
+
+    def close(self) -> None:
+        if self.block is not None:
+            self.block.close()
+
+
 # ---------------------------------------------------------------- a live worker
 
 _CHUNK = 1 << 20  # bytes read from the worker at a time: buffers grow only as data arrives
@@ -221,6 +250,7 @@ class Sandbox:
         self.infrastructure_failure: str | None = None
         self._more_names = False              # the worker listed only the first MAX_NAMES names
         self._skip: dict[int, str] = {}       # statement index -> why it is no longer run
+        self._load_failure: SandboxError | None = None  # loading failed for good (every later call fails so)
         self._conn: _Connection | None = None
         self._arrays: dict[int, tuple[weakref.ref, int, int]] = {}   # id -> (weak ref, handle id, generation)
         self._shared: dict[SharedHandle, SharedBlock] = {}
@@ -365,25 +395,45 @@ class Sandbox:
         A statement that kills or hangs the worker while loading is skipped
         from then on and reported; loading is retried without it.
         """
+        if self._conn is None and self._load_failure is not None:
+            # Loading failed for good: every later call fails the same way at once, not after another wait.
+            raise type(self._load_failure)(self._load_failure.reason)
         attempts = 0
         while self._conn is None:
             attempts += 1
             self._spawn()
             to_run = [s for s in self.statements if s[0] not in self._skip]
-            progress: list[int] = []
+            texts = [text.encode("utf-8", "surrogatepass") for _, _, text in to_run]
+            request = {"op": "load", "filename": self.filename,
+                       "source": self.source.encode("utf-8", "surrogatepass"),
+                       "table": np.array([(i, line, len(t)) for (i, line, _), t in zip(to_run, texts)],
+                                         dtype=np.int64).reshape(-1, 3),
+                       "text": b"".join(texts), "refused": list(self.config.refused_imports),
+                       "assignment": self.config.assignment}
+            del texts
+            progress = _Progress()
             try:
-                reply = self._request({"op": "load", "filename": self.filename, "source": self.source,
-                                       "statements": to_run, "refused": list(self.config.refused_imports),
-                                       "assignment": self.config.assignment},
-                                      self.config.limits.load_timeout, during="loading", progress=progress.append)
+                reply = self._request(request, self.config.limits.load_timeout, during="loading",
+                                      progress=progress.seen, fds=progress.fds)
             except (CallTimeout, WorkerDied, ProtocolError) as exc:
-                known = [s for s in self.statements if s[0] == (progress[-1] if progress else None)]
+                index, running = progress.last()
+                known = [s for s in self.statements if s[0] == index]
+                if isinstance(exc, CallTimeout) and running is not None \
+                        and running < self.config.limits.load_timeout / 2:
+                    # Not one statement that hangs: the file as a whole is too slow to load.
+                    # Skipping statements one by one would only repeat the wait.
+                    exc = CallTimeout(f"loading your file took longer than {self.config.limits.load_timeout:g} s "
+                                      f"(no single statement hung: the file is too long or too slow as a whole)")
+                    known = []
                 if not known or attempts > 8:
-                    raise
+                    self._load_failure = exc
+                    raise exc from None
                 self._skip[known[0][0]] = exc.reason
                 self.load_problems.append(LoadProblem(known[0][1], type(exc).__name__,
                                                       f"{exc.reason}; the statement was skipped"))
                 continue
+            finally:
+                progress.close()
             value = reply.get("value")
             if not isinstance(value, dict):
                 self._kill()
