@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import signal
-import stat
 import time
 
 MAX_OPEN = 64              # open folder descriptors at most
@@ -136,14 +135,3 @@ def remove_tree_in_background(path: str, *, max_seconds: float = MAX_SECONDS) ->
         finally:
             os._exit(code)
     return pid
-
-
-def is_empty_dir(path: str) -> bool:
-    """Whether `path` is a folder (not a link) with nothing in it."""
-    try:
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
-            return False
-        with os.scandir(path) as entries:
-            return next(entries, None) is None
-    except OSError:
-        return False
