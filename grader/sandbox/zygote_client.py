@@ -328,10 +328,34 @@ def _make_zygote_cgroup() -> Path | None:
     own = cgroup2_own_dir()
     if own is None:
         return None
+    _sweep_stale_cgroups(own)
     try:
-        return make_cgroup(own, f"grader-sandbox-{os.getpid()}-{os.urandom(4).hex()}")
+        return make_cgroup(own, f"{_CGROUP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
     except OSError:
         return None
+
+
+_CGROUP_PREFIX = "grader-sandbox-"
+
+
+def _sweep_stale_cgroups(parent: Path) -> None:
+    """Remove empty zygote cgroups whose grading process is gone (it was killed before it could).
+
+    Only ever removes empty folders (rmdir of a populated cgroup fails): it kills nothing.
+    """
+    for folder in parent.glob(f"{_CGROUP_PREFIX}*"):
+        creator = folder.name[len(_CGROUP_PREFIX):].split("-")[0]
+        if not creator.isdigit() or Path(f"/proc/{creator}").exists():
+            continue
+        try:
+            if "populated 0" not in (folder / "cgroup.events").read_text():
+                continue
+            for child in folder.iterdir():
+                if child.is_dir():
+                    child.rmdir()
+            folder.rmdir()
+        except OSError:
+            continue
 
 
 _ZYGOTES: dict[tuple[str, ...], Zygote] = {}
