@@ -15,9 +15,9 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from grader.config.locations import bundled_assignments_dir, demo_fixtures_dir
 from grader.batch import BatchSummary, run_batch
 from grader.batch.workunit import grade_student
+from grader.config.locations import bundled_assignments_dir, demo_fixtures_dir
 from grader.errors import ConfigurationError
 
 ASSIGNMENT = "backprop-lab"

@@ -8,7 +8,8 @@ import traceback
 
 import pytest
 
-from grader.source.loadplan import Statement, logical_line_starts, plan_load, statements_to_run
+from grader.source.loadplan import Statement, plan_load, statements_to_run
+from grader.source.pyparse import logical_line_starts
 
 
 def decisions(plan: list[Statement]) -> list[tuple[int, str]]:

@@ -129,13 +129,26 @@ def load_assignment(assignment_id: str) -> Assignment:
         where = f"; searched {searched} (--assignments / {locations.ENV_VAR}) and the bundled ones" if searched \
             else f" (add a folder of your own with --assignments DIR or {locations.ENV_VAR})"
         raise AssignmentError(f"unknown assignment {assignment_id!r} (known: {known}){where}")
+    return read_assignment(folder, assignment_id)
+
+
+def read_assignment(folder: Path, assignment_id: str | None = None) -> Assignment:
+    """Read and validate ``FOLDER/assignment.toml`` (its `id` must be `assignment_id` when given).
+
+    Every problem is an AssignmentError naming the file and the key: unknown
+    keys, wrong types, a missing checks folder, a rubric or reference that
+    cannot be found, hooks that do not import, and the [settings] problems
+    its check_settings hook finds.
+    """
     path = folder / "assignment.toml"
+    if assignment_id is None:
+        assignment_id = folder.name
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:
+        raise AssignmentError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AssignmentError(f"{path}: invalid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AssignmentError(f"{path}: cannot read it: {exc}") from None
     _no_unknown(path, "", data, _TOP_KEYS)
     if data.get("id") != assignment_id:
         raise AssignmentError(f"{path}: `id` must be {assignment_id!r} (the folder's name), found {data.get('id')!r}")
@@ -156,7 +169,7 @@ def load_assignment(assignment_id: str) -> Assignment:
         description=_typed(path, "description", data.get("description", ""), str),
         folder=folder,
         checks_dir=checks_dir,
-        rubric=_rubric(path, folder, data.get("rubric", assignment_id), assignment_id),
+        rubric=_rubric(path, folder, data.get("rubric"), assignment_id),
         reference=reference,
         reference_file=reference_file,
         refused_imports=tuple(_str_list(path, "refused_imports", data.get("refused_imports", []))),
@@ -167,7 +180,7 @@ def load_assignment(assignment_id: str) -> Assignment:
         limits=_limits(path, _typed(path, "limits", data.get("limits", {}), dict)),
         settings=_typed(path, "settings", data.get("settings", {}), dict),
         starter=_starter(path, _typed(path, "starter", data.get("starter", {}), dict)),
-        hooks=load_hooks(path, folder, _typed(path, "hooks", data.get("hooks", {}), dict)),
+        hooks=_hooks(path, folder, _typed(path, "hooks", data.get("hooks", {}), dict)),
     )
     _validate_settings(assignment)
     return assignment
@@ -176,6 +189,15 @@ def load_assignment(assignment_id: str) -> Assignment:
 def _rubric(path: Path, folder: Path, value: Any, assignment_id: str) -> str:
     """`rubric`: a file of the folder (``rubric.toml``) or a bundled rubric's name; loaded now to validate it."""
     from grader.config.rubric import load_rubric, rubric_file
+    if value is None:
+        # Without the key: the folder's rubric.toml, else the bundled rubric named like the assignment, else
+        # none yet (an assignment read only to run its checks); grading then fails naming the rubric.
+        if (folder / "rubric.toml").is_file():
+            value = "rubric.toml"
+        elif (locations.bundled_rubrics_dir() / f"{assignment_id}.toml").is_file():
+            value = assignment_id
+        else:
+            return assignment_id
     value = _typed(path, "rubric", value, str)
     if value.endswith(".toml"):
         file = (folder / value).resolve()
@@ -258,6 +280,13 @@ def _starter(path: Path, table: dict) -> dict[str, Any]:
     return table
 
 
+def _hooks(path: Path, folder: Path, table: dict) -> Hooks:
+    try:
+        return load_hooks(path, folder, table)
+    except ConfigurationError as exc:
+        raise AssignmentError(str(exc)) from None
+
+
 def _validate_settings(assignment: Assignment) -> None:
     """Run the assignment's `check_settings` hook: a bad value is a configuration error now, not in a check."""
     problems = assignment.hooks.check_settings(assignment.settings) if assignment.hooks.check_settings else []
@@ -306,6 +335,7 @@ _LIMIT_FIELDS = {
     "memory_mb": ("memory_bytes", 2**20, int), "cpu_seconds": ("cpu_seconds", 1, int),
     "nproc": ("nproc", 1, int), "nofile": ("nofile", 1, int), "fsize_mb": ("fsize", 2**20, int),
     "output_kb": ("output_bytes", 2**10, int), "max_message_mb": ("max_message_bytes", 2**20, int),
+    "disk_mb": ("disk_bytes", 2**20, int), "disk_files": ("disk_files", 1, int),
 }
 
 
@@ -316,6 +346,8 @@ def _limits(path: Path, data: dict) -> dict[str, float]:
     for key, value in data.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise AssignmentError(f"{path}: limits.{key} must be a positive number, found {value!r}")
+        if key == "disk_files" and value != int(value):
+            raise AssignmentError(f"{path}: limits.disk_files must be a whole number of files, found {value!r}")
         name, factor, kind = _LIMIT_FIELDS[key]
         limits[name] = kind(value * factor)
     return limits

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checking import StudentCodeError, CheckFailure, record
+from grader.checking import CheckFailure, StudentCodeError, record
 
 # Each kind of step, checked on its own, and the hint for getting it wrong.
 WRAP = "wrap a plain number first: other = other if isinstance(other, Value) else Value(other)"
