@@ -7,17 +7,14 @@ instructor types it; the environment variable is restored after each.
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from grader.authoring import NewAssignmentError, new_assignment
+from grader.authoring import new_assignment
 from grader.cli import main
 from grader.config import locations
-from grader.config.assignment import AssignmentError, load_assignment
+from grader.config.assignment import load_assignment
 from grader.errors import ConfigurationError
 from grader.handout import HandoutError, starter_source
 

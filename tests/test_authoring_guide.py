@@ -71,7 +71,8 @@ def test_following_the_walkthrough_builds_an_assignment_that_grades(tmp_path, mo
     assert "cost_backward" in listing
     handout = (tmp_path / "handout" / "sigmoid-lab.py").read_text()
     assert "def cost_backward(AL, Y)" in handout and "(1 - Y) / (1 - AL)" not in handout
-    assert "cost_backward gives the gradient of the mean cost for m = 4" in (tmp_path / "handout" / "README.md").read_text()
+    readme = (tmp_path / "handout" / "README.md").read_text()
+    assert "cost_backward gives the gradient of the mean cost for m = 4" in readme
 
     reference = json.loads((tmp_path / "reference.json").read_text())
     automatic = {t["tags"][0]: (t["score"], t["max_score"]) for t in reference["tests"] if t["tags"][0] != "quality"}
@@ -80,7 +81,8 @@ def test_following_the_walkthrough_builds_an_assignment_that_grades(tmp_path, mo
     assert "divide the gradient by m" in check
     bug = json.loads((tmp_path / "bug.json").read_text())
     scores = {t["tags"][0]: t["score"] for t in bug["tests"]}
-    statuses = {c["check_id"]: c["status"] for c in bug["extra_data"]["checks"] if c["check_id"].startswith("test_cost")}
+    statuses = {c["check_id"]: c["status"] for c in bug["extra_data"]["checks"]
+                if c["check_id"].startswith("test_cost")}
     # With m = 1 the missing 1/m changes nothing: only that check passes.
     assert statuses == {"test_cost.py::test_cost_backward_small_batch": "failed",
                         "test_cost.py::test_cost_backward_any_batch[1]": "passed",

@@ -75,7 +75,8 @@ def write_wheel(folder: Path) -> Path:
                           f"Requires-Python: {python}", *[f"Requires-Dist: {r}" for r in requires]]) + "\n"
     generated = {
         f"{dist_info}/METADATA": metadata.encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: grader export\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": (b"Wheel-Version: 1.0\nGenerator: grader export\nRoot-Is-Purelib: true\n"
+                               b"Tag: py3-none-any\n"),
         f"{dist_info}/entry_points.txt": b"[console_scripts]\ngrader = grader.cli:main\n",
         f"{dist_info}/top_level.txt": b"grader\nreference\n",
     }
