@@ -220,3 +220,12 @@ def test_checks_import_from_their_conftest_and_from_other_modules_of_their_folde
     checks = json.loads((course / "r.json").read_text())["extra_data"]["checks"]
     assert code == 0 and {c["check_id"]: c["status"] for c in checks}[
         "test_hidden.py::test_from_a_helper_module[shape0]"] == "passed"
+
+
+def test_the_sandbox_hides_each_local_assignment_folder_but_not_the_rest_of_the_course(course, monkeypatch):
+    new_assignment("hidden-one", course)
+    (course / ".venv" / "lib").mkdir(parents=True)  # an instructor's venv beside their assignments
+    monkeypatch.setenv(locations.ENV_VAR, str(course))
+    hidden = locations.hidden_paths()
+    assert course / "hidden-one" in hidden
+    assert course not in hidden and course / ".venv" not in hidden
