@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -53,11 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade on an existing Dask cluster (e.g. tcp://host:8786) instead of locally")
     batch.add_argument("--force", action="store_true",
                        help="regrade every student, also those whose results are up to date")
-    batch.add_argument("--overrides", type=Path, metavar="FILE",
-                       help="instructor's manual points (CSV: student,item,points,comment)")
+    batch.add_argument("--overrides", metavar="FILE",
+                       help="instructor's manual points (CSV: student,item,points,comment); kept in "
+                       "OUTDIR/overrides.csv and applied on every rerun until another FILE replaces them "
+                       "or `--overrides none` removes them")
     batch.add_argument("--support", action="append", default=[], metavar="DIR",
                        help="a folder of course modules submissions may import (read-only in the sandbox)")
-    batch.add_argument("--seed", type=int, help="replay a batch: the seed recorded in its results.json files")
+    batch.add_argument("--seed", type=int, help="the batch's seed, from which each student's own derives "
+                       "(default: the one OUTDIR/grader-batch.json keeps, else a fresh one)")
+
+    regrade = sub.add_parser("regrade", help="grade one student of an earlier batch again, keeping everything else")
+    regrade.add_argument("outdir", type=Path, metavar="OUTDIR", help="the output folder of the earlier batch")
+    regrade.add_argument("student", help="the student id, as the gradebook names it")
 
     demo = sub.add_parser("demo", help="grade the bundled example class of backprop-lab (like `grader batch`)")
     demo.add_argument("--out", type=Path, required=True, metavar="DIR",
@@ -84,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _batch(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "regrade":
+            return _regrade(args)
         if args.command == "assign":
             return _assign(args)
         return _grade(args, public_only=args.command == "check")
@@ -157,7 +167,6 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    import shlex
     from grader.batch import run_batch
     summary = run_batch(args.folder, args.assignment, args.outdir, jobs=args.jobs, scheduler=args.scheduler,
                         force=args.force, overrides_file=args.overrides, support_dirs=tuple(args.support),
@@ -166,9 +175,16 @@ def _batch(args: argparse.Namespace) -> int:
     words = ["grader", "batch", str(args.folder), "-a", args.assignment, "-o", str(args.outdir)]
     words += ["-j", str(args.jobs)] if args.jobs else []
     words += ["--scheduler", args.scheduler] if args.scheduler else []
-    words += ["--overrides", str(args.overrides)] if args.overrides else []
+    # Manual points are kept in OUTDIR: the resume command needs no --overrides.
     words += [w for folder in args.support for w in ("--support", folder)]
     return _print_summary(summary, "`" + shlex.join(words) + "`")
+
+
+def _regrade(args: argparse.Namespace) -> int:
+    from grader.batch.regrade import regrade_student
+    summary = regrade_student(args.outdir, args.student)
+    command = "`" + shlex.join(["grader", "regrade", str(args.outdir), args.student]) + "`"
+    return _print_summary(summary, command)
 
 
 def _demo(args: argparse.Namespace) -> int:

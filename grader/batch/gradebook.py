@@ -4,7 +4,8 @@ It is rebuilt from disk after every batch (and every resume) like the class
 index (grader.batch.index), so both always
 agree with what each student's results.json says, whichever run wrote it.
 Columns of gradebook.csv (``spec/INTERFACES.md``): student, score, max_score,
-one column per rubric item (its id), status. A student whose grading failed
+one column per rubric item (its id), status, then ``manual``: the ids of the
+items whose points the instructor set (overrides), space-separated. A student whose grading failed
 (status "grader error: ...") or who has no result yet gets empty score cells:
 an empty cell cannot be mistaken for a zero in a spreadsheet or an LMS import.
 """
@@ -40,6 +41,7 @@ class GradebookRow:
     max_score: float | None = None
     items: dict[str, float] = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
+    manual: list[str] = field(default_factory=list)   # items whose points the instructor set
 
     @property
     def kind(self) -> str:
@@ -68,8 +70,9 @@ def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = No
         extra = data.get("extra_data") or {}
         stored = (extra.get("batch") or {}).get("status") or GRADED
         items = {str(t["tags"][0]): float(t["score"]) for t in tests if t.get("tags")}
+        manual = [str(t["tags"][0]) for t in tests if t.get("tags") and "override" in t["tags"][1:]]
         row = GradebookRow(student, status or stored, float(data["score"]), float(data["max_score"]), items,
-                           _slim_checks(extra.get("checks")))
+                           _slim_checks(extra.get("checks")), manual)
     except FileNotFoundError:
         return GradebookRow(student, status or f"{NOT_GRADED}: no results yet; run the batch to grade")
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -86,10 +89,11 @@ def write_gradebook(outdir: str | os.PathLike, rows: Iterable[GradebookRow], ite
     """Write OUTDIR/gradebook.csv (rows sorted by student) atomically; returns its path."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "score", "max_score", *item_ids, "status"])
+    writer.writerow(["student", "score", "max_score", *item_ids, "status", "manual"])
     for row in sorted(rows, key=lambda r: r.student):
         writer.writerow([_text_cell(row.student), _number(row.score), _number(row.max_score),
-                         *(_number(row.items.get(item)) for item in item_ids), _text_cell(one_line(row.status))])
+                         *(_number(row.items.get(item)) for item in item_ids), _text_cell(one_line(row.status)),
+                         " ".join(item for item in item_ids if item in row.manual)])
     path = Path(outdir, GRADEBOOK_NAME)
     write_text_atomic(path, buffer.getvalue())
     return path

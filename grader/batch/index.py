@@ -23,7 +23,7 @@ def write_index(outdir: str | os.PathLike, rows: Iterable[GradebookRow], *, assi
         if row.kind == NOT_GRADED:
             continue
         index_rows.append({"student": row.student, "status": row.kind, "score": row.score,
-                           "max_score": row.max_score, "items": row.items, "reason": row.reason,
+                           "max_score": row.max_score, "items": row.items, "reason": row.reason, "manual": row.manual,
                            "results": {"extra_data": {"checks": row.checks}}})
     path = Path(outdir, INDEX_NAME)
     write_class_index(path, index_rows, assignment=assignment, rubric_items=rubric_items)

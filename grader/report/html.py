@@ -447,6 +447,7 @@ def _student_row(row: dict, items: list[dict]) -> dict:
     scores = row.get("items") if isinstance(row.get("items"), dict) else {}
     status = _text(row.get("status") or "graded", 100)
     score, max_score = _number(row.get("score")), _number(row.get("max_score"))
+    manual = {str(m) for m in row.get("manual") or []} if isinstance(row.get("manual"), (list, tuple, set)) else set()
     return {
         "student": student,
         # Percent-encoded as one path segment: a hostile id cannot become a
@@ -457,8 +458,9 @@ def _student_row(row: dict, items: list[dict]) -> dict:
         "score": score,
         "max_score": max_score,
         "share": _share(score, max_score),
-        "items": [{"score": _number(scores.get(item["id"])),
+        "items": [{"score": _number(scores.get(item["id"])), "manual": item["id"] in manual,
                    "grade": _grade_class(scores.get(item["id"]), item["max_score"])} for item in items],
+        "manual": bool(manual),
         "item_scores": {item["id"]: _number(scores.get(item["id"])) for item in items},
         "reason": _text(row.get("reason") or "", 1000),
     }
