@@ -27,6 +27,8 @@ from grader.outputs import RESULTS_NAME
 from grader.text import one_line
 
 GRADED, BROKEN, GRADER_ERROR, NOT_GRADED = (state.value for state in RowState)
+# Scores in the gradebook: hundredths of a point are what any rubric's points resolve (results.json keeps 4).
+SCORE_DECIMALS = 2
 # Spreadsheets run a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -108,11 +110,11 @@ def _slim_checks(checks: Any) -> list[dict]:
 
 
 def _number(value: float | None) -> str:
-    """A score exactly as results.json has it: 20, 66.8333 (never 20.0, never rounded further)."""
+    """A score as a person reads it: 20, 31.14 (two decimals, what the rubric's points resolve; never 20.0)."""
     if value is None:
         return ""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
+    value = round(float(value), SCORE_DECIMALS) + 0.0  # + 0.0: no "-0"
+    return str(int(value)) if value.is_integer() else f"{value:.{SCORE_DECIMALS}f}".rstrip("0")
 
 
 def _text_cell(text: str) -> str:
