@@ -33,6 +33,7 @@ from grader.batch.index import write_index
 from grader.batch.pool import ClusterError, Engine, WorkUnit, batch_zygote, dask_engine, drive, local_engine
 from grader.batch.overrides import KEPT_NAME, NONE, kept_overrides
 from grader.batch.progress import GRADEBOOK_NAME, INDEX_NAME, BatchSummary, Progress
+from grader.batch.similarity import class_pairs
 from grader.batch.record import RECORD_NAME, created_folders, earlier_outputs, read_record, student_seed, write_record
 from grader.batch.store import ResultWriter, cache_key, is_current, stored_record
 from grader.batch.workunit import grade_student
@@ -146,7 +147,7 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
         summary.replays = [(t.student.id, str(t.student.path), t.seed) for t in plan.tasks
                            if t.student.id in writer.finished and not t.student.problem]
         with _sigint_deferred():
-            _write_class_files(students, outdir, rubric, assignment.id, writer.finished, summary)
+            _write_class_files(students, outdir, rubric, assignment, writer.finished, summary)
             if writer.protections is not None:
                 from grader.sandbox import announce_protections
                 announce_protections(writer.protections)
@@ -288,9 +289,11 @@ def _execute(tasks: list[_Task], work: WorkUnit, writer: ResultWriter, engine: E
           window=workers + engine.queued)
 
 
-def _write_class_files(students: list[Student], outdir: Path, rubric: Any, assignment_id: str,
+def _write_class_files(students: list[Student], outdir: Path, rubric: Any, assignment: Any,
                        finished: set[str], summary: BatchSummary) -> None:
-    """gradebook.csv and index.html from the stored results (students not reached yet are "not graded")."""
+    """gradebook.csv and index.html from the stored results (students not reached yet are "not graded"),
+    with the identical and near-identical submissions (grader.batch.similarity)."""
+    assignment_id = assignment.id
     pending = f"{NOT_GRADED}: the batch was interrupted before this student; run it again to resume"
     rows = [read_row(outdir, s.id, status=None if s.id in finished else pending) for s in students]
     summary.pending = sum(1 for row in rows if row.kind == NOT_GRADED)
@@ -298,7 +301,9 @@ def _write_class_files(students: list[Student], outdir: Path, rubric: Any, assig
     summary.errors = sum(1 for row in rows if row.kind == GRADER_ERROR)
     items = [{"id": item.id, "title": item.title, "max_score": item.points} for item in rubric.items]
     write_gradebook(outdir, rows, [item.id for item in rubric.items])
-    write_index(outdir, rows, assignment=assignment_id, rubric_items=items)
+    graded = {s.id: str(s.path) for s, row in zip(students, rows) if not s.problem and row.kind != NOT_GRADED}
+    pairs = class_pairs(graded, assignment)
+    write_index(outdir, rows, assignment=assignment_id, rubric_items=items, similar=pairs)
 
 
 @contextlib.contextmanager

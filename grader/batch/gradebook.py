@@ -44,6 +44,8 @@ class GradebookRow:
     items: dict[str, float] = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
     manual: list[str] = field(default_factory=list)   # items whose points the instructor set
+    notes: list[str] = field(default_factory=list)    # what went wrong while loading or running (the index's reason)
+    sha256: str = ""                                  # of the graded submission (identical hand-ins)
 
     @property
     def kind(self) -> str:
@@ -74,7 +76,8 @@ def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = No
         items = {str(t["tags"][0]): float(t["score"]) for t in tests if t.get("tags")}
         manual = [str(t["tags"][0]) for t in tests if t.get("tags") and "override" in t["tags"][1:]]
         row = GradebookRow(student, status or stored, float(data["score"]), float(data["max_score"]), items,
-                           _slim_checks(extra.get("checks")), manual)
+                           _slim_checks(extra.get("checks")), manual, load_notes(extra),
+                           str(extra.get("submission_sha256") or ""))
     except FileNotFoundError:
         return GradebookRow(student, status or f"{NOT_GRADED}: no results yet; run the batch to grade")
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -99,6 +102,24 @@ def write_gradebook(outdir: str | os.PathLike, rows: Iterable[GradebookRow], ite
     path = Path(outdir, GRADEBOOK_NAME)
     write_text_atomic(path, buffer.getvalue())
     return path
+
+
+def load_notes(extra: dict) -> list[str]:
+    """One line per thing that went wrong while loading or running a graded submission (a syntax error that
+    cost a function, a statement that failed, what the sandbox stopped), for the index's reason column."""
+    notes = []
+    for problem in _dicts(extra.get("load_problems")):
+        notes.append(f"{problem.get('where')}: {problem.get('type')} while loading, skipped")
+    for skipped in _dicts(extra.get("skipped_statements")):
+        reason = str(skipped.get("reason") or "")
+        if reason.split(":", 1)[0].endswith("Error"):  # SyntaxError, IndentationError...: not demo code left out
+            notes.append(f"{skipped.get('where')}: {reason}, not loaded")
+    notes.extend(str(event) for event in extra.get("sandbox_events") or [] if isinstance(event, str))
+    return [one_line(note, 200) for note in notes[:20]]
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
 
 
 def _slim_checks(checks: Any) -> list[dict]:
