@@ -9,13 +9,11 @@ into DIR, exactly as `grader batch` would.
 
 from __future__ import annotations
 
-import functools
 import tomllib
 import zipfile
 from pathlib import Path
 
 from grader.batch import BatchSummary, run_batch
-from grader.batch.workunit import grade_student
 from grader.config.assignment import ASSIGNMENTS_DIR, REPO_ROOT
 from grader.errors import ConfigurationError
 
@@ -82,5 +80,4 @@ def run_demo(out: str | Path, *, jobs: int | None = None, force: bool = False,
     build_class(submissions, spec)
     # The class file may shorten the training budget; without it the lab's own applies.
     settings = {"train_timeout": float(spec["train_timeout"])} if "train_timeout" in spec else None
-    work = functools.partial(grade_student, settings=settings)
-    return run_batch(submissions, ASSIGNMENT, out, jobs=jobs, force=force, progress=progress, work=work)
+    return run_batch(submissions, ASSIGNMENT, out, jobs=jobs, force=force, progress=progress, settings=settings)
