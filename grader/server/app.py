@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from grader.server import api, instructor, pages
+from grader.server import api, instructor, pages, queue
 from grader.server.auth import Signer
 from grader.server.course import Course
 from grader.server.dispatcher import Dispatcher
@@ -56,7 +56,7 @@ def _preloads(course: Course) -> tuple[str, ...]:
 def create_app(course: Course, *, workers: int | None = None, scheduler: str | None = None,
                grader: Grader | None = None, budget: Callable[[str], float] = time_budget,
                upload_limit: int = UPLOAD_LIMIT, rate: tuple[int, float] = (RATE_BURST, RATE_PER_SECONDS),
-               grade: bool = True) -> Starlette:
+               grade: bool = True, lease_seconds: float = queue.LEASE_SECONDS) -> Starlette:
     """The app for an opened course; `grade=False` serves pages without grading (nothing is lost: jobs wait)."""
     workers = workers or usable_cpus()
     grader = grader or Grader(workers, scheduler=scheduler, preload=_preloads(course))
@@ -68,7 +68,8 @@ def create_app(course: Course, *, workers: int | None = None, scheduler: str | N
         dispatcher, task = None, None
         if grade:
             await asyncio.to_thread(grader.start)
-            dispatcher = Dispatcher(course.engine, grader, course.store, budget=budget)
+            dispatcher = Dispatcher(course.engine, grader, course.store, budget=budget,
+                                    lease_seconds=lease_seconds)
             srv.wake, srv.busy = dispatcher.wake, (lambda: dispatcher.busy)
             task = asyncio.create_task(dispatcher.run())
             # Start the grading processes in the background: the first student does not wait for imports.

@@ -32,8 +32,9 @@ class Dispatcher:
     """Claims jobs, grades them, records results; `run` until `stop`."""
 
     def __init__(self, engine: Engine, grader: Grader, store: FileStore, *,
-                 budget: Callable[[str], float] = time_budget) -> None:
+                 budget: Callable[[str], float] = time_budget, lease_seconds: float = queue.LEASE_SECONDS) -> None:
         self.engine, self.grader, self.store, self.budget = engine, grader, store, budget
+        self.lease_seconds = lease_seconds
         self.slots = grader.workers
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task] = {}
@@ -62,7 +63,8 @@ class Dispatcher:
                 free = self.slots - len(self._running)
                 if free > 0:
                     self._wake.clear()
-                    for ticket in await asyncio.to_thread(queue.claim, self.engine, free):
+                    for ticket in await asyncio.to_thread(queue.claim, self.engine, free,
+                                                             lease_seconds=self.lease_seconds):
                         self._tickets[ticket.job_id] = ticket
                         self._running[ticket.job_id] = asyncio.create_task(self._grade(ticket))
                 waiters = [asyncio.create_task(self._wake.wait())]
@@ -86,11 +88,12 @@ class Dispatcher:
 
     async def _renew_loop(self) -> None:
         while True:
-            await asyncio.sleep(queue.LEASE_SECONDS / 3)
+            await asyncio.sleep(self.lease_seconds / 3)
             tickets = list(self._tickets.values())
             if tickets:
                 try:
-                    lost = await asyncio.to_thread(queue.renew, self.engine, tickets)
+                    lost = await asyncio.to_thread(queue.renew, self.engine, tickets,
+                                                   lease_seconds=self.lease_seconds)
                 except Exception:  # noqa: BLE001 -- a database hiccup: the next round retries
                     log.exception("renewing leases failed")
                     continue

@@ -58,8 +58,8 @@ def add_job(conn: Connection, submission_id: int, student_id: str, assignment: s
         queued_at=now, student_id=student_id, assignment=assignment)).inserted_primary_key[0]
 
 
-def claim(engine: Engine, limit: int, *, now: float | None = None) -> list[Ticket]:
-    """Lease up to `limit` queued jobs, at most one per student and assignment in flight."""
+def claim(engine: Engine, limit: int, *, now: float | None = None, lease_seconds: float = LEASE_SECONDS) -> list[Ticket]:
+    """Lease up to `limit` queued jobs for `lease_seconds`, at most one per student and assignment in flight."""
     if limit <= 0:
         return []
     now = time.time() if now is None else now
@@ -81,7 +81,7 @@ def claim(engine: Engine, limit: int, *, now: float | None = None) -> list[Ticke
             lease = secrets.token_hex(16)
             taken = conn.execute(j.update().where(j.c.id == job.id, j.c.state == db.QUEUED).values(
                 state=db.GRADING, attempts=j.c.attempts + 1, lease_owner=lease,
-                lease_until=now + LEASE_SECONDS, started_at=now)).rowcount
+                lease_until=now + lease_seconds, started_at=now)).rowcount
             if not taken:
                 continue
             busy.add((job.student_id, job.assignment))
@@ -98,7 +98,8 @@ def overrides_for(conn: Connection, student_id: str, assignment: str) -> dict[st
         sa.select(o.c.item, o.c.points, o.c.comment).where(o.c.student_id == student_id, o.c.assignment == assignment))}
 
 
-def renew(engine: Engine, tickets: list[Ticket], *, now: float | None = None) -> list[int]:
+def renew(engine: Engine, tickets: list[Ticket], *, now: float | None = None,
+          lease_seconds: float = LEASE_SECONDS) -> list[int]:
     """Extend the leases still held; returns the job ids whose lease was lost (their results will be discarded)."""
     now = time.time() if now is None else now
     lost = []
@@ -106,7 +107,7 @@ def renew(engine: Engine, tickets: list[Ticket], *, now: float | None = None) ->
         for ticket in tickets:
             held = conn.execute(db.jobs.update().where(
                 db.jobs.c.id == ticket.job_id, db.jobs.c.lease_owner == ticket.lease, db.jobs.c.state == db.GRADING,
-                db.jobs.c.lease_until >= now).values(lease_until=now + LEASE_SECONDS)).rowcount
+                db.jobs.c.lease_until >= now).values(lease_until=now + lease_seconds)).rowcount
             if not held:
                 lost.append(ticket.job_id)
     return lost
