@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Iterable, Mapping
 
 from grader.server.course_config import AssignmentPolicy, CourseConfig, Extension, to_utc, zone
@@ -284,6 +284,10 @@ def preview(config: CourseConfig, assignment_id: str, student_id: str, now: date
     if times.extension is not None:
         notes.append(f"Your due time is extended to {format_time(times.due, config.tz)}.")
     allowed = reason is None
+    if allowed and policy.counts == "last" and here.submission is not None:
+        out_of = f" of {_number(here.max_score)}" if here.max_score is not None else ""
+        notes.append(f"Your latest graded submission counts: once graded, this one replaces the one that counts "
+                     f"now ({_number(here.final_score)}{out_of} points), even if it scores lower.")
     result = Preview(
         assignment_id=assignment_id, student_id=student_id, now=now, allowed=allowed, reason=reason, message="",
         opens=times.opens, due=times.due, hard_close=times.hard_close, extended=times.extension is not None,
@@ -464,8 +468,9 @@ def _explain(config: CourseConfig, policy: AssignmentPolicy, chosen: Submission,
     if not charge.days_late:
         sentences.append(f"It was on time (due {due}): {_number(raw)}{out_of} points.")
     else:
-        sentences.append(f"It came {_span(chosen.submitted_at - times.due, seconds=True)} after the due time, {due}, so it is "
-                         f"{_count(charge.days_late, 'day')} late (every started 24 hours counts as a day).")
+        sentences.append(f"It came {_span(chosen.submitted_at - times.due, seconds=True)} after the due time, "
+                         f"{due}, so it is {_count(charge.days_late, 'day')} late (every started 24 hours counts "
+                         f"as a day).")
         cost = []
         if charge.late_days:
             covered = ("it" if charge.days_late == 1 else f"all {charge.days_late} days"

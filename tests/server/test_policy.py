@@ -362,6 +362,14 @@ def test_last_counts_the_latest_graded_with_its_penalty():
     assert "90 - 18 = 72 of 100 points" in result.explanation
 
 
+def test_under_last_the_preview_warns_that_a_new_submission_replaces_the_counted_one():
+    history = [sub(1, DUE - DAY, 90.0)]
+    last = look(course(counts="last"), DUE - SECOND, history)
+    assert any("replaces the one that counts now (90 of 100 points)" in note for note in last.notes)
+    assert not any("replaces" in note for note in look(course(counts="best"), DUE - SECOND, history).notes)
+    assert not any("replaces" in note for note in look(course(counts="last"), DUE - SECOND).notes)
+
+
 def test_best_compares_scores_after_penalties():
     config = course(late_days=0, late_penalty=0.1, counts="best")
     on_time = recorded(config, 1, DUE - DAY, 75.0)
