@@ -19,7 +19,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 QUIZ_OK = FIXTURES / "quiz" / "correct_literal.py"
 QUIZ_BUG = FIXTURES / "quiz" / "bug_b1_swapped.py"
 LAB_BUG = FIXTURES / "lab" / "bug_missing_1_over_m.py"
-STUDENTS = ("alice", "bob", "carol", "dave")
+STUDENTS = ("alice", "bob", "carol", "dave", "erin", "frank")
 INSTRUCTOR = "prof"
 
 

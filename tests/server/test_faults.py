@@ -191,8 +191,8 @@ def test_kill_9_mid_burst_then_restart_grades_every_acknowledged_submission_once
         assert sorted(r.id for r in rows) == sorted(ids)
         assert all(r.state == "graded" for r in rows), [r.state for r in rows]
         assert all(per_submission.get(i) == 1 for i in ids), per_submission
-        # Each grading the kill interrupted ran again once its lease expired; nothing else ran twice.
-        assert set(attempts) <= {1, 2} and attempts.count(2) == expired >= 1, (attempts, expired)
+        # Every grading that ran again did so because its lease expired (the kill interrupted at least one).
+        assert sum(a - 1 for a in attempts) == expired >= 1, (attempts, expired)
         assert client.http.get("/healthz").status_code == 200
         course.close()
     finally:
