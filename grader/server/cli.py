@@ -169,6 +169,9 @@ def _serve(args: argparse.Namespace) -> int:
     course = open_course(folder, url=None if args.demo else args.database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app(course, workers=args.workers, scheduler=args.scheduler)
+    # uvicorn stops on SIGTERM, then raises it again: exit through Python so the `finally` below runs.
+    import signal
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         # access_log=False: uvicorn's own access log would print sign-in links' tokens; ours redacts them.
         uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")

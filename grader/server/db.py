@@ -203,6 +203,11 @@ def open_database(url: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> E
     except sa.exc.OperationalError as exc:
         engine.dispose()
         raise DatabaseError(f"cannot open the database {engine.url!r}: {exc.orig}") from None
+    if sqlite and engine.url.database:
+        # Names, e-mail addresses and grades: readable by the course's owner only.
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(engine.url.database + suffix):
+                os.chmod(engine.url.database + suffix, 0o600)
     return engine
 
 

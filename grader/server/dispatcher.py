@@ -57,16 +57,21 @@ class Dispatcher:
         last_expiry = 0.0
         try:
             while not self._stopping:
-                if time.monotonic() - last_expiry >= EXPIRE_EVERY:
-                    last_expiry = time.monotonic()
-                    await asyncio.to_thread(queue.expire_leases, self.engine)
-                free = self.slots - len(self._running)
-                if free > 0:
-                    self._wake.clear()
-                    for ticket in await asyncio.to_thread(queue.claim, self.engine, free,
-                                                             lease_seconds=self.lease_seconds):
-                        self._tickets[ticket.job_id] = ticket
-                        self._running[ticket.job_id] = asyncio.create_task(self._grade(ticket))
+                try:
+                    if time.monotonic() - last_expiry >= EXPIRE_EVERY:
+                        last_expiry = time.monotonic()
+                        await asyncio.to_thread(queue.expire_leases, self.engine)
+                    free = self.slots - len(self._running)
+                    if free > 0:
+                        self._wake.clear()
+                        for ticket in await asyncio.to_thread(queue.claim, self.engine, free,
+                                                              lease_seconds=self.lease_seconds):
+                            self._tickets[ticket.job_id] = ticket
+                            self._running[ticket.job_id] = asyncio.create_task(self._grade(ticket))
+                except Exception:  # noqa: BLE001 -- a database hiccup must not stop grading for good
+                    log.exception("the dispatcher's round failed; retrying in a second")
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
                 waiters = [asyncio.create_task(self._wake.wait())]
                 try:
                     await asyncio.wait([*waiters, *self._running.values()], timeout=POLL_SECONDS,
@@ -78,13 +83,19 @@ class Dispatcher:
             renewer.cancel()
 
     async def stop(self) -> None:
-        """Stop claiming; running gradings are abandoned (their leases expire and they run again)."""
+        """Stop claiming; running gradings are abandoned and their jobs put back in the queue, uncounted.
+
+        (After a crash or kill -9 nothing runs here: the leases expire instead, and those jobs run again.)
+        """
         self._stopping = True
         self._wake.set()
+        tickets = list(self._tickets.values())
         for task in list(self._running.values()):
             task.cancel()
         if self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
+        if tickets:
+            await asyncio.to_thread(queue.release, self.engine, tickets)
 
     async def _renew_loop(self) -> None:
         while True:
@@ -115,6 +126,8 @@ class Dispatcher:
                 if problem:
                     raise InfrastructureFault(problem)
             except InfrastructureFault as fault:
+                if self._stopping:
+                    return  # the server is stopping (its grading processes with it): stop() gives the job back
                 state = await asyncio.to_thread(queue.fail, self.engine, ticket, str(fault))
                 log.warning("job %s (submission %s): %s -> %s", ticket.job_id, ticket.submission_id, fault, state)
                 return

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from typing import Iterator
 
 import sqlalchemy as sa
 
@@ -26,29 +27,31 @@ def _students(conn) -> list[sa.Row]:
     return list(conn.execute(sa.select(db.users).where(db.users.c.role == "student").order_by(db.users.c.id)))
 
 
-def gradebook_rows(course: Course, assignment: str) -> list[dict]:
-    """One dict per student: what counts for `assignment` and what lateness cost."""
-    out = []
+def _class(course: Course, assignment: str) -> Iterator[tuple[sa.Row, rules.Standing]]:
+    """Each student of the roster with their standing (full scores), in id order."""
     with course.engine.connect() as conn:
         users = _students(conn)
         standings = rules.class_standing(conn, course.config, [u.id for u in users])
-        for user in users:
-            standing = standings[user.id]
-            counted = standing.counted[assignment]
-            history = {row.id: row for row in standing.history.get(assignment, [])}
-            chosen = history.get(counted.submission.id) if counted.submission else None
-            pending = counted.pending
-            status = ("graded" if chosen else "grading" if pending else
-                      "grader error" if counted.failed else "no submission")
-            out.append({
-                "student_id": user.id, "name": user.name, "email": user.email, "assignment": assignment,
-                "score": counted.raw_score, "late_penalty": counted.penalty_points if chosen else None,
-                "final": counted.final_score, "max_score": counted.max_score, "late_days": counted.late_days,
-                "days_late": counted.days_late, "submission": chosen.id if chosen else None,
-                "submitted_at": rules.utc(chosen.received_at).isoformat(timespec="seconds") if chosen else "",
-                "sha256": chosen.sha256 if chosen else "", "manual": "manual" if chosen and chosen.manual else "",
-                "status": (chosen.status or status) if chosen else status, "explanation": counted.explanation,
-            })
+    for user in users:
+        yield user, standings[user.id]
+
+
+def gradebook_rows(course: Course, assignment: str) -> list[dict]:
+    """One dict per student: what counts for `assignment` and what lateness cost."""
+    out = []
+    for user, standing in _class(course, assignment):
+        counted, chosen = standing.counted[assignment], standing.chosen(assignment)
+        status = ("graded" if chosen else "grading" if counted.pending else
+                  "grader error" if counted.failed else "no submission")
+        out.append({
+            "student_id": user.id, "name": user.name, "email": user.email, "assignment": assignment,
+            "score": counted.raw_score, "late_penalty": counted.penalty_points if chosen else None,
+            "final": counted.final_score, "max_score": counted.max_score, "late_days": counted.late_days,
+            "days_late": counted.days_late, "submission": chosen.id if chosen else None,
+            "submitted_at": rules.utc(chosen.received_at).isoformat(timespec="seconds") if chosen else "",
+            "sha256": chosen.sha256 if chosen else "", "manual": "manual" if chosen and chosen.manual else "",
+            "status": (chosen.status or status) if chosen else status, "explanation": counted.explanation,
+        })
     return out
 
 
@@ -66,18 +69,12 @@ def counted_zip(course: Course, assignment: str) -> bytes:
     """A zip of every student's counted submission of `assignment`, one ``<student_id><ext>`` entry each."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        with course.engine.connect() as conn:
-            users = _students(conn)
-            standings = rules.class_standing(conn, course.config, [u.id for u in users])
-            for user in users:
-                standing = standings[user.id]
-                counted = standing.counted[assignment]
-                if counted.submission is None:
-                    continue
-                row = next(r for r in standing.history[assignment] if r.id == counted.submission.id)
-                path = course.store.path(row.sha256, row.ext)
-                # Ids are checked at roster import (letters, digits, . _ @ + -): safe as entry names.
-                info = zipfile.ZipInfo(f"{user.id}{row.ext}", date_time=rules.utc(row.received_at).timetuple()[:6])
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, path.read_bytes())
+        for user, standing in _class(course, assignment):
+            row = standing.chosen(assignment)
+            if row is None:
+                continue
+            # Ids are checked at roster import (letters, digits, . _ @ + -): safe as entry names.
+            info = zipfile.ZipInfo(f"{user.id}{row.ext}", date_time=rules.utc(row.received_at).timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, course.store.path(row.sha256, row.ext).read_bytes())
     return buffer.getvalue()

@@ -48,7 +48,8 @@ def rescore(results: dict, rubric: Rubric, *, public_only: bool) -> GradeResult:
     metadata = extra.get("metadata") or {}
     result = apply_rubric(rubric, outcomes, quality=quality, overrides=overrides,
                           collection_errors=list(metadata.get("collection_errors") or []))
-    result.metadata.update({k: v for k, v in extra.items() if k not in ("checks", "rubric_items", "metadata")})
+    hidden = ("checks", "rubric_items", "metadata") + (_HIDDEN_EXTRA if public_only else ())
+    result.metadata.update({k: v for k, v in extra.items() if k not in hidden})
     return result
 
 

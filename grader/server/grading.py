@@ -141,7 +141,9 @@ class Grader:
         assert self._slots is not None, "Grader.start() first"
         slot = await self._slots.get()
         try:
-            future = slot.get().submit(server_work, args, self.work)
+            # In a thread: starting a slot's process (or the fork server, which imports the grader
+            # first) takes seconds, and the event loop must keep serving pages and renewing leases.
+            future = await asyncio.to_thread(lambda: slot.get().submit(server_work, args, self.work))
             try:
                 return await asyncio.wait_for(asyncio.wrap_future(future), budget)
             except asyncio.TimeoutError:

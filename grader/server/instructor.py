@@ -50,9 +50,8 @@ def _dashboard(srv: Server) -> dict:
         standing = standings[user.id]
         cells = {}
         for policy in config.assignments:
-            counted = standing.counted[policy.id]
+            counted, chosen = standing.counted[policy.id], standing.chosen(policy.id)
             rows = standing.history.get(policy.id, [])
-            chosen = next((r for r in rows if counted.submission and r.id == counted.submission.id), None)
             cells[policy.id] = {
                 "final": counted.final_score, "max": counted.max_score, "late_days": counted.late_days,
                 "submissions": len(rows), "pending": counted.pending, "errors": counted.failed,
@@ -264,22 +263,22 @@ def _assignment_param(srv: Server, request: Request) -> str:
     return assignment
 
 
-async def gradebook(request: Request) -> Response:
+async def _download(request: Request, make, media_type: str, name: str, ext: str) -> Response:
+    """An export of one assignment (`?assignment=ID`) as the download NAME-ID.EXT."""
     srv = server(request)
     await require(request, instructor=True)
     assignment = _assignment_param(srv, request)
-    text = await run_in_threadpool(exports.gradebook_csv, srv.course, assignment)
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="gradebook-{assignment}.csv"'})
+    data = await run_in_threadpool(make, srv.course, assignment)
+    return Response(data, media_type=media_type,
+                    headers={"content-disposition": f'attachment; filename="{name}-{assignment}.{ext}"'})
+
+
+async def gradebook(request: Request) -> Response:
+    return await _download(request, exports.gradebook_csv, "text/csv; charset=utf-8", "gradebook", "csv")
 
 
 async def counted_zip(request: Request) -> Response:
-    srv = server(request)
-    await require(request, instructor=True)
-    assignment = _assignment_param(srv, request)
-    data = await run_in_threadpool(exports.counted_zip, srv.course, assignment)
-    return Response(data, media_type="application/zip",
-                    headers={"content-disposition": f'attachment; filename="counted-{assignment}.zip"'})
+    return await _download(request, exports.counted_zip, "application/zip", "counted", "zip")
 
 
 ROUTES = [

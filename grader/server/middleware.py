@@ -32,16 +32,31 @@ class BodyTooLarge(Exception):
     """The request body passed its cap while streaming in."""
 
 
-class BodyLimit:
-    """Caps request bodies: `limit_for(path)` bytes (413 with a JSON message when exceeded)."""
+class _Http:
+    """An ASGI middleware that only looks at HTTP requests (lifespan and others pass straight through)."""
 
-    def __init__(self, app, limit_for: Callable[[str], int]) -> None:
-        self.app, self.limit_for = app, limit_for
+    def __init__(self, app) -> None:
+        self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
+        else:
+            await self.http(scope, receive, send)
+
+    async def http(self, scope, receive, send) -> None:
+        """Handle one HTTP request."""
+        raise NotImplementedError
+
+
+class BodyLimit(_Http):
+    """Caps request bodies: `limit_for(path)` bytes (413 with a JSON message when exceeded)."""
+
+    def __init__(self, app, limit_for: Callable[[str], int]) -> None:
+        super().__init__(app)
+        self.limit_for = limit_for
+
+    async def http(self, scope, receive, send) -> None:
         limit = self.limit_for(scope["path"])
         length = dict(scope.get("headers") or {}).get(b"content-length")
         if length is not None:
@@ -86,17 +101,10 @@ async def _too_large(send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class SecurityHeaders:
+class SecurityHeaders(_Http):
     """Adds the security headers to every HTTP response that does not set them itself."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope, receive, send) -> None:
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
@@ -119,16 +127,10 @@ def redact(path: str) -> str:
     return _SECRET_PATH.sub(r"\1[token]", path)
 
 
-class AccessLog:
+class AccessLog(_Http):
     """One log line per request: method, redacted path, status, milliseconds."""
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope, receive, send) -> None:
         started = time.perf_counter()
         status = 500
 

@@ -159,6 +159,18 @@ def fail(engine: Engine, ticket: Ticket, reason: str, *, now: float | None = Non
     return state
 
 
+def release(engine: Engine, tickets: list[Ticket]) -> int:
+    """Give jobs back to the queue uncounted (this server is stopping: not the submission's fault)."""
+    j = db.jobs
+    released = 0
+    with engine.begin() as conn:
+        for ticket in tickets:
+            released += conn.execute(j.update().where(j.c.id == ticket.job_id, j.c.lease_owner == ticket.lease,
+                                                      j.c.state == db.GRADING).values(
+                state=db.QUEUED, attempts=j.c.attempts - 1, lease_owner=None, lease_until=None)).rowcount
+    return released
+
+
 def expire_leases(engine: Engine, *, now: float | None = None) -> int:
     """Put jobs whose lease expired (their server stopped or stalled) back in the queue; returns how many."""
     now = time.time() if now is None else now

@@ -147,6 +147,11 @@ class Standing:
     late_days: policy.LateDayUsage
     history: dict[str, list[Row]]
 
+    def chosen(self, assignment: str) -> Row | None:
+        """The row of the submission that counts for `assignment` (None without a graded one)."""
+        counted = self.counted[assignment].submission
+        return next((r for r in self.history.get(assignment, []) if counted and r.id == counted.id), None)
+
 
 def standing(conn: Connection, config: CourseConfig, student_id: str, *, full: bool = False) -> Standing:
     """Which submission counts for each assignment, and the late-day balance (the student's view unless `full`)."""
