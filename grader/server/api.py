@@ -135,11 +135,9 @@ async def create_submission(request: Request) -> Response:
     check_csrf(request, who)
     params = request.query_params
     days, penalty = _confirmations(params)
-    body = b""
-    async for chunk in request.stream():  # the BodyLimit middleware stops this past the cap
-        body += chunk
+    chunks = [chunk async for chunk in request.stream()]  # the BodyLimit middleware stops this past the cap
     try:
-        receipt = await accept_upload(srv, who, params.get("assignment", ""), params.get("filename", ""), [body],
+        receipt = await accept_upload(srv, who, params.get("assignment", ""), params.get("filename", ""), chunks,
                                       confirmed_late_days=days, confirmed_penalty=penalty,
                                       via="web" if who.session else "api")
     except UploadRefused as refused:
@@ -155,7 +153,7 @@ def receipt_json(receipt: Receipt, view: dict) -> dict[str, Any]:
 
 def _view(srv: Server, who: Who, submission_id: int) -> dict:
     with srv.course.engine.connect() as conn:
-        return submission_view(srv, conn, own_submission(conn, who, submission_id))
+        return submission_view(srv, conn, own_submission(conn, who, submission_id), full=who.account.is_instructor)
 
 
 async def get_submission(request: Request) -> Response:
@@ -169,7 +167,8 @@ async def get_submission(request: Request) -> Response:
 
 def _mine(srv: Server, who: Who) -> list[dict]:
     with srv.course.engine.connect() as conn:
-        return [submission_view(srv, conn, row) for row in rules.rows(conn, student_id=who.id)]
+        return [submission_view(srv, conn, row, full=who.account.is_instructor)
+                for row in rules.rows(conn, student_id=who.id)]
 
 
 async def list_submissions(request: Request) -> Response:

@@ -131,7 +131,7 @@ async def submit_form(request: Request) -> Response:
 def _submission_context(srv: Server, who: Who, submission_id: int) -> dict:
     with srv.course.engine.connect() as conn:
         row = own_submission(conn, who, submission_id)
-        view = submission_view(srv, conn, row)
+        view = submission_view(srv, conn, row, full=who.account.is_instructor)
     policy = srv.course.config.assignment(row.assignment)
     return {"view": view, "title": policy.title or policy.id, "received_iso": iso(row.received_at),
             "received_text": time_text(row.received_at, srv.course)}

@@ -198,3 +198,18 @@ def test_kill_9_mid_burst_then_restart_grades_every_acknowledged_submission_once
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+
+
+def test_with_a_scheduler_the_dask_cluster_grades(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        tokens = make_course(tmp_path)
+        course = open_course(tmp_path)
+        with live_server(create_app(course, workers=2, scheduler=cluster.scheduler_address)) as base:
+            student = Student(base, tokens["alice"])
+            done = student.wait(_submit(student, QUIZ_OK.read_bytes())["id"])
+        course.close()
+        assert done["status"] == "graded"
+    finally:
+        cluster.close()
