@@ -28,7 +28,7 @@ from grader.server.auth import Signer
 from grader.server.course import Course
 from grader.server.dispatcher import Dispatcher
 from grader.server.grading import Grader, time_budget, usable_cpus
-from grader.server.middleware import AccessLog, BodyLimit, RateLimiter, SecurityHeaders
+from grader.server.middleware import AccessLog, BodyLimit, RateLimiter, SecurityHeaders, redact
 from grader.server.web import Server, page
 
 log = logging.getLogger("grader.server")
@@ -116,5 +116,5 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("error serving %s %s", request.method, request.url.path)
+    log.exception("error serving %s %s", request.method, redact(request.url.path))
     return PlainTextResponse("The server failed on this request; it was logged.", status_code=500)
