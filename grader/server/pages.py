@@ -92,6 +92,7 @@ def _assignment_context(srv: Server, who: Who, assignment: str) -> dict:
     policy = config.assignment(assignment)
     return {"assignment": policy, "title": policy.title or policy.id, "preview": preview,
             "due_iso": preview.due.isoformat(), "due_text": time_text(preview.due.timestamp(), srv.course),
+            "frees_text": time_text(preview.window_frees_at.timestamp(), srv.course) if preview.window_frees_at else "",
             "counted": counted, "history": history, "feedback": feedback, "upload_limit": srv.upload_limit}
 
 

@@ -24,7 +24,7 @@
         .then(function (r) { return r.json(); })
         .then(function (s) {
           onUpdate(s);
-          if (s.status !== "graded" && s.status !== "error" || s.regrading) { setTimeout(poll, 700); }
+          if (s.status !== "graded" && s.status !== "error" || s.regrading) { setTimeout(poll, 400); }
         })
         .catch(function () { setTimeout(poll, 2000); });
     }
