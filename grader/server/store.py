@@ -84,10 +84,14 @@ class FileStore:
                         raise TooLarge(f"the file is larger than {limit // 1024} KiB")
                     digest.update(chunk)
                     out.write(chunk)
+                sha = digest.hexdigest()
+                target = self.path(sha, ext)
+                if target.is_file() and target.stat().st_size == size:
+                    # The same bytes are already stored (and were synced when they were): keep that copy.
+                    os.unlink(temp_name)
+                    return Stored(sha, ext, size, target)
                 out.flush()
                 os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            target = self.path(sha, ext)
             target.parent.mkdir(exist_ok=True)
             os.chmod(temp_name, 0o600)
             os.replace(temp_name, target)
