@@ -165,7 +165,13 @@ async def wait_graded(client: httpx.AsyncClient, token: str, submission_id: int,
     """The graded submission and the perf_counter when the API first said so."""
     deadline = time.perf_counter() + timeout
     while True:
-        response = await client.get(f"/api/submissions/{submission_id}", headers={"Authorization": f"Bearer {token}"})
+        try:
+            response = await client.get(f"/api/submissions/{submission_id}",
+                                        headers={"Authorization": f"Bearer {token}"})
+        except httpx.TransportError:
+            # A kept-alive connection the server closed as it was reused: polling is idempotent, ask again.
+            await asyncio.sleep(poll)
+            continue
         if response.status_code == 200:
             data = response.json()
             if data["status"] in ("graded", "error"):
