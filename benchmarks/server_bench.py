@@ -311,10 +311,17 @@ def evening(args) -> dict:
                     _, seen = await wait_graded(client, course.tokens[who], receipt["id"], 0.5)
                     waits.append(seen - acknowledged)
                 await asyncio.gather(*(student(at, who, path) for at, who, path in plan))
+        load_before = os.getloadavg()[1]
         asyncio.run(run())
+        import sqlite3
+        with sqlite3.connect(course.folder / "course.db") as conn:
+            grading = [row[0] for row in conn.execute("SELECT seconds FROM results WHERE seconds IS NOT NULL")]
     finally:
         course.cleanup()
     return {"students": len(plan), "minutes": args.evening_minutes, "wait_p50_s": round(pct(waits, 50), 2),
+            # What one grading took in the grading process, and how busy the machine was (other work included).
+            "grading_p50_s": round(pct(grading, 50), 2), "grading_p95_s": round(pct(grading, 95), 2),
+            "load_5min_before": round(load_before, 1), "load_5min_after": round(os.getloadavg()[1], 1),
             "wait_p95_s": round(pct(waits, 95), 2), "wait_max_s": round(max(waits), 2),
             "receipt_p95_ms": round(pct(receipt_times, 95) * 1000, 1)}
 
