@@ -28,8 +28,10 @@ def faulty(tmp_path_factory):
     folder = tmp_path_factory.mktemp("faulty")
     tokens = make_course(folder)
     course = open_course(folder)
-    # A 3 s budget per grading: a hung work unit is stopped quickly.
-    app = create_app(course, grader=Grader(2, work=misbehaving), budget=lambda assignment: 3.0)
+    # The lab's budget is 3 s, so the hung work unit (handed in to the lab) is stopped quickly; real
+    # gradings (the quiz) keep a budget no loaded machine reaches.
+    app = create_app(course, grader=Grader(2, work=misbehaving),
+                     budget=lambda assignment: 3.0 if assignment == "backprop-lab" else 120.0)
     with live_server(app) as base:
         yield {who: Student(base, token) for who, token in tokens.items()}, course, folder
     course.close()
@@ -39,8 +41,8 @@ def _quiz(marker: str) -> bytes:
     return QUIZ_OK.read_bytes() + f"\n{marker}\n".encode()
 
 
-def _submit(client, data: bytes, name="answers.py"):
-    response = client.http.post("/api/submissions", params={"assignment": "backprop-quiz", "filename": name},
+def _submit(client, data: bytes, name="answers.py", assignment="backprop-quiz"):
+    response = client.http.post("/api/submissions", params={"assignment": assignment, "filename": name},
                                 content=data)
     assert response.status_code == 201, response.text
     return response.json()
@@ -51,8 +53,9 @@ def test_faults_of_ours_are_retried_then_shown_and_never_charged(faulty, tmp_pat
     good = clients["alice"].wait(_submit(clients["alice"], QUIZ_OK.read_bytes())["id"])
     assert good["status"] == "graded"
     left_before = clients["alice"].http.get("/api/assignments/backprop-quiz/preview").json()["submissions_left"]
-    bad = {who: _submit(clients[who], _quiz(marker)) for who, marker in
-           (("alice", "#RAISE"), ("bob", "#EXIT"), ("carol", "#SLEEP"), ("dave", f"#FLAKY:{tmp_path}"))}
+    bad = {who: _submit(clients[who], _quiz(marker), assignment=assignment) for who, marker, assignment in
+           (("alice", "#RAISE", "backprop-quiz"), ("bob", "#EXIT", "backprop-quiz"),
+            ("carol", "#SLEEP", "backprop-lab"), ("dave", f"#FLAKY:{tmp_path}", "backprop-quiz"))}
     done = {who: clients[who].wait(s["id"], timeout=180) for who, s in bad.items()}
     assert done["dave"]["status"] == "graded"  # failed once, passed on the retry
     for who in ("alice", "bob", "carol"):
