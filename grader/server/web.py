@@ -10,7 +10,6 @@ exist, so ids reveal nothing.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,7 +197,3 @@ def now() -> float:
     """The current time (seconds since the epoch); one place for tests to read the clock from."""
     return time.time()
 
-
-def dumps(value: Any) -> str:
-    """JSON for a data attribute (the page's script reads it)."""
-    return json.dumps(value, separators=(",", ":"))

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from grader.server import db
 from grader.server.accounts import RosterError, read_roster
-from grader.server.course import open_course
 from tests.server.helpers import QUIZ_BUG, QUIZ_OK
 
 REPO = Path(__file__).resolve().parents[2]
