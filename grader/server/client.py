@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="the file to hand in: a .py, .ipynb or .zip")
     parser.add_argument("-a", "--assignment", required=True, help="the assignment's id, as on the course's page")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    parser.add_argument("--no-wait", action="store_true", help="return after the receipt, without waiting for the grade")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="return after the receipt, without waiting for the grade")
     parser.add_argument("--yes", action="store_true", help="agree to spend late days (or take the late penalty) "
                         "without being asked")
     parser.add_argument("--server", help=f"the server's address (default: ${SERVER_ENV} or the config file)")
@@ -164,7 +165,8 @@ def submit(args: argparse.Namespace) -> dict:
         if not (args.yes or _ask("Hand it in at this cost? [y/N] ")):
             raise Failure(REFUSED, "not handed in: the late cost was not confirmed (run again with --yes to agree)",
                           {"error": "needs_confirmation", "message": preview.get("message", "")})
-        params.update(confirm_late_days=str(preview.get("late_days", 0)), confirm_penalty=str(preview.get("penalty", 0)))
+        params.update(confirm_late_days=str(preview.get("late_days", 0)),
+                      confirm_penalty=str(preview.get("penalty", 0)))
     receipt = _check(*server.call("POST", "/api/submissions?" + urllib.parse.urlencode(params), data), "the upload")
     sha = hashlib.sha256(data).hexdigest()
     if receipt.get("sha256") != sha:

@@ -63,7 +63,8 @@ def _home_context(srv: Server, who: Who) -> dict:
             preview = rules.preview(conn, config, who.id, policy.id, rules.utc(now()))
             counted = standing.counted[policy.id]
             items.append({"id": policy.id, "title": policy.title or policy.id, "preview": preview,
-                          "due_iso": preview.due.isoformat(), "due_text": time_text(preview.due.timestamp(), srv.course),
+                          "due_iso": preview.due.isoformat(),
+                          "due_text": time_text(preview.due.timestamp(), srv.course),
                           "counted": counted, "submissions": len(standing.history.get(policy.id, []))})
     return {"items": items, "late_days": standing.late_days}
 

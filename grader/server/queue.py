@@ -58,7 +58,8 @@ def add_job(conn: Connection, submission_id: int, student_id: str, assignment: s
         queued_at=now, student_id=student_id, assignment=assignment)).inserted_primary_key[0]
 
 
-def claim(engine: Engine, limit: int, *, now: float | None = None, lease_seconds: float = LEASE_SECONDS) -> list[Ticket]:
+def claim(engine: Engine, limit: int, *, now: float | None = None,
+          lease_seconds: float = LEASE_SECONDS) -> list[Ticket]:
     """Lease up to `limit` queued jobs for `lease_seconds`, at most one per student and assignment in flight."""
     if limit <= 0:
         return []

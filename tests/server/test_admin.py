@@ -1,4 +1,4 @@
-"""Course administration: init, the database's versions, the roster and links.csv, status, instructors' actions, exports."""
+"""Course administration: init, database versions, roster and links.csv, status, instructors' actions, exports."""
 
 from __future__ import annotations
 
@@ -146,7 +146,8 @@ def test_regrade_all_keeps_scores_and_queues_behind_students(live):
     again = live["prof"].wait(sub["id"])
     assert again["status"] == "graded"
     with live.course.engine.connect() as conn:
-        scores = conn.execute(sa.select(db.results.c.score).where(db.results.c.submission_id == sub["id"])).scalars().all()
+        scores = conn.execute(sa.select(db.results.c.score)
+                              .where(db.results.c.submission_id == sub["id"])).scalars().all()
     assert len(scores) >= 2 and len(set(scores)) == 1
 
 

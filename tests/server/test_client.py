@@ -18,7 +18,8 @@ JSON_FIELDS = {"id", "sha256", "status", "score", "max_score", "feedback", "repo
 
 def _run(command, live, token="alice", **env):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-    environment.update({"GRADER_SERVER": live.base, "GRADER_TOKEN": live.tokens.get(token, token), "HOME": "/nonexistent"})
+    environment.update({"GRADER_SERVER": live.base, "GRADER_TOKEN": live.tokens.get(token, token),
+                        "HOME": "/nonexistent"})
     environment.update(env)
     return subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL)

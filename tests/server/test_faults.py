@@ -1,4 +1,4 @@
-"""Faults of ours: retried at most twice, shown to the instructor, never charged to the student; kill -9 loses nothing."""
+"""Faults of ours: retried at most twice, shown to the instructor, never charged; kill -9 loses nothing."""
 
 from __future__ import annotations
 
