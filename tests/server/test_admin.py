@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from grader.server import db
 from grader.server.accounts import RosterError, read_roster
+from grader.server.course import open_course
 from tests.server.helpers import QUIZ_BUG, QUIZ_OK
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,3 +182,21 @@ def test_the_dashboard_shows_the_class_live(live):
     assert {s["id"] for s in data["students"]} >= {"alice", "bob", "carol", "dave"}
     page = prof.get("/instructor").text
     assert 'id="cell-alice-backprop-quiz"' in page and 'data-live="/instructor/api/dashboard"' in page
+
+
+def test_the_demo_course_has_the_demo_class_handed_in_and_two_links():
+    import shutil
+    from grader.demo import class_spec
+    from grader.server.demo import make_demo
+    folder, links = make_demo("127.0.0.1", 8123)
+    try:
+        assert links["student"].startswith("http://127.0.0.1:8123/signin/")
+        assert links["instructor"].startswith("http://127.0.0.1:8123/signin/")
+        course = open_course(folder)
+        from grader.server.cli import course_status
+        rows = course_status(course)
+        course.close()
+        assert {r["student"] for r in rows} == set(class_spec()["students"])
+        assert {r["state"] for r in rows} == {"queued"}
+    finally:
+        shutil.rmtree(folder)
