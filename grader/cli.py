@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("-o", "--out", dest="outdir", type=Path, required=True, metavar="DIR",
                         help="where the handout is written (created if missing)")
     assign.add_argument("--force", action="store_true", help="overwrite handout files already in DIR")
+
+    from grader.server import cli as server_cli  # course, serve, submit: the course server's commands
+    server_cli.add_parsers(sub)
     return parser
 
 
@@ -127,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _regrade(args)
         if args.command == "assign":
             return _assign(args)
+        if args.command in ("course", "serve", "submit"):
+            from grader.server import cli as server_cli
+            return server_cli.run(args)
         return _grade(args, public_only=args.command == "check")
     except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.model import CheckOutcome, Override
+from grader.model import Override
 from grader.outputs import RESULTS_NAME, Graded, render_report
 from grader.report.results_json import RESERVED_EXTRA, to_results_json
-from grader.scoring.rubric import apply_rubric
+from grader.scoring.stored import rescore as stored_rescore
 
 BATCH_KEY = "batch"
 
@@ -38,12 +38,8 @@ def rescore(outdir: Path, student: str, assignment: Any, rubric: Any, overrides:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         extra = data["extra_data"]
-        outcomes = [CheckOutcome.from_dict(check) for check in extra["checks"]]
         records = {record["id"]: record for record in extra["rubric_items"]}
-        collection_errors = list(extra.get("metadata", {}).get("collection_errors", []))
-        quality = _stored_quality(rubric, records)
-        result = apply_rubric(rubric, outcomes, quality=quality, collection_errors=collection_errors,
-                              overrides={item: Override.from_dict(o) for item, o in overrides.items()})
+        result = stored_rescore(data, rubric, overrides={item: Override.from_dict(o) for item, o in overrides.items()})
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RescoreError(f"{path}: cannot be re-scored ({type(exc).__name__}: {exc})") from None
     for item in result.items:
@@ -56,12 +52,3 @@ def rescore(outdir: Path, student: str, assignment: Any, rubric: Any, overrides:
                               output=str(data.get("output") or ""), extra=kept)
     status = str((extra.get(BATCH_KEY) or {}).get("status") or "graded")
     return Graded(results, render_report(results, assignment, student=student), status)
-
-
-def _stored_quality(rubric: Any, records: dict[str, dict]) -> tuple[float, list[str]] | None:
-    """The quality estimate as the grading recorded it: (automatic score / points, its evidence)."""
-    for item in rubric.items:
-        if getattr(item, "source", None) == "quality":
-            record = records[item.id]
-            return float(record["automatic_score"]) / float(item.points), [str(n) for n in record["notes"]]
-    return None
