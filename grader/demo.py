@@ -10,13 +10,11 @@ into DIR, exactly as `grader batch` would.
 
 from __future__ import annotations
 
-import functools
 import tomllib
 import zipfile
 from pathlib import Path
 
 from grader.batch import BatchSummary, run_batch
-from grader.batch.workunit import grade_student
 from grader.config.locations import bundled_assignments_dir, demo_fixtures_dir
 from grader.errors import ConfigurationError
 
@@ -84,5 +82,4 @@ def run_demo(out: str | Path, *, jobs: int | None = None, force: bool = False,
     build_class(submissions, spec)
     # The class file may shorten the training budget; without it the lab's own applies.
     settings = {"train_timeout": float(spec["train_timeout"])} if "train_timeout" in spec else None
-    work = functools.partial(grade_student, settings=settings)
-    return run_batch(submissions, ASSIGNMENT, out, jobs=jobs, force=force, progress=progress, work=work)
+    return run_batch(submissions, ASSIGNMENT, out, jobs=jobs, force=force, progress=progress, settings=settings)

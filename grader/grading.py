@@ -9,6 +9,7 @@ result (results.json, the HTML report) is grader.outputs' job.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -102,10 +103,11 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
     try:
         submission = load_submission(Path(path))
     except SubmissionError as exc:
-        result = apply_rubric(rubric, [], collection_errors=[f"the submission could not be read: {exc}"],
+        message = _without_folders(str(exc), Path(path))
+        result = apply_rubric(rubric, [], collection_errors=[f"the submission could not be read: {message}"],
                               overrides=overrides)
         return GradingRun(assignment, result, seed, time.perf_counter() - started, 0.0,
-                          submission_error=str(exc))
+                          submission_error=message)
     statements = plan_load(submission.source, filename=submission.filename,
                            required_names=assignment.required_names)
     to_run = statements_to_run(statements)
@@ -132,6 +134,15 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
                           collection_errors=collection_errors)
     return GradingRun(assignment, result, seed, time.perf_counter() - started, student_seconds,
                       submission=submission, skipped_statements=skipped, **run_kwargs)
+
+
+def _without_folders(message: str, path: Path) -> str:
+    """`message` naming the submission by its own name: the folders it was read from are the instructor's
+    (``demo-report/submissions/...``, a private unpack folder), not the student's business."""
+    for folder in {str(path.parent), str(path.absolute().parent), str(path.resolve().parent)}:
+        if folder not in ("", "."):
+            message = message.replace(folder.rstrip(os.sep) + os.sep, "")
+    return message
 
 
 def sandbox_config(assignment: Assignment, support_dirs: tuple[str, ...] = ()) -> SandboxConfig:

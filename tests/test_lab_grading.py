@@ -106,10 +106,15 @@ HINTS = {
 
 @pytest.fixture(scope="module")
 def graded():
-    """Every fixture graded once (a short training budget keeps the endless-loop fixture quick)."""
+    """Every fixture graded once (a short training budget keeps the endless-loop fixture quick).
+
+    Only that fixture gets the short budget: a real training run may take several seconds on a loaded
+    machine, and a verdict must not depend on the machine's load.
+    """
     runs = {}
     for name, entry in MANIFEST.items():
-        runs[name] = grade(FIXTURES / entry["file"], "backprop-lab", seed=SEED, settings={"train_timeout": 4})
+        settings = {"train_timeout": 4} if name == "bug_infinite_loop_in_train" else None
+        runs[name] = grade(FIXTURES / entry["file"], "backprop-lab", seed=SEED, settings=settings)
     return runs
 
 

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -686,20 +685,16 @@ def test_hostile_sources_never_crash(name):
     assert all(isinstance(e, str) and len(e) < 400 for c in estimate.criteria for e in c.evidence)
 
 
-def test_a_10000_line_file_is_estimated_quickly():
-    # A generous bound: it catches quadratic behaviour, not a slow machine.
+def test_a_10000_line_file_is_estimated():
+    # How long it takes is measured by benchmarks/parse_bench.py, not asserted here.
     source = (GOOD + "\n") * (10000 // GOOD.count("\n") + 1)
-    started = time.perf_counter()
     estimate = estimate_quality(source, LAB_FUNCTIONS)
-    assert time.perf_counter() - started < 3
     assert estimate.points > 0
 
 
 def test_a_pathologically_dense_file_is_cut_and_says_so():
     source = "def f(x):\n" + "    x = x @ x.T + np.sum(x, axis=1) * 2 - x.mean()\n" * 20000
-    started = time.perf_counter()
     estimate = estimate_quality(source, ["f"])
-    assert time.perf_counter() - started < 3
     assert any(e.startswith("the file is too long to analyse in full: only lines 1-")
                for e in _criterion(estimate, DOCSTRINGS).evidence)
 

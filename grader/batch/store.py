@@ -106,11 +106,12 @@ class ResultWriter:
     def _store_placeholder(self, task: Any, state: RowState, reason: str, message: str, trace: str) -> None:
         student = task.student
         overrides = {item: Override.from_dict(o) for item, o in task.overrides.items()}
-        graded = placeholder(self.assignment, state, reason, message=message, seed=self.seed,
+        seed = getattr(task, "seed", None)
+        graded = placeholder(self.assignment, state, reason, message=message, seed=self.seed if seed is None else seed,
                              submission_file=student.path.name, student=student.id, overrides=overrides)
         self._store(student, graded, task.key, traceback=trace)
 
-    def _store(self, student: Student, graded: Graded, key: dict, **more: Any) -> None:
+    def _store(self, student: Student, graded: Graded, key: dict, *, counted: bool = True, **more: Any) -> None:
         record = {"student": student.id, "entry": student.path.name, "status": graded.status, **key,
                   "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         record.update({name: value for name, value in more.items() if value not in (None, "")})
@@ -119,7 +120,8 @@ class ResultWriter:
         folder.mkdir(exist_ok=True)
         graded.write(folder)
         self.finished.add(student.id)
-        self.on_stored(graded.status)
+        if counted:  # a re-scored result (changed manual points) is not a grading
+            self.on_stored(graded.status)
 
 
 def _reason(exc: BaseException) -> str:
