@@ -111,7 +111,14 @@ def degenerate(params: dict, X: np.ndarray, Y: np.ndarray, *, numerical: bool = 
         difference = relative_difference(rolled(grads, params), rolled(numeric, params))
         if difference >= NUMERICAL_AGREEMENT:
             problems.append(f"the reference's own gradient check reads {difference:.2g}")
+        else:
+            _LAST_NUMERICAL[id(params)] = (params, numeric)
     return problems
+
+
+# The numerical gradients `degenerate` computed for the network it last accepted, so that a check asking for a
+# numerical case does not compute them twice (see `draw_numerical_case`).
+_LAST_NUMERICAL: dict[int, tuple[dict, dict]] = {}
 
 
 def _hidden_biases(P: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
@@ -135,15 +142,15 @@ def _hidden_biases(P: np.ndarray, rng: np.random.Generator) -> np.ndarray | None
         b[:, 0] = -P[:, 0] + np.where(on, margin, -margin)
         return b
     low, high = max(1, m // 5), min(m - 1, m - m // 5)
-    for j in range(n):
-        values = np.sort(P[j])
-        gaps = values[1:] - values[:-1]           # gap k-1 lies between values[k-1] and values[k]
-        window = np.arange(low, high + 1)
-        wide = window[gaps[window - 1] >= 0.5 * np.max(gaps[window - 1])]
-        k = int(rng.choice(wide))
-        if gaps[k - 1] <= 0:
-            return None                           # repeated values: no threshold separates them
-        b[j, 0] = -(values[k - 1] + values[k]) / 2
+    values = np.sort(P, axis=1)
+    gaps = np.diff(values, axis=1)[:, low - 1:high]   # column i: the gap below sorted value low + i
+    wide = gaps >= 0.5 * gaps.max(axis=1, keepdims=True)
+    pick = np.argmax(np.where(wide, rng.random(gaps.shape), -1.0), axis=1)  # one of the wide gaps at random
+    rows = np.arange(n)
+    if np.any(gaps[rows, pick] <= 0):
+        return None                                  # repeated values: no threshold separates them
+    k = low + pick
+    b[:, 0] = -(values[rows, k - 1] + values[rows, k]) / 2
     return b
 
 
@@ -199,6 +206,19 @@ def draw_network(dims: list[int], m: int, rng: np.random.Generator, *, numerical
             return candidate
         seen.append(problems[0])
     raise RuntimeError(f"no usable network {dims} with m={m} in {_MAX_DRAWS} draws: {seen[:3]}")
+
+
+def draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    """(params, X, Y, the reference's two-sided numerical gradients with epsilon 1e-7) of a network fit for a
+    gradient check (`draw_network` with `numerical`)."""
+    _LAST_NUMERICAL.clear()
+    params, X, Y = draw_network(dims, m, rng, numerical=True)
+    kept = _LAST_NUMERICAL.pop(id(params), None)
+    _LAST_NUMERICAL.clear()
+    if kept is None or kept[0] is not params:  # a proposer that skipped `degenerate`: compute them here
+        from reference import backprop_lab as ref
+        return params, X, Y, ref.numerical_gradients(X, Y, params, 1e-7)
+    return params, X, Y, kept[1]
 
 
 def layer_dims(params: dict) -> list[int]:

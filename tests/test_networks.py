@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from reference import backprop_lab as ref
-from reference.networks import HIDDEN_PEAK, KINK_MARGIN, degenerate, draw_network
+from reference.networks import HIDDEN_PEAK, KINK_MARGIN, degenerate, draw_network, draw_numerical_case
 
 # (dims, m, numerical): the shapes the lab's and the exercises' checks draw.
 SHAPES = [([2, 5, 3, 1], 5, True), ([5, 4, 3, 1], 7, True), ([2, 5, 3, 1], 10, False), ([3, 1], 4, False),
@@ -98,3 +98,9 @@ def test_the_same_seed_draws_the_same_network():
     a = draw_network([2, 5, 3, 1], 5, np.random.default_rng(7), numerical=True)
     b = draw_network([2, 5, 3, 1], 5, np.random.default_rng(7), numerical=True)
     assert all(np.array_equal(a[0][k], b[0][k]) for k in a[0]) and np.array_equal(a[1], b[1])
+
+
+def test_a_numerical_case_comes_with_the_numerical_gradients_it_was_checked_with():
+    params, X, Y, numerical = draw_numerical_case([2, 5, 3, 1], 5, np.random.default_rng(8))
+    again = ref.numerical_gradients(X, Y, params, 1e-7)
+    assert set(numerical) == set(again) and all(np.array_equal(numerical[k], again[k]) for k in again)
