@@ -11,8 +11,9 @@ import pytest
 import reference.backprop_exercises as reference_exercises
 import reference.backprop_lab as reference_lab
 from grader.checking import CheckFailure, kind_of
-from reference.networks import random_data, random_params, student_forward, student_grads
 from grader.sandbox import StudentException
+from reference.caches import CacheLayouts
+from reference.networks import draw_network, student_forward, student_grads
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +26,12 @@ def ref() -> Any:
 def ex() -> "Exercises":
     """Helpers shared by the checks: networks, the student's passes, calls that may raise."""
     return Exercises()
+
+
+@pytest.fixture(scope="session")
+def layouts(student, seed) -> CacheLayouts:
+    """The student's cache layouts, learnt from their own L_layer_forward when first needed."""
+    return CacheLayouts(student, seed)
 
 
 @dataclass
@@ -71,8 +78,8 @@ class Exercises:
             return float(value)
         raise CheckFailure(f"{call} returned {kind_of(value)}; expected one number.", hint=hint)
 
-    params = staticmethod(random_params)
-    data = staticmethod(random_data)
+    # (params, X, Y) that can expose what a check tests: no dead units, large pre-activations (see networks).
+    network = staticmethod(draw_network)
 
     # The student's L_layer_forward, and their gradients from their own caches and backward.
     forward = staticmethod(student_forward)

@@ -5,8 +5,9 @@ gradients computed here, on the trusted side; then the student's own
 gradient_check must pass their correct code and flag a planted bug (their
 backward with every dW and db doubled, swapped in inside the sandbox for one
 call: the relative difference is then 1/3 whatever the network). Inputs have
-standard deviation 0.5 and the biases are small and random, so correct code
-stays well below 1e-7 (no ReLU kink within epsilon, no saturated sigmoid).
+no hidden pre-activation within reach of the ReLU kink, and the output is
+not saturated, so correct code stays well below 1e-7; no hidden unit is dead
+and pre-activations reach well beyond +-3, so every gradient bug shows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from grader.checking import CheckFailure, record, relative_difference
-from reference.networks import planted_bug_source, rolled
+from reference.networks import draw_numerical_case, planted_bug_source, rolled
 
 DIMS = [5, 4, 3, 1]
 M = 7  # != n_x, so a transposed gradient cannot pass by shape
@@ -38,9 +39,8 @@ def case(student, ex, module_rng, tolerance) -> dict:
     the student's function on the very network the first check found their
     backprop right on, and the reference work runs once per submission.
     """
-    params = ex.params(DIMS, module_rng)
-    X, Y = ex.data(DIMS[0], M, module_rng)
-    numerical = ex.lab.numerical_gradients(X, Y, params, 1e-7)
+    # No dead unit, no pre-activation near the kink, large pre-activations (reference/networks.py).
+    params, X, Y, numerical = draw_numerical_case(DIMS, M, module_rng)
     grads, call = ex.grads(student, X, Y, params)
     table, overall = [], float("inf")
     usable = all(("d" + k) in grads and isinstance(grads["d" + k], np.ndarray)

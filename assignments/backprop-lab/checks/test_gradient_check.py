@@ -17,7 +17,7 @@ import pytest
 
 from grader.checking import CheckFailure, changed_inputs, record, relative_difference, safe_hint
 from reference import diagnose
-from reference.networks import planted_bug_source, rolled
+from reference.networks import draw_numerical_case, planted_bug_source, rolled
 
 DIMS = [2, 5, 3, 1]
 M = 5
@@ -52,9 +52,8 @@ def case(student, ref, lab, module_rng, tolerance):
     the student's function on the very network the first check found their
     backprop right on, and the reference work runs once per submission.
     """
-    params = lab.params(DIMS, module_rng)
-    X, Y = lab.data(DIMS[0], M, module_rng)
-    numerical = ref.numerical_gradients(X, Y, params, 1e-7)
+    # No dead unit, no pre-activation near the kink, large pre-activations: a dW bug always shows here.
+    params, X, Y, numerical = draw_numerical_case(DIMS, M, module_rng)
     grads, call = lab.grads(student, X, Y, params)
     table, overall, shapes_ok = [], float("inf"), all(("d" + k) in grads for k in params)
     if shapes_ok:
@@ -92,21 +91,27 @@ requires_correct_code = pytest.mark.requires(
 
 
 @pytest.mark.public
-def test_backprop_agrees_with_numerical_gradients(case, lab, tolerance, request):
+def test_backprop_agrees_with_numerical_gradients(case, lab, tolerance, earlier, request):
     """Your backprop gradients agree with two-sided numerical gradients on a [2, 5, 3, 1] network (< 1e-7)"""
     record(request, gradient_table=case["table"], overall_relative_difference=case["overall"])
+    # The chapter's criterion runs your forward and backward passes end to end: when one of them fails its
+    # own checks, fixing it comes first.
+    blame = lab.blame(earlier, "L_layer_backward", "linear_backward", "L_layer_forward", "linear_forward")
+
+    def hint(fallback):
+        found = safe_hint(diagnose.diagnose_grads, case["grads"], case["X"], case["Y"], case["params"])
+        return " ".join(h for h in (blame, found or fallback) if h) or None
+
     if not case["shapes_ok"]:
         raise CheckFailure(f"{case['call']} did not return a gradient of the right shape for every parameter "
-                           f"(keys {sorted(map(str, case['grads']))}).",
-                           hint=safe_hint(diagnose.diagnose_grads, case["grads"], case["X"], case["Y"], case["params"]))
+                           f"(keys {sorted(map(str, case['grads']))}).", hint=hint(None))
     if case["overall"] >= tolerance:
         worst = max(case["table"], key=lambda row: row["relative_difference"])
-        hint = safe_hint(diagnose.diagnose_grads, case["grads"], case["X"], case["Y"], case["params"])
         raise CheckFailure(
             f"The relative difference between your backprop gradients and numerical gradients is "
             f"{case['overall']:.3g}; the chapter asks for < {tolerance:g}. The worst parameter is "
             f"{worst['parameter']} ({worst['relative_difference']:.3g}).",
-            hint=hint or "Above 1e-3 there is a bug; look at the layer of the worst parameter first.")
+            hint=hint("Above 1e-3 there is a bug; look at the layer of the worst parameter first."))
 
 
 @requires_correct_code
@@ -124,15 +129,34 @@ def test_gradient_check_passes_correct_code(case, student, ref, tolerance, reque
                                 "difference by the sum of the norms.")
 
 
+def _with_planted_bug(case, student) -> tuple[object, float]:
+    """What the student's gradient_check returns with the planted bug swapped in, and the bug's factor.
+
+    Two checks judge this one call (does it flag the bug; is it the chapter's
+    relative difference): it runs once per submission, and a failure of the
+    call is each check's failure.
+    """
+    if "planted" not in case:
+        patch, factor = _planted(case)
+        try:
+            backward = student.resolve("L_layer_backward")
+            case["planted"] = (student.run("gradient_check", case["X"], case["Y"], case["params"],
+                                           patch={backward: patch}).value, factor)
+        except CheckFailure as failure:
+            case["planted"] = (failure, factor)
+    value, factor = case["planted"]
+    if isinstance(value, CheckFailure):
+        raise type(value)(value.message, hint=value.hint, details=value.details)
+    return value, factor
+
+
 @requires_correct_code
 def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
     """Your gradient_check flags a backward pass with a planted bug (returns > 1e-3)"""
     threshold = float(assignment.setting("planted_bug_threshold"))
-    backward = student.resolve("L_layer_backward")
-    patch, factor = _planted(case)
+    returned, factor = _with_planted_bug(case, student)
     call = f"gradient_check(X, Y, params) with every gradient scaled by {factor:g} in your backward pass"
-    value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
-                                patch={backward: patch}).value, call)
+    value = _number(returned, call)
     record(request, returned=value)
     if not value > threshold:
         raise CheckFailure(f"{call} returned {value:.3g}; a gradient check must report more than {threshold:g} "
@@ -144,10 +168,8 @@ def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
 @requires_correct_code
 def test_gradient_check_returns_the_relative_difference(case, student, request):
     """Your gradient_check returns ||grad - gradapprox|| / (||grad|| + ||gradapprox||)"""
-    backward = student.resolve("L_layer_backward")
-    patch, factor = _planted(case)
-    value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"],
-                                patch={backward: patch}).value, "gradient_check(X, Y, params)")
+    returned, factor = _with_planted_bug(case, student)
+    value = _number(returned, "gradient_check(X, Y, params)")
     planted = {"d" + k: factor * np.asarray(case["grads"]["d" + k], dtype=float) for k in case["params"]}
     g, n = rolled(planted, case["params"]), rolled(case["numerical"], case["params"])
     expected = relative_difference(g, n)
