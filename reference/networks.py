@@ -278,6 +278,22 @@ def planted_bug_source(factor: float) -> str:
     return _PLANTED_BUG.replace("FACTOR", repr(float(factor)))
 
 
+def blame(earlier: Any, checks: dict[str, tuple[tuple[str, ...], str]], *functions: str, why: str = "") -> str | None:
+    """"Your L_layer_backward fails its own checks (see Backward pass): fix it first." for the first of
+    `functions` whose checks did not all pass, else None.
+
+    `earlier` is the runner's view of the checks that already ran; `checks`
+    maps a function to the selectors of the checks that judge it and the
+    item (or exercise) whose report holds them. A hint of another item
+    names that function first instead of guessing at a symptom.
+    """
+    for function in functions:
+        selectors, item = checks[function]
+        if earlier.failed(*selectors):
+            return f"Your {function} fails its own checks (see {item}): fix it first{'; ' + why if why else ''}."
+    return None
+
+
 def layer_case_ids(cases: list[tuple[int, int, int]]) -> list[str]:
     """pytest ids ``n_prev=3,n=4,m=5`` for (n_prev, n, m) cases of one layer."""
     return [f"n_prev={a},n={b},m={c}" for a, b, c in cases]

@@ -48,6 +48,8 @@ CASES = {
         [("test_forward_fixed_architecture[3-1]", "This network has 1 layer(s)"),
          ("test_backward_fixed_architecture[3-1]", "This network has 1 layer(s)"),
          ("test_forward_fixed_architecture[7-6-5-4-3-1]", "returned AL with shape (5, 8); expected shape (1, 8)"),
+         ("test_backprop_agrees_with_numerical_gradients",
+          "Your L_layer_backward fails its own checks (see C3: backpropagation for any depth): fix it first"),
          ("test_gradient_check_passes_correct_code", "Not graded until this check passes: \u201cYour backprop gradients agree")]),
     "bug_gradient_check_own_gradients": (
         {"gradient_check": 2 / 3},

@@ -13,7 +13,15 @@ import reference.backprop_lab as reference_lab
 from grader.checking import CheckFailure, kind_of
 from grader.sandbox import StudentException
 from reference.caches import CacheLayouts
-from reference.networks import draw_network, student_forward, student_grads
+from reference.networks import blame, draw_network, student_forward, student_grads
+
+
+# The student's passes and the checks that judge them (C3): a later exercise that fails because one of them is
+# wrong names it first.
+FUNCTION_CHECKS = {
+    "L_layer_backward": (("test_any_depth.py::test_backward_*",), "C3: backpropagation for any depth"),
+    "L_layer_forward": (("test_any_depth.py::test_forward_*",), "C3: backpropagation for any depth"),
+}
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +92,8 @@ class Exercises:
     # The student's L_layer_forward, and their gradients from their own caches and backward.
     forward = staticmethod(student_forward)
     grads = staticmethod(student_grads)
+
+    @staticmethod
+    def blame(earlier: Any, *functions: str) -> str | None:
+        """"Your L_layer_backward fails its own checks (see C3 ...): fix it first." (reference.networks.blame)."""
+        return blame(earlier, FUNCTION_CHECKS, *functions)

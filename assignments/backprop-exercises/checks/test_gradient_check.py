@@ -61,23 +61,24 @@ requires_correct_backprop = pytest.mark.requires(
 
 
 @pytest.mark.public
-def test_backprop_agrees_with_numerical_gradients(case, tolerance, request):
+def test_backprop_agrees_with_numerical_gradients(case, ex, tolerance, earlier, request):
     """Your backprop gradients agree with two-sided numerical gradients on a [5, 4, 3, 1] network (< 1e-7)"""
     record(request, gradient_table=case["table"], overall_relative_difference=case["overall"])
+    blame = ex.blame(earlier, "L_layer_backward", "L_layer_forward")
     if not case["usable"]:
         expected = {"d" + k: v.shape for k, v in case["params"].items()}
         got = {str(k): getattr(v, "shape", type(v).__name__) for k, v in case["grads"].items()}
         raise CheckFailure(f"{case['call']} did not return an array of its parameter's shape for every parameter: "
                            f"expected {expected}, got {got}.",
-                           hint="grads must hold dW1, db1, dW2, db2, dW3, db3, each of its parameter's shape.")
+                           hint=blame or "grads must hold dW1, db1, dW2, db2, dW3, db3, each of its parameter's shape.")
     if case["overall"] >= tolerance:
         worst = max(case["table"], key=lambda row: row["relative_difference"])
         raise CheckFailure(
             f"The relative difference between your backprop gradients and numerical gradients on [5, 4, 3, 1] is "
             f"{case['overall']:.3g}; the chapter asks for < {tolerance:g}. The worst parameter is "
             f"{worst['parameter']} ({worst['relative_difference']:.3g}).",
-            hint="Above 1e-3 there is a bug: start with the layer of the worst parameter. Check the factor 1/m, "
-                 "the transposes, and which layer's Z the ReLU derivative uses.")
+            hint=blame or "Above 1e-3 there is a bug: start with the layer of the worst parameter. Check the factor "
+                          "1/m, the transposes, and which layer's Z the ReLU derivative uses.")
 
 
 @requires_correct_backprop

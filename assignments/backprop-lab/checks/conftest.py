@@ -11,7 +11,7 @@ import reference.backprop_lab as reference_lab
 from grader.checking import CheckFailure, kind_of, safe_hint
 from reference import diagnose
 from reference.caches import CacheLayouts
-from reference.networks import draw_network, student_forward, student_grads
+from reference.networks import blame, draw_network, student_forward, student_grads
 
 # The student's functions, the checks that judge each (selectors as in @pytest.mark.requires), and the item
 # whose report holds them: a hint of another item names the function first ("fix it first").
@@ -72,10 +72,5 @@ class Lab:
 
     @staticmethod
     def blame(earlier: Any, *functions: str, why: str = "") -> str | None:
-        """"Your L_layer_backward fails its checks (Backward pass): fix it first." for the first of `functions`
-        whose checks did not all pass; None when they all did (or did not run)."""
-        for function in functions:
-            selectors, item = FUNCTION_CHECKS[function]
-            if earlier.failed(*selectors):
-                return f"Your {function} fails its own checks (see {item}): fix it first{'; ' + why if why else ''}."
-        return None
+        """"Your L_layer_backward fails its own checks (see Backward pass): fix it first." (reference.networks.blame)."""
+        return blame(earlier, FUNCTION_CHECKS, *functions, why=why)
