@@ -154,8 +154,13 @@ def _hidden_biases(P: np.ndarray, rng: np.random.Generator) -> np.ndarray | None
     return b
 
 
-def _propose(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray] | None:
-    """One candidate network, built to pass `degenerate` (which still has the last word)."""
+def _propose(dims: list[int], m: int, rng: np.random.Generator, *,
+             confident: bool = False) -> tuple[dict, np.ndarray, np.ndarray] | None:
+    """One candidate network, built to pass `degenerate` (which still has the last word).
+
+    `confident`: every output is confidently wrong (|Z_L| between 1.9 and 3,
+    labels on the other side; see `draw_numerical_case`).
+    """
     X = rng.standard_normal((dims[0], m)) * rng.uniform(0.5, 2.0)
     params, A, L = {}, X, len(dims) - 1
     for l in range(1, L + 1):
@@ -167,6 +172,12 @@ def _propose(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, n
                 return None
             peak = float(np.max(P + b))
             scale = rng.uniform(*HIDDEN_PEAK) / peak if peak > 0 else 0.0
+        elif confident:
+            # All outputs on one side, |Z_L| in [1.9, 3]: the labels will be the other class.
+            low = float(np.min(P))
+            spread = float(np.max(P)) - low
+            scale = rng.uniform(0.8, 1.1) / spread if spread > 1e-6 else 1.0 / max(float(np.max(np.abs(P))), 1e-3)
+            b = np.full((dims[l], 1), 1.9 / scale - low)
         else:
             # Centre the output on its mean (both signs when m > 1) and scale its spread, not a cancelled
             # sum: scaling W_L by a huge factor would make every gradient below it huge.
@@ -180,7 +191,12 @@ def _propose(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, n
             return None
         W, b = W * scale, b * scale
         params[f"W{l}"], params[f"b{l}"] = W, b
-        A = np.maximum(W @ A + b, 0)
+        A_last, A = A, np.maximum(W @ A + b, 0)
+    if confident:
+        if rng.random() < 0.5:  # the positive or the negative side, at random
+            params[f"W{L}"], params[f"b{L}"] = -params[f"W{L}"], -params[f"b{L}"]
+        Z = params[f"W{L}"] @ A_last + params[f"b{L}"]
+        return params, X, (Z < 0).astype(float)
     Y = (rng.random((1, m)) > 0.5).astype(float)
     if m > 1:
         Y[0, 0], Y[0, 1] = 0.0, 1.0
@@ -210,9 +226,18 @@ def draw_network(dims: list[int], m: int, rng: np.random.Generator, *, numerical
 
 def draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray, dict]:
     """(params, X, Y, the reference's two-sided numerical gradients with epsilon 1e-7) of a network fit for a
-    gradient check (`draw_network` with `numerical`)."""
+    gradient check (`draw_network` with `numerical`).
+
+    Its outputs are confidently wrong (|Z_L| between 1.9 and 3, every label
+    the other class): the cost's curvature is then small next to its
+    gradient, so a gradient check that is correct but for one thing (one-sided
+    differences) still reads well below 1e-7 with epsilon = 1e-7, on every
+    draw, instead of hovering around it; that one thing is judged by its own
+    check, with a larger epsilon.
+    """
     _LAST_NUMERICAL.clear()
-    params, X, Y = draw_network(dims, m, rng, numerical=True)
+    params, X, Y = draw_network(dims, m, rng, numerical=True,
+                                propose=lambda d, n, r: _propose(d, n, r, confident=True))
     kept = _LAST_NUMERICAL.pop(id(params), None)
     _LAST_NUMERICAL.clear()
     if kept is None or kept[0] is not params:  # a proposer that skipped `degenerate`: compute them here

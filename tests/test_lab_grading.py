@@ -16,7 +16,9 @@ rubric's points). Each mistake is charged once, where it lives (issue 10):
   never the backward item (judged on caches built from correct values in
   the student's own layout);
 - a cost bug costs the cost checks and the gradient-check checks that rely
-  on the student's own cost.
+  on the student's own cost;
+- a gradient_check bug costs the one check of it (one-sided differences the
+  two-sided probe, parameters left nudged the restoring check).
 """
 
 from __future__ import annotations
@@ -174,7 +176,6 @@ VERDICTS = {
     ),
     "bug_params_not_restored": ((FULL, FULL, PART, FULL),
         "test_gradient_check.py::test_gradient_check_restores_parameters",
-        "test_gradient_check.py::test_gradient_check_uses_two_sided_differences",
     ),
     "bug_gradient_check_no_relative": ((FULL, FULL, PART, FULL),
         "test_gradient_check.py::test_gradient_check_returns_the_relative_difference",

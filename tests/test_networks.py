@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from reference import backprop_lab as ref
+from reference.mutants import gradient_check_variant
 from reference.networks import HIDDEN_PEAK, KINK_MARGIN, degenerate, draw_network, draw_numerical_case
 
 # (dims, m, numerical): the shapes the lab's and the exercises' checks draw.
@@ -104,3 +105,14 @@ def test_a_numerical_case_comes_with_the_numerical_gradients_it_was_checked_with
     params, X, Y, numerical = draw_numerical_case([2, 5, 3, 1], 5, np.random.default_rng(8))
     again = ref.numerical_gradients(X, Y, params, 1e-7)
     assert set(numerical) == set(again) and all(np.array_equal(numerical[k], again[k]) for k in again)
+
+
+@pytest.mark.parametrize("dims, m", [([2, 5, 3, 1], 5), ([5, 4, 3, 1], 7)])
+def test_a_one_sided_gradient_check_reads_well_below_the_bar_on_every_numerical_case(dims, m):
+    """Confident outputs keep the cost's curvature small: a check whose only flaw is one-sided differences
+    reads < 1e-7 on every draw (its flaw is judged by the epsilon = 1e-4 probe), never around it."""
+    for seed in range(12):
+        params, X, Y, _ = draw_numerical_case(dims, m, np.random.default_rng(seed))
+        assert gradient_check_variant(X, Y, params, 1e-7, "one_sided_differences") < 5e-8
+        assert gradient_check_variant(X, Y, params, 1e-4, "one_sided_differences") > 1e-6
+        assert gradient_check_variant(X, Y, params, 1e-7) < 1e-8

@@ -19,10 +19,10 @@ from grader.checking.compare import (as_array, describe_args, expect_array, expe
 from grader.checking.context import partial_credit, record
 from grader.checking.failures import CheckFailure, NotGraded, StudentCodeError, StudentCodeTimeout
 from grader.checking.student import StudentCode
-from grader.checking.unchanged import changed_inputs, expect_unchanged
+from grader.checking.unchanged import call_and_changes, changed_inputs, expect_unchanged
 
 __all__ = [
     "CheckFailure", "NotGraded", "StudentCode", "StudentCodeError", "StudentCodeTimeout", "as_array",
-    "changed_inputs", "describe_args", "expect_array", "expect_entries", "expect_unchanged", "hint_text",
+    "call_and_changes", "changed_inputs", "describe_args", "expect_array", "expect_entries", "expect_unchanged", "hint_text",
     "kind_of", "partial_credit", "record", "relative_difference", "safe_hint", "tolerances", "wrong_entries",
 ]

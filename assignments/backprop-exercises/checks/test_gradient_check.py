@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checking import CheckFailure, record, relative_difference
+from grader.checking import CheckFailure, call_and_changes, record, relative_difference
 from reference.networks import draw_numerical_case, planted_bug_source, rolled
 
 DIMS = [5, 4, 3, 1]
@@ -85,9 +85,17 @@ def test_backprop_agrees_with_numerical_gradients(case, ex, tolerance, earlier, 
 def test_gradient_check_passes_correct_code(case, student, ex, tolerance, request):
     """Your gradient_check passes your correct backprop on [5, 4, 3, 1] (returns < 1e-7)"""
     call = "gradient_check(X, Y, params) on a [5, 4, 3, 1] network"
-    value = ex.number(student.gradient_check(case["X"], case["Y"], case["params"]), call,
+    returned, changed = call_and_changes(student, "gradient_check", X=case["X"], Y=case["Y"],
+                                         params=case["params"], unchecked=("X", "Y"))
+    value = ex.number(returned, call,
                       hint="Return the relative difference ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
     record(request, returned=value)
+    if changed:
+        # Parameters left nudged make the reading hover around 1e-7 whatever the draw: judged on that, not on it.
+        raise CheckFailure(f"After {call}, params {', '.join(changed['params'])} differ from what was passed in "
+                           f"(it returned {value:.3g}).",
+                           hint="Put each parameter back after computing J(theta + eps) and J(theta - eps), or "
+                                "perturb a copy: otherwise every later gradient is computed at the wrong point.")
     if not value < tolerance:
         expected = ex.lab.gradient_check(case["X"], case["Y"], case["params"])
         raise CheckFailure(f"{call} returned {value:.3g} although your backprop is correct; the reference "
