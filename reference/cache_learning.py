@@ -87,22 +87,31 @@ def _describe_array(value: np.ndarray) -> str:
     return f"an array of shape {value.shape}"
 
 
+def _run_forward(student: Any, name: str, args: tuple, returns: str, chapter: Layout) -> tuple[Any, Layout | None]:
+    """What the student's forward `name` returns (a pair), or None and the chapter's layout with the reason."""
+    try:
+        value = student.call(name, *args)
+    except CheckFailure as failure:
+        reason = f"your {name} did not run: {_first_line(failure.message)}"
+    else:
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            return value, None
+        reason = f"your {name} returned {kind_of(value)}, not {returns}"
+    return None, Layout("chapter", reason=reason, templates=chapter.templates, container=chapter.container)
+
+
 def learn_linear(student: Any, rng: np.random.Generator) -> Layout:
     """The layout of linear_forward's cache, learnt from one call (the chapter's if it does not run)."""
     n_prev, n, m = LINEAR_CASE
     A, W, b = rng.standard_normal((n_prev, m)), rng.standard_normal((n, n_prev)), rng.standard_normal((n, 1))
-    try:
-        value = student.linear_forward(A, W, b)
-    except CheckFailure as failure:
-        return Layout("chapter", reason=f"your linear_forward did not run: {_first_line(failure.message)}",
-                      templates=CHAPTER_LINEAR.templates)
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        return Layout("chapter", reason=f"your linear_forward returned {kind_of(value)}, not (Z, cache)",
-                      templates=CHAPTER_LINEAR.templates)
+    value, chapter = _run_forward(student, "linear_forward", (A, W, b), "(Z, cache)", CHAPTER_LINEAR)
+    if chapter is not None:
+        return chapter
     Z_student, cache = value
     try:
         tree = open_value(student, cache)
-        candidates = {"A_prev": [A], "W": [W], "b": [b], "Z": [W @ A + b, Z_student if isinstance(Z_student, np.ndarray) else None, W @ A]}
+        returned_Z = Z_student if isinstance(Z_student, np.ndarray) else None
+        candidates = {"A_prev": [A], "W": [W], "b": [b], "Z": [W @ A + b, returned_Z, W @ A]}
         roles = {}
         for path, leaf in _leaves(tree):
             if isinstance(leaf, np.ndarray):
@@ -132,14 +141,9 @@ def learn_network(student: Any, rng: np.random.Generator) -> Layout:
     """The layout of L_layer_forward's caches, learnt from one call (the chapter's if it does not run)."""
     dims, m = NETWORK_CASE
     params, X, _ = draw_network(dims, m, rng)
-    try:
-        value = student.L_layer_forward(X, params)
-    except CheckFailure as failure:
-        return Layout("chapter", reason=f"your L_layer_forward did not run: {_first_line(failure.message)}",
-                      templates=CHAPTER_NETWORK.templates)
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        return Layout("chapter", reason=f"your L_layer_forward returned {kind_of(value)}, not (AL, caches)",
-                      templates=CHAPTER_NETWORK.templates)
+    value, chapter = _run_forward(student, "L_layer_forward", (X, params), "(AL, caches)", CHAPTER_NETWORK)
+    if chapter is not None:
+        return chapter
     case = _NetworkCase(params, X, {}, {0: X}, value[0])
     A = X
     for l in range(1, len(dims)):
