@@ -5,8 +5,9 @@ first line is what the student reads as the check's title. It receives the
 fixtures ``student`` (a `StudentCode`), ``rng`` (a generator seeded from the
 run's unpredictable seed and the check's id), ``module_rng`` (the same, from
 the check file's id, for module-scoped fixtures whose inputs every check of
-the file shares), ``assignment`` and ``seed``; ``@pytest.mark.public`` puts it
-in the student's self-check, ``@pytest.mark.requires(...)`` declares the checks
+the file shares), ``assignment``, ``seed`` and ``earlier`` (the checks that
+already ran and did not pass, for a hint that names another item's failing
+function first); ``@pytest.mark.public`` puts it in the student's self-check, ``@pytest.mark.requires(...)`` declares the checks
 it needs to pass first (see grader.checking.runner).
 
 Failures are data: a check raises `CheckFailure` (or lets a helper here raise
