@@ -27,6 +27,7 @@ from grader.sandbox import Limits, Sandbox, SandboxConfig, protections_off
 from grader.scoring.quality import estimate_quality
 from grader.scoring.rubric import apply_rubric
 from grader.source.loadplan import RUN, plan_load, statements_to_run
+from grader.source.ownership import origins
 from grader.source.submission import Submission, SubmissionError, load_submission
 
 
@@ -117,7 +118,8 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
                       config=sandbox_config(assignment, support_dirs))
     with sandbox:
         student = StudentCode(sandbox, assignment.aliases, exception_hint=assignment.hooks.exception_hint,
-                              not_loaded=_unloaded_definitions(statements, submission))
+                              not_loaded=_unloaded_definitions(statements, submission),
+                              origins=origins(statements))
         outcomes, collection_errors = run_checks(assignment, student, seed=seed, public_only=public_only)
         student_seconds = sandbox.student_seconds
         run_kwargs.update(

@@ -2,8 +2,9 @@
 
 The checks run in this (trusted) process with a plugin that provides their
 fixtures (``student``, ``assignment``, ``reference``, ``seed``, ``rng``,
-``module_rng``), honours declared prerequisites (``@pytest.mark.requires(...)``)
-and turns each check's report into a `CheckOutcome`. Student code runs only in
+``module_rng``, and ``earlier``: the checks that already ran and did not
+pass), honours declared prerequisites (``@pytest.mark.requires(...)``) and
+turns each check's report into a `CheckOutcome`. Student code runs only in
 the sandbox behind ``student``.
 
 While the checks run, their folder is first on ``sys.path``: a check file
@@ -84,6 +85,11 @@ class _GradingPlugin:
     def seed(self) -> int:
         """This grading run's seed."""
         return self._seed
+
+    @pytest.fixture(scope="session")
+    def earlier(self) -> "EarlierChecks":
+        """The outcomes of the checks that already ran (to name another item's failing function in a hint)."""
+        return EarlierChecks(self)
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
@@ -178,6 +184,25 @@ class _GradingPlugin:
 
     def _relative(self, nodeid: str) -> str:
         return nodeid[len(self._prefix):] if nodeid.startswith(self._prefix) else nodeid
+
+
+class EarlierChecks:
+    """What a check may know of the checks that ran before it: which of them did not earn full credit.
+
+    Checks run file by file in name order, so a training check sees every
+    forward and backward check. A hint may then say "your L_layer_backward
+    fails its checks: fix it first" instead of guessing at a symptom; it
+    never changes a verdict.
+    """
+
+    def __init__(self, plugin: _GradingPlugin) -> None:
+        self._plugin = plugin
+
+    def failed(self, *selectors: str) -> list[CheckOutcome]:
+        """The checks that ran, match one of `selectors` (as in ``requires``) and did not earn full credit."""
+        plugin = self._plugin
+        return [o for check_id, o in plugin.outcomes.items()
+                if any(_selects(s, plugin._relative(check_id)) for s in selectors) and not o.earned_full_credit()]
 
 
 def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,

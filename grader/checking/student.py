@@ -18,6 +18,7 @@ from grader.sandbox import (
     StudentException,
     WorkerDied,
 )
+from grader.source.ownership import Origins
 
 
 class StudentCode:
@@ -29,24 +30,41 @@ class StudentCode:
     """
 
     def __init__(self, sandbox: Sandbox, aliases: dict[str, list[str]] | None = None,
-                 exception_hint: Any = None, not_loaded: dict[str, str] | None = None) -> None:
+                 exception_hint: Any = None, not_loaded: dict[str, str] | None = None,
+                 origins: Origins | None = None) -> None:
         self.sandbox = sandbox
         self.aliases = aliases or {}
         self._exception_hint = exception_hint  # (function, type, message, shapes) -> hint or None
         self._not_loaded = not_loaded or {}    # name -> why its definition was not loaded
+        # The submission's own top-level names (grader.source.ownership): a function the checks call earns
+        # credit only if the student wrote it. None: every name the worker holds counts (no source known).
+        self._origins = origins
 
     def resolve(self, name: str) -> str:
-        """The name the submission actually uses for `name` (itself or an accepted alias)."""
-        for candidate in [name, *self.aliases.get(name, [])]:
-            if self.sandbox.has(candidate):
-                return candidate
+        """The name the submission actually uses for `name` (itself or an accepted alias).
+
+        Only a name the submission defines itself counts: one it merely
+        imports (from a course helper module or a package) fails with a
+        message saying where it comes from.
+        """
+        candidates = [name, *self.aliases.get(name, [])]
+        present = [c for c in candidates if self.sandbox.has(c)]
+        own = [c for c in present if self._origins is None or self._origins.is_own(c)]
+        if own:
+            return own[0]
         also = self.aliases.get(name)
         alias_note = f" (or {', '.join(f'`{a}`' for a in also)})" if also else ""
-        for candidate in [name, *self.aliases.get(name, [])]:
+        for candidate in candidates:
             if candidate in self._not_loaded:
                 raise StudentCodeError(f"`{candidate}` could not be loaded, so this could not be checked: "
                                  f"{self._not_loaded[candidate]}.",
                                  hint="Fix the line Python points at; the rest of your file was graded.")
+        if present:
+            raise StudentCodeError(f"{self._origins.origin(present[0])}; the assignment asks you to write "
+                                   f"`{name}`{alias_note} yourself, so it earns no credit here.",
+                                   hint=f"Define `{name}` in your own file. Helpers from a course module may "
+                                        f"still be used inside your own functions.",
+                                   details={"not_own": present[0]})
         raise StudentCodeError(f"Your submission does not define `{name}`{alias_note}, so this could not be checked.",
                          hint=f"Define `{name}` at the top level of your file with the signature the "
                               f"assignment gives; check its spelling.")
