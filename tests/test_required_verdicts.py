@@ -36,8 +36,6 @@ WAITING = {
     "lab/bug_relu_backward_no_mask": "§2: the caching check charges forward for the backward bug, and the training "
                                      "hint says 'train longer' instead of naming the backward pass",
     "lab/bug_forward_reuses_b1": "§2: backward is fed the student's own (wrong) forward caches: 18.75/30",
-    "lab/bug_stubs_return_zero": "§3: docstring-only stubs earn quality 7.5/10",
-    "lab/bug_stubs_mixed": "§3: docstring-only stubs earn quality 2/10",
     "lab/backward_only_tuples": "§2: a backward-only file scores 0 for backward (no forward to make caches)",
     "lab/backward_only_lists": "§2: a backward-only file scores 0 for backward (no forward to make caches)",
     "lab/backward_only_dicts": "§2: the report does not say what caches backward was given",
