@@ -45,12 +45,6 @@ WAITING = {
     "exercises/bug_any_depth_output_bias_dropped": "§2 (exercises): one check judges forward and backward together, "
                                                    "so a forward bug costs the whole any-depth item",
     "exercises/backward_only_any_depth": "§2 (exercises): without a forward pass the backward half earns nothing",
-    "research/bug_value_no_log": "§4: the random expressions use log too (charged 7 times)",
-    "research/bug_value_pow_assigns": "§4: no check reuses pow's operand, no hint names pow",
-    "research/bug_value_exp_assigns": "§1/§4: on seed 1097657232 no check reuses exp's operand (50/50)",
-    "research/bug_value_no_number_operands": "§4: the data/grad check multiplies by a plain number",
-    "research/bug_value_backward_twice": "§4: the hints blame each operation instead of backward()",
-    "research/bug_value_no_rsub": "§4: the random expressions use 2 - x too",
 }
 
 
