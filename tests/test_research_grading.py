@@ -8,11 +8,13 @@ reused nodes, 4 random expressions and 2 logistic losses.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
 import pytest
 
+from grader.config.assignment import load_assignment
 from grader.config.rubric import rubric_for
 from grader.grading import grade
 from reference.value_graphs import OPERATION_KINDS
@@ -208,3 +210,23 @@ def test_a_backward_that_runs_twice_gets_one_hint_pointing_at_backward():
              if o.check_id.removeprefix(VALUE_PREFIX) in not_passed]
     assert all("__add__" not in text and "__mul__" not in text for text in texts)
     assert all("backward()" in text for text in texts)
+
+
+def test_a_value_that_hangs_costs_a_few_call_timeouts_not_one_per_operation(tmp_path):
+    source = (FIXTURES / "correct.py").read_text(encoding="utf-8")
+    hanging = source.replace("    def backward(self):\n", "    def backward(self):\n        while True:\n            pass\n", 1)
+    assert hanging != source
+    path = tmp_path / "hangs.py"
+    path.write_text(hanging, encoding="utf-8")
+    assignment = load_assignment(ASSIGNMENT)
+    quick = dataclasses.replace(assignment, limits={**assignment.limits, "call_timeout": 1.0})
+    run = grade(path, quick, seed=SEED, settings={"memory_batch": 256})  # only the Value checks matter here
+    value = {o.check_id.removeprefix(VALUE_PREFIX): o for o in run.result.outcomes
+             if o.check_id.startswith(VALUE_PREFIX)}
+    timed_out = [c for c, o in value.items() if o.status == "timeout" and not o.message.startswith("Not run")]
+    assert len(timed_out) == 3, timed_out
+    assert all(o.message.startswith("Not run: your Value ran out of time on 3 operations already")
+               for c, o in value.items() if c.startswith("test_value_operation[") and c not in timed_out)
+    assert value["test_value_holds_data_and_starts_with_zero_grad"].status == "passed"
+    assert {o.status for c, o in value.items() if c.startswith(("test_value_random", "test_value_logistic"))} == \
+        {"skipped"}

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from grader.checking import CheckFailure, NotGraded, StudentCodeError, record
+from grader.checking import CheckFailure, NotGraded, StudentCodeError, StudentCodeTimeout, record
 from reference.value_graphs import (BINARY_KINDS, CONSTANT, KIND_TEXT, OPERATION_KINDS, UNARY_KINDS, reused_program,
                                     single_program)
 
@@ -58,6 +58,8 @@ OPERATIONS = {
 ACCUMULATE = ("A node used more than once must add up its gradients (self.grad += ..., never =), and backward() "
               "must call each node's _backward only after every node that uses it: build a topological order "
               "and walk it in reverse.")
+# After this many operations ran out of time, the others are not tried (each would wait a whole call timeout).
+MAX_TIMEOUTS = 3
 BACKWARD_TITLE = "backward() starts from grad 1 at the output and applies each operation's chain rule once"
 
 
@@ -185,16 +187,29 @@ class Engine:
     """The student's Value tried on every operation alone and reused, once per grading run."""
 
     def __init__(self, student, autograd, rng: np.random.Generator, tolerance) -> None:
+        self.timeouts = 0
         self.values = {kind: [round(float(v), 4) for v in rng.uniform(0.5, 2.0, size=2)] for kind in OPERATION_KINDS}
-        self.alone = {kind: _trial(student, autograd, single_program(kind, self.values[kind]), OPERATIONS[kind],
-                                   tolerance) for kind in OPERATION_KINDS}
+        self.alone = {kind: self._try(student, autograd, single_program(kind, self.values[kind]), OPERATIONS[kind],
+                                      tolerance) for kind in OPERATION_KINDS}
         self.backward_fault = self._backward_fault()
         usable = self.usable()
         self.reused = {}
         for kind in OPERATION_KINDS:
             program = reused_program(kind, self.values[kind], usable) if kind in usable else None
             if program is not None and self.backward_fault is None:
-                self.reused[kind] = _trial(student, autograd, program, _reuse_hint(kind, program), tolerance)
+                self.reused[kind] = self._try(student, autograd, program, _reuse_hint(kind, program), tolerance)
+
+    def _try(self, student, autograd, program, hint: str, tolerance) -> Trial:
+        """A trial, unless the student's Value already ran out of time MAX_TIMEOUTS times: a Value that hangs
+        must not cost a call timeout per operation."""
+        if self.timeouts >= MAX_TIMEOUTS:
+            out, grads, _ = autograd.reference(program)
+            return Trial(program, (out, grads), failure=StudentCodeTimeout(
+                f"Not run: your Value ran out of time on {self.timeouts} operations already.",
+                hint="Look for a loop that never ends in Value or backward()."))
+        trial = _trial(student, autograd, program, hint, tolerance)
+        self.timeouts += isinstance(trial.failure, StudentCodeTimeout)
+        return trial
 
     def usable(self) -> set[str]:
         """The operations that pass on their own."""
