@@ -75,8 +75,9 @@ def _run(student, autograd, program, hint: str | None) -> dict:
     try:
         return autograd.student(student, program)
     except StudentCodeError as error:
-        raise StudentCodeError(f"Building {program.describe()} with your Value failed: {error.message}",
-                               hint=hint or error.hint, details=error.details) from None
+        raise StudentCodeError(f"Building the expression with your Value failed: {error.message} (the "
+                               f"expression: {program.describe()})", hint=hint or error.hint,
+                               details=error.details) from None
 
 
 def _compare(result: dict, program, expected: tuple[float, list[float]], tolerance, hint: str | None,
