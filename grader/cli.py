@@ -158,6 +158,7 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
 
 def _batch(args: argparse.Namespace) -> int:
     import shlex
+
     from grader.batch import run_batch
     summary = run_batch(args.folder, args.assignment, args.outdir, jobs=args.jobs, scheduler=args.scheduler,
                         force=args.force, overrides_file=args.overrides, support_dirs=tuple(args.support),

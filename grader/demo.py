@@ -14,9 +14,9 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from grader.config.assignment import ASSIGNMENTS_DIR, REPO_ROOT
 from grader.batch import BatchSummary, run_batch
 from grader.batch.workunit import grade_student
+from grader.config.assignment import ASSIGNMENTS_DIR, REPO_ROOT
 from grader.errors import ConfigurationError
 
 ASSIGNMENT = "backprop-lab"

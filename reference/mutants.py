@@ -30,10 +30,11 @@ output, the mean binary cross-entropy.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from reference.networks import num_layers
 
 # What a bug can change: the four variant functions, a gradient check's
 # behaviour, or (with no variant at all) the exception the code raises.
@@ -298,7 +299,7 @@ def _flag_for(bug: str | None, function: str) -> tuple[str | None, str | None]:
 
 def depth(params: dict) -> int:
     """The number of layers L of a params dict (how many ``W<l>`` keys it has)."""
-    return sum(1 for key in params if re.fullmatch(r"W\d+", str(key)))
+    return num_layers(params)
 
 
 # ---------------------------------------------------------------- activations

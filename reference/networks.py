@@ -8,11 +8,14 @@ a student's gradient check must flag.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 from grader.checking import CheckFailure, describe_args, kind_of
+
+_WEIGHT_KEY = re.compile(r"W\d+")
 
 
 def random_params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -42,9 +45,14 @@ def random_data(n_x: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray,
     return X, Y
 
 
+def num_layers(params: Any) -> int:
+    """The depth L of a params dict: how many ``W<l>`` keys it holds (the one rule every check uses)."""
+    return sum(1 for key in params if isinstance(key, str) and _WEIGHT_KEY.fullmatch(key))
+
+
 def layer_dims(params: dict) -> list[int]:
     """The layer sizes ``[n_x, n_1, ..., n_L]`` of a params dict."""
-    L = len([k for k in params if k.startswith("W")])
+    L = num_layers(params)
     return [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, L + 1)]
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from grader.report.formats import number, percent, scientific, seconds, significant
 from grader.report.sections import Cell, Figure, Section, Stat, Table
 from reference.moons import moons, rotated
+from reference.networks import num_layers
 
 # Grid size of the probability map: fine enough for a smooth contour at
 # 400x300 px, coarse enough to render in a few milliseconds.
@@ -64,7 +65,7 @@ def _layers(params: Any) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """(W, b) per layer as float arrays when `params` is a well-formed 2-input, 1-output network."""
     if not isinstance(params, Mapping):
         return None
-    count = sum(1 for key in params if isinstance(key, str) and key.startswith("W") and key[1:].isdigit())
+    count = num_layers(params)
     if count == 0 or set(params) != {f"{p}{l}" for l in range(1, count + 1) for p in "Wb"}:
         return None
     layers, n_prev, total = [], 2, 0

@@ -227,6 +227,5 @@ def test_a_value_that_hangs_costs_a_few_call_timeouts_not_one_per_operation(tmp_
     assert len(timed_out) == 3, timed_out
     assert all(o.message.startswith("Not run: your Value ran out of time on 3 operations already")
                for c, o in value.items() if c.startswith("test_value_operation[") and c not in timed_out)
-    assert value["test_value_holds_data_and_starts_with_zero_grad"].status == "passed"
-    assert {o.status for c, o in value.items() if c.startswith(("test_value_random", "test_value_logistic"))} == \
-        {"skipped"}
+    assert {o.status for c, o in value.items() if c.startswith(("test_value_random", "test_value_logistic",
+                                                                 "test_value_holds_data"))} == {"skipped"}

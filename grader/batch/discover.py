@@ -35,7 +35,6 @@ from typing import Iterable, Iterator
 from grader.errors import ConfigurationError
 from grader.source.submission import SUBMISSION_SUFFIXES, is_ignored, student_id
 
-
 # Caps for a class archive. A student's own submission is capped again when it
 # is loaded (10 MB of code, 50 MB for a student's zip); these only stop an
 # archive from filling the disk or taking forever before grading starts.

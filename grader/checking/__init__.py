@@ -14,8 +14,18 @@ it) with a student-facing message, an optional hint and JSON-able details;
 the runner turns it into a `CheckOutcome`. Rendering happens elsewhere.
 """
 
-from grader.checking.compare import (as_array, describe_args, expect_array, expect_entries, hint_text, kind_of,
-                                     relative_difference, safe_hint, tolerances, wrong_entries)
+from grader.checking.compare import (
+                                     as_array,
+                                     describe_args,
+                                     expect_array,
+                                     expect_entries,
+                                     hint_text,
+                                     kind_of,
+                                     relative_difference,
+                                     safe_hint,
+                                     tolerances,
+                                     wrong_entries,
+)
 from grader.checking.context import partial_credit, record
 from grader.checking.failures import CheckFailure, NotGraded, StudentCodeError, StudentCodeTimeout
 from grader.checking.student import StudentCode

@@ -8,8 +8,16 @@ import numpy as np
 
 from grader.checking.compare import safe_hint
 from grader.checking.failures import CheckFailure, StudentCodeError, StudentCodeTimeout
-from grader.sandbox import (CallResult, CallTimeout, MissingName, Sandbox, SandboxError, StaleHandle,
-                            StudentException, WorkerDied)
+from grader.sandbox import (
+    CallResult,
+    CallTimeout,
+    MissingName,
+    Sandbox,
+    SandboxError,
+    StaleHandle,
+    StudentException,
+    WorkerDied,
+)
 
 
 class StudentCode:

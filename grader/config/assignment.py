@@ -88,13 +88,27 @@ def available_assignments() -> list[str]:
 def load_assignment(assignment_id: str) -> Assignment:
     """Load and validate ``assignments/<assignment_id>/assignment.toml``."""
     folder = ASSIGNMENTS_DIR / assignment_id
-    path = folder / "assignment.toml"
-    if not path.is_file():
+    if not (folder / "assignment.toml").is_file():
         known = ", ".join(available_assignments()) or "none"
         raise AssignmentError(f"unknown assignment {assignment_id!r} (known: {known})")
+    return read_assignment(folder, assignment_id)
+
+
+def read_assignment(folder: Path, assignment_id: str | None = None) -> Assignment:
+    """Read and validate ``FOLDER/assignment.toml`` (its `id` must be `assignment_id` when given).
+
+    Every problem is an AssignmentError naming the file and the key: unknown
+    keys, wrong types, a missing checks folder, hooks that do not import,
+    and the [settings] problems its check_settings hook finds.
+    """
+    path = folder / "assignment.toml"
+    if assignment_id is None:
+        assignment_id = folder.name
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:
+        raise AssignmentError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AssignmentError(f"{path}: invalid TOML: {exc}") from None
     _no_unknown(path, "", data, _TOP_KEYS)
     if data.get("id") != assignment_id:
@@ -121,10 +135,17 @@ def load_assignment(assignment_id: str) -> Assignment:
         limits=_limits(path, _typed(path, "limits", data.get("limits", {}), dict)),
         settings=_typed(path, "settings", data.get("settings", {}), dict),
         starter=_typed(path, "starter", data.get("starter", {}), dict),
-        hooks=load_hooks(path, folder, _typed(path, "hooks", data.get("hooks", {}), dict)),
+        hooks=_hooks(path, folder, _typed(path, "hooks", data.get("hooks", {}), dict)),
     )
     _validate_settings(assignment)
     return assignment
+
+
+def _hooks(path: Path, folder: Path, table: dict) -> Hooks:
+    try:
+        return load_hooks(path, folder, table)
+    except ConfigurationError as exc:
+        raise AssignmentError(str(exc)) from None
 
 
 def _validate_settings(assignment: Assignment) -> None:
@@ -173,6 +194,7 @@ _LIMIT_FIELDS = {
     "memory_mb": ("memory_bytes", 2**20, int), "cpu_seconds": ("cpu_seconds", 1, int),
     "nproc": ("nproc", 1, int), "nofile": ("nofile", 1, int), "fsize_mb": ("fsize", 2**20, int),
     "output_kb": ("output_bytes", 2**10, int), "max_message_mb": ("max_message_bytes", 2**20, int),
+    "disk_mb": ("disk_bytes", 2**20, int), "disk_files": ("disk_files", 1, int),
 }
 
 
@@ -183,6 +205,8 @@ def _limits(path: Path, data: dict) -> dict[str, float]:
     for key, value in data.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise AssignmentError(f"{path}: limits.{key} must be a positive number, found {value!r}")
+        if key == "disk_files" and value != int(value):
+            raise AssignmentError(f"{path}: limits.disk_files must be a whole number of files, found {value!r}")
         name, factor, kind = _LIMIT_FIELDS[key]
         limits[name] = kind(value * factor)
     return limits

@@ -362,15 +362,20 @@ def _section_view(section: Section) -> dict:
                  "empty": _text(section.table.empty, 500)}
     return {"id": re.sub(r"[^A-Za-z0-9_-]", "-", section.id)[:60] or "section", "title": _text(section.title, 200),
             "intro": _text(section.intro, 4000),
-            "stats": [{"label": _text(s.label, 200), "text": _text(s.text, 500), "value": "" if s.value is None else _text(s.value, 100),
+            "stats": [{"label": _text(s.label, 200), "text": _text(s.text, 500), "value": _value(s.value),
                        "band": s.band, "icon": s.icon} for s in section.stats[:20]],
             "legend": [(band, _text(words, 200)) for band, words in section.legend[:10]],
             "figures": figures, "table": table}
 
 
 def _cell_view(cell: Any) -> dict:
-    return {"text": _text(cell.text, 500), "value": "" if cell.value is None else _text(cell.value, 100), "band": cell.band, "icon": cell.icon,
+    return {"text": _text(cell.text, 500), "value": _value(cell.value), "band": cell.band, "icon": cell.icon,
             "numeric": cell.numeric, "row_header": cell.row_header}
+
+
+def _value(value: Any) -> str:
+    """The exact value behind a shown number, for a data-value attribute ("" when there is none)."""
+    return "" if value is None else _text(value, 100)
 
 
 def _sandbox_view(extra: dict) -> dict:

@@ -11,8 +11,8 @@ import pytest
 import reference.backprop_exercises as reference_exercises
 import reference.backprop_lab as reference_lab
 from grader.checking import CheckFailure, kind_of
-from reference.networks import random_data, random_params, student_forward, student_grads
 from grader.sandbox import StudentException
+from reference.networks import random_data, random_params, student_forward, student_grads
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checking import StudentCodeError, CheckFailure, expect_array, expect_entries, record
+from grader.checking import CheckFailure, StudentCodeError, expect_array, expect_entries, record
 
 FIXED = [([3, 1], 5), ([7, 6, 5, 4, 3, 1], 8)]
 

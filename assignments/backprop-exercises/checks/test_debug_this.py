@@ -23,10 +23,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checking import (StudentCodeError, CheckFailure, NotGraded, expect_array, kind_of, partial_credit, record,
-                           wrong_entries)
-from reference.networks import random_params
+from grader.checking import (
+    CheckFailure,
+    NotGraded,
+    StudentCodeError,
+    expect_array,
+    kind_of,
+    partial_credit,
+    record,
+    wrong_entries,
+)
 from reference.backprop_lab import sigmoid
+from reference.networks import random_params
 
 KEYS = ("dW1", "db1", "dW2", "db2")
 

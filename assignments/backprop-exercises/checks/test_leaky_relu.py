@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checking import expect_unchanged, CheckFailure, describe_args, expect_array
+from grader.checking import describe_args, expect_array, expect_unchanged
 
 # (n, m): a square block, a single sample, a single unit, a wide batch.
 SHAPES = [(4, 6), (3, 1), (1, 5), (7, 9)]

@@ -66,15 +66,6 @@ def drive(module, leaves, steps, h):
     return result
 '''
 
-# Runs in the worker: fresh Values, no operation and no backward(): what .data and .grad hold.
-INSPECT_DRIVER = NUMBER_SOURCE + '''
-
-def drive(module, leaves):
-    nodes = [module.Value(v) for v in leaves]
-    return {"data": [number(getattr(n, "data", None)) for n in nodes],
-            "grad": [number(getattr(n, "grad", None)) for n in nodes]}
-'''
-
 FD_STEP = 1e-6
 
 
@@ -113,15 +104,6 @@ class Autograd:
                        and all(isinstance(pair, list) and len(pair) == 2 for pair in result["fd"]))
         if not well_formed:
             raise StudentCodeError("Your Value class could not be read back after building the expression.")
-        return result
-
-    @staticmethod
-    def inspect(student: Any, values: list[float]) -> dict:
-        """What .data and .grad of fresh Values made from `values` hold, before any operation."""
-        result = student.drive(INSPECT_DRIVER, [float(v) for v in values], what="your Value class").value
-        if not (isinstance(result, dict) and all(isinstance(result.get(k), list) and len(result[k]) == len(values)
-                                                 for k in ("data", "grad"))):
-            raise StudentCodeError("Your Value class could not be read back after making a Value.")
         return result
 
     @staticmethod

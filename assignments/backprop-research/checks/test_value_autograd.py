@@ -121,6 +121,7 @@ class Trial:
     expected: tuple[float, list[float]]
     result: dict | None = None
     failure: CheckFailure | None = None
+    forward_right: bool = False  # the build ran and the output's .data is the reference's
 
     @property
     def passed(self) -> bool:
@@ -130,9 +131,8 @@ class Trial:
     @property
     def only_gradients_wrong(self) -> bool:
         """The output is right and every gradient is a number, but some gradient is wrong."""
-        return (self.result is not None and self.failure is not None and isinstance(self.result["data"], float)
-                and all(isinstance(g, float) for g in self.result["grads"])
-                and self.failure.message.startswith("The output is right"))
+        return (self.forward_right and self.failure is not None
+                and all(isinstance(g, float) for g in self.result["grads"]))
 
     def details(self) -> dict:
         """What the report shows of this trial."""
@@ -154,6 +154,9 @@ def _trial(student, autograd, program, hint: str | None, tolerance) -> Trial:
     trial = Trial(program, (out, grads))
     try:
         trial.result = _run(student, autograd, program, hint)
+        data = trial.result["data"]
+        trial.forward_right = isinstance(data, float) and bool(np.isclose(data, out, rtol=tolerance[0],
+                                                                          atol=tolerance[1]))
         _compare(trial.result, program, trial.expected, tolerance, hint, autograd.fd_step)
     except CheckFailure as failure:
         trial.failure = failure
@@ -220,11 +223,14 @@ class Engine:
         """The operations that pass on their own and with a reused operand."""
         return {kind for kind, trial in self.reused.items() if trial.passed} & self.usable()
 
+    def computed(self) -> list[Trial]:
+        """The single operations whose value is right (their gradients may be wrong), in OPERATION_KINDS order."""
+        return [t for t in self.alone.values() if t.forward_right]
+
     def _backward_fault(self) -> CheckFailure | None:
         """A failure naming backward() when every operation that computes the right value gets wrong
         gradients (at least two of them, none right): what they all share is backward()."""
-        computed = [t for t in self.alone.values() if t.result is not None and isinstance(t.result["data"], float)
-                    and (t.passed or t.only_gradients_wrong)]
+        computed = [t for t in self.computed() if t.passed or t.only_gradients_wrong]
         if len(computed) < 2 or any(t.passed for t in computed):
             return None
         seen = []
@@ -277,22 +283,27 @@ def engine(student, autograd, module_rng, tolerance) -> Engine:
 
 
 @pytest.mark.public
-def test_value_holds_data_and_starts_with_zero_grad(student, autograd, rng, request):
+def test_value_holds_data_and_starts_with_zero_grad(engine, student, request):
     """Value(x) keeps x in .data, and .grad is 0 until backward() runs"""
-    values = [round(float(rng.uniform(0.5, 3.0)), 4), round(float(-rng.uniform(0.5, 3.0)), 4)]
     student.resolve("Value")
-    try:
-        result = autograd.inspect(student, values)
-    except StudentCodeError as error:
-        raise StudentCodeError(f"Value({values[0]}) failed: {error.message}", hint=error.hint) from None
-    record(request, leaf_data=result["data"], grad_before_backward=result["grad"])
-    for value, data, grad in zip(values, result["data"], result["grad"]):
+    computed = engine.computed()
+    if not computed:
+        raise NotGraded("Not graded: no operation of your Value computes the right value on its own, so there is "
+                        "no expression to watch .data and .grad in (see the single-operation checks).")
+    # Watched in the first operation that computes its value, operations between Values first: plain-number
+    # operands are charged by their own checks.
+    trial = computed[0]
+    built = trial.program.steps[-1][4].split(" = ", 1)[1]
+    record(request, expression=trial.program.describe(), leaf_data=trial.result["leaf_data"],
+           grad_before_backward=trial.result["before"])
+    for name, value, data, grad in zip(trial.program.names, trial.program.leaves, trial.result["leaf_data"],
+                                       trial.result["before"]):
         if not (isinstance(data, float) and np.isclose(data, value)):
-            raise CheckFailure(f"Value({value}).data is {data}; expected {value}.",
-                               hint="Store the number: self.data = data.")
+            raise CheckFailure(f"{name} = Value({value}): {name}.data is {data} after {built}; expected {value}.",
+                               hint="Store the number: self.data = data, and never change it in an operation.")
         if grad != 0.0:
-            raise CheckFailure(f"Before backward(), Value({value}).grad is {grad}; expected 0.",
-                               hint="Start every node with self.grad = 0.0.")
+            raise CheckFailure(f"{name} = Value({value}): after {built} and before backward(), {name}.grad is "
+                               f"{grad}; expected 0.", hint="Start every node with self.grad = 0.0.")
 
 
 @pytest.mark.public

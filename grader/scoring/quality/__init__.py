@@ -46,7 +46,12 @@ import warnings
 from dataclasses import dataclass, field
 
 from grader.scoring.quality.criteria import (
-    find_required, implemented_share, score_comments, score_docstrings, score_modularity, score_names,
+    find_required,
+    implemented_share,
+    score_comments,
+    score_docstrings,
+    score_modularity,
+    score_names,
     score_top_level,
 )
 from grader.scoring.quality.facts import Facts

@@ -12,10 +12,10 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from grader.source.loadplan import is_main_test
 from grader.scoring.quality.facts import (FUNCTION_TYPES, Comment, Facts, Function, Scope, children, is_stub,
                                           parameters)
 from grader.scoring.quality.parsing import PARSE_ERRORS
+from grader.source.loadplan import is_main_test
 
 MAX_FUNCTION_LINES = 40
 MAX_NESTING = 3

@@ -15,6 +15,7 @@ import tokenize
 from dataclasses import dataclass, field
 
 from grader.scoring.quality.parsing import Parsed, Unit
+from grader.source.pyparse import target_names
 
 FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LAYOUT_TOKENS = {tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
@@ -310,27 +311,13 @@ def _bindings_of(node: ast.AST) -> list[tuple[str, str, int]]:
     if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return [("variable" if isinstance(target, ast.Name) else "unpacked", name.id, name.lineno)
-                for target in targets for name in _target_names(target)]
+                for target in targets for name in target_names(target)]
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        return [("loop", name.id, name.lineno) for name in _target_names(node.target)]
+        return [("loop", name.id, name.lineno) for name in target_names(node.target)]
     if isinstance(node, (ast.With, ast.AsyncWith)):
         return [("with", name.id, name.lineno) for item in node.items if item.optional_vars
-                for name in _target_names(item.optional_vars)]
+                for name in target_names(item.optional_vars)]
     return []
-
-
-def _target_names(target: ast.AST) -> list[ast.Name]:
-    """Plain names bound by an assignment target (not attributes or items)."""
-    names, stack = [], [target]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Name):
-            names.append(node)
-        elif isinstance(node, (ast.Tuple, ast.List)):
-            stack.extend(node.elts)
-        elif isinstance(node, ast.Starred):
-            stack.append(node.value)
-    return names
 
 
 def parameters(node: ast.AST) -> list[ast.arg]:
