@@ -282,3 +282,28 @@ def test_public_checks_are_read_from_marks_without_importing(tmp_path):
     assert public_checks(tmp_path) == [("test_a.py::test_shown", "Shown title"),
                                        ("test_a.py::TestGroup::test_in_class", "test_in_class"),
                                        ("test_b.py::test_all", "Whole file public")]
+
+
+def _published_exam_options(text: str) -> dict[int, list[tuple[str, str]]]:
+    """(letter, option) pairs of each exam question, in the order a handout text prints them."""
+    blocks = re.findall(r"^Q(\d)\.(.*?)(?=^Q\d\.|\Z)", text, flags=re.M | re.S)
+    return {int(q): re.findall(r"^\s+([A-D])\) (.+)$", block, flags=re.M) for q, block in blocks}
+
+
+def test_the_quiz_handout_lists_each_exam_questions_options_as_the_chapter_does(tmp_path):
+    """Issue 10 §5: option k of the chapter is option k of the handout, under the same letter."""
+    from tests.test_quiz_grading import CHAPTER_EXAM_OPTIONS
+    assert main(["assign", "backprop-quiz", "-o", str(tmp_path)]) == 0
+    starter = ast.get_docstring(ast.parse((tmp_path / "backprop-quiz.py").read_text(encoding="utf-8")))
+    notebook = "\n".join(cell.source for cell in nbformat.read(tmp_path / "backprop-quiz.ipynb", as_version=4).cells
+                         if cell.cell_type == "markdown")
+    for text in (starter, notebook):
+        published = _published_exam_options(text)
+        assert sorted(published) == sorted(CHAPTER_EXAM_OPTIONS)
+        for question, (options, _) in CHAPTER_EXAM_OPTIONS.items():
+            letters = [letter for letter, _ in published[question]]
+            assert letters == list("ABCD"), (question, letters)
+            # The handout may say more after the chapter's words ("A[l-1] (the previous layer's activation)").
+            shown = [option.split(" (")[0] if not option.startswith("O(") else option
+                     for _, option in published[question]]
+            assert shown == options, (question, shown)

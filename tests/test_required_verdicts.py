@@ -29,14 +29,6 @@ SEED = 20261129
 
 # Fixture -> the part of issue 10 its verdict waits for (what today's grader gives instead).
 WAITING = {
-    "lab/bug_stubs_return_zero": "§3: docstring-only stubs earn quality 7.5/10",
-    "lab/bug_stubs_mixed": "§3: docstring-only stubs earn quality 2/10",
-    "research/bug_value_no_log": "§4: the random expressions use log too (charged 7 times)",
-    "research/bug_value_pow_assigns": "§4: no check reuses pow's operand, no hint names pow",
-    "research/bug_value_exp_assigns": "§1/§4: on seed 1097657232 no check reuses exp's operand (50/50)",
-    "research/bug_value_no_number_operands": "§4: the data/grad check multiplies by a plain number",
-    "research/bug_value_backward_twice": "§4: the hints blame each operation instead of backward()",
-    "research/bug_value_no_rsub": "§4: the random expressions use 2 - x too",
 }
 
 

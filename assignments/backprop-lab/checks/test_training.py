@@ -129,6 +129,7 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, request
     """plot_decision_boundary(params, X, Y) returns a matplotlib Figure showing the data and the boundary"""
     params = training["params"]
     if params is None:
+        student.resolve("plot_decision_boundary")  # a missing function needs no reference network to say so
         params = _reference_params(ref)  # grade the plot even when training failed
     X, Y = training["X"], training["Y"]
     result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30)

@@ -44,6 +44,7 @@ class Function:
     parent: Scope
     scope: Scope = field(default_factory=Scope)
     length: int = 0
+    stub: bool = False  # its body does nothing (see `is_stub`): no criterion judges it
 
 
 @dataclass
@@ -93,6 +94,13 @@ class Facts:
             node = function.node
             function.length = self.count_code_lines(node.lineno, node.end_lineno) - sum(
                 self.count_code_lines(child.lineno, child.end_lineno) for child in function.scope.nested)
+        # A stub is not code the student wrote: every criterion judges only the other functions.
+        self.stubs = [function for function in self.functions if function.stub]
+        self.functions = [function for function in self.functions if not function.stub]
+
+    def in_stub(self, line: int) -> bool:
+        """Whether `line` lies inside a stub function (its comments are not judged either)."""
+        return any(f.node.lineno <= line <= f.node.end_lineno for f in self.stubs)
 
     def count_code_lines(self, first: int, last: int) -> int:
         """Lines of code (not blank, comment or docstring) in [first, last]."""
@@ -153,7 +161,7 @@ class Facts:
     def _enter_function(self, node: ast.AST, scope: Scope, prefix: str, module_level: bool,
                         binds: bool) -> Scope:
         """Record a function definition; return the scope of its body."""
-        function = Function(node, prefix + node.name, module_level, scope)
+        function = Function(node, prefix + node.name, module_level, scope, stub=is_stub(node))
         self.functions.append(function)
         scope.nested.append(node)
         self._define(node, scope, module_level, binds, "function")
@@ -218,6 +226,50 @@ def _token_shape(kind: int, text: str, previous: str) -> str:
     if kind in (tokenize.NUMBER, tokenize.STRING):
         return "c"
     return text
+
+
+def is_stub(node: ast.AST) -> bool:
+    """True for a function whose body does nothing: past its docstring it only
+    passes, returns a constant (``return``, ``return 0``, ``return None, []``)
+    or raises NotImplementedError. A starter's placeholder, or a documented
+    stub: no code of the student's to judge."""
+    if not isinstance(node, FUNCTION_TYPES):
+        return False
+    for stmt in node.body:
+        if isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+            continue
+        if isinstance(stmt, ast.Return) and (stmt.value is None or _is_literal(stmt.value)):
+            continue
+        if isinstance(stmt, ast.Raise) and _names_not_implemented(stmt.exc):
+            continue
+        return False
+    return True
+
+
+def _is_literal(node: ast.AST) -> bool:
+    """Whether an expression is a constant written out: numbers, strings, None,
+    a sign on a number, and tuples, lists, sets and dicts of those."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Constant):
+            continue
+        if isinstance(item, ast.UnaryOp) and isinstance(item.op, (ast.USub, ast.UAdd)):
+            stack.append(item.operand)
+        elif isinstance(item, (ast.Tuple, ast.List, ast.Set)):
+            stack.extend(item.elts)
+        elif isinstance(item, ast.Dict):
+            stack.extend(k for k in item.keys if k is not None)
+            stack.extend(item.values)
+        else:
+            return False
+    return True
+
+
+def _names_not_implemented(exc: ast.AST | None) -> bool:
+    """``raise NotImplementedError`` or ``raise NotImplementedError(...)``."""
+    raised = exc.func if isinstance(exc, ast.Call) else exc
+    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
 
 
 def children(node: ast.AST) -> list[ast.AST]:
