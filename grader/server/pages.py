@@ -186,7 +186,23 @@ async def report(request: Request) -> Response:
     if html is None:
         return page(request, "message.html.j2", who, status=404, title="Not graded yet",
                     message="This submission has no report yet; its page shows the grading live.")
-    return HTMLResponse(html, headers={"content-security-policy": REPORT_CSP})
+    return HTMLResponse(with_way_back(html, _submission_id(request)),
+                        headers={"content-security-policy": REPORT_CSP})
+
+
+def with_way_back(html: str, submission_id: int) -> str:
+    """The stored report with a bar at its top leading back to the submission's page on this site.
+
+    The report is a self-contained document (the same one `grader batch`
+    writes), so the bar is added as it is served, styled inline (the report's
+    policy allows inline style, and nothing else).
+    """
+    start = html.find("<body")
+    at = html.find(">", start) + 1 if start >= 0 else 0
+    bar = (f'<nav aria-label="Course" style="background:#23395d;padding:.5rem 1rem;font:600 16px/1.45 system-ui,'
+           f'sans-serif"><a href="/submissions/{submission_id}" style="color:#fff">&larr; Submission '
+           f'{submission_id} on the course site</a></nav>')
+    return html[:at] + bar + html[at:]
 
 
 ROUTES = [

@@ -175,6 +175,10 @@ def test_a_student_hands_in_watches_it_graded_and_the_instructor_follows(course,
         page.wait_for_url(f"**/submissions/{submission_id}/report")
         expect(page.locator("body")).to_contain_text("Before grades are released")
         report_url = page.url
+        _fits(page, width)
+        page.get_by_role("link", name=f"Submission {submission_id} on the course site").click()
+        page.wait_for_url(f"**/submissions/{submission_id}")
+        expect(page.locator("#status")).to_have_text("graded")
 
         # Another student gets the same 404 as for a submission that does not exist.
         stranger = _signed_in(browser, course, other, width)
