@@ -198,8 +198,10 @@ def test_a_student_hands_in_watches_it_graded_and_the_instructor_follows(course,
         prof.fill(f"#override-comment-{QUIZ}", "b1 checked by hand")
         prof.locator(f"#override-save-{QUIZ}").click()
         prof.wait_for_url(f"**/instructor/students/{student}")
-        _wait_api(course.api["prof"], submission_id, "graded")  # regraded with the override
-        _wait_api(course.api["prof"], earlier["id"], "graded")
+        # Regraded with the override; the student's page follows without a reload.
+        expect(prof.locator(f"#submission-row-{submission_id}")).to_contain_text("manual")
+        expect(prof.locator(f"#submission-row-{earlier['id']}")).to_contain_text("manual")
+        expect(prof.locator(f"#standing-{QUIZ} .overrides")).to_contain_text("b1 checked by hand")
         prof.goto(f"{course.base}/instructor")
         expect(cell).to_contain_text("manual")
         final = float(cell.inner_text().split()[0])
@@ -304,3 +306,28 @@ def test_axe_finds_no_wcag_violation_and_nothing_scrolls_sideways(course, browse
     assert axe_violations(page) == []
     _fits(page, width)
     page.context.close()
+
+
+def test_releasing_grades_asks_first_and_the_dashboard_says_what_students_see(course, browser):
+    prof = _signed_in(browser, course, "prof", 1280)
+    row = prof.locator("#assignment-row-backprop-research")
+    expect(row.locator(".released-state")).to_contain_text("Not released")
+    questions, posts = [], []
+    prof.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+
+    def answer(dialog, accept):
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    prof.once("dialog", lambda dialog: answer(dialog, False))
+    row.locator("#release-backprop-research").click()
+    assert "hidden checks included" in questions[-1]
+    prof.once("dialog", lambda dialog: answer(dialog, True))
+    row.locator("#release-backprop-research").click()
+    expect(prof.locator("#assignment-row-backprop-research .released-state")).to_contain_text("Released")
+    assert [url for url in posts if url.endswith("/instructor/release")] == [f"{course.base}/instructor/release"]
+    prof.once("dialog", lambda dialog: answer(dialog, True))
+    prof.locator("#unrelease-backprop-research").click()
+    expect(prof.locator("#assignment-row-backprop-research .released-state")).to_contain_text("Not released")
+    assert len(questions) == 3
+    prof.context.close()

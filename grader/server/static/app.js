@@ -169,12 +169,22 @@
     });
   }
 
-  function dashboard(url) {
+  // The instructor's pages follow the class: their data-refresh parts are fetched again every few seconds.
+  function live(url) {
     function poll() {
       refresh(url).then(function () { setTimeout(poll, DASHBOARD_MS); },
                         function () { setTimeout(poll, RETRY_MS); });
     }
     setTimeout(poll, DASHBOARD_MS);
+  }
+
+  // Actions that touch a whole class ask first (data-confirm holds the question).
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (e) {
+        if (!window.confirm(form.dataset.confirm)) { e.preventDefault(); }
+      });
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -184,7 +194,9 @@
     if (form && window.fetch) { setUpUpload(form); }
     var sub = $("submission");
     if (sub && window.fetch && sub.dataset.done !== "1") { follow(sub.dataset.id, [location.pathname]); }
-    var dash = $("dashboard");
-    if (dash && window.fetch) { dashboard(dash.dataset.live); }
+    confirmations();
+    if (window.fetch) {
+      document.querySelectorAll("[data-live]").forEach(function (el) { live(el.dataset.live); });
+    }
   });
 })();
