@@ -11,23 +11,20 @@ to $GRADER_SCREENSHOTS when set, for a person to look at.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)", allow_module_level=True)
+from tests.browser_support import axe_violations as _axe_violations
+from tests.browser_support import chromium, require_chromium
+from tests.browser_support import shots_dir as _shots_dir
+
+require_chromium()
 
 from grader.batch import run_batch  # noqa: E402
 
 LAB = Path(__file__).parent / "fixtures" / "lab"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 WIDTHS = [1280, 390, 320]
 CLASS = {  # student id -> fixture: a correct lab, two bugs, a syntax error, a broken file, long names
     "ada_lovelace": "correct_classic.py", "katherine_johnson_the_second": "bug_missing_1_over_m.py",
@@ -50,10 +47,8 @@ def pages(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as running:
+        yield running
 
 
 def _open(browser, path: Path, width: int, height: int = 900):
@@ -61,21 +56,6 @@ def _open(browser, path: Path, width: int, height: int = 900):
     page = context.new_page()
     page.goto(path.as_uri())
     return page
-
-
-def _axe_violations(page) -> list[dict]:
-    import axe_playwright_python
-    source = Path(axe_playwright_python.__file__).with_name("axe.min.js").read_text(encoding="utf-8")
-    page.add_script_tag(content=source)
-    result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG)
-    return [{"id": v["id"], "help": v["help"], "targets": [n["target"] for n in v["nodes"]][:5]}
-            for v in result["violations"]]
-
-
-def _shots_dir(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("GRADER_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -7,6 +7,7 @@ the database (never a file a rerun forgets) and an event on the dashboard.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from datetime import datetime
@@ -41,6 +42,7 @@ def _dashboard(srv: Server) -> dict:
                   if s.counted[policy.id].final_score is not None]
         assignments.append({
             "id": policy.id, "title": policy.title or policy.id, "released": released[policy.id],
+            "max": sum(item["points"] for item in _items(policy.id)),
             "submitted": sum(1 for s in standings.values() if s.history.get(policy.id)),
             "graded": len(finals), "mean": round(sum(finals) / len(finals), 2) if finals else None,
             "pending": sum(s.counted[policy.id].pending for s in standings.values()),
@@ -95,11 +97,25 @@ def _student(srv: Server, student_id: str) -> dict:
                 db.overrides.c.student_id == student_id, db.overrides.c.assignment == policy.id))]
             extension = conn.execute(sa.select(db.extensions).where(
                 db.extensions.c.student_id == student_id, db.extensions.c.assignment == policy.id)).first()
+            automatic = _automatic_scores(conn, standing.chosen(policy.id))
+            items = [dict(item, automatic=automatic.get(item["id"])) for item in _items(policy.id)]
             per_assignment.append({"id": policy.id, "title": policy.title or policy.id, "counted": counted,
-                                   "history": history, "overrides": overrides, "items": _items(policy.id),
+                                   "history": history, "overrides": overrides, "items": items,
                                    "extension": time_text(extension.due, srv.course) if extension else None,
                                    "due_text": time_text(policy.due.timestamp(), srv.course)})
     return {"student": user, "assignments": per_assignment, "late_days": standing.late_days}
+
+
+def _automatic_scores(conn, row: rules.Row | None) -> dict[str, float]:
+    """What the checks gave each rubric item of the submission that counts (before any override)."""
+    if row is None or row.result_id is None:
+        return {}
+    text = conn.execute(sa.select(db.results.c.results_json).where(db.results.c.id == row.result_id)).scalar_one()
+    try:
+        records = json.loads(text)["extra_data"]["rubric_items"]
+        return {str(r["id"]): float(r["automatic_score"]) for r in records}
+    except (ValueError, KeyError, TypeError):
+        return {}  # a result this grader did not write: the form still works, without the hint
 
 
 def _items(assignment: str) -> list[dict]:

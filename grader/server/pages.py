@@ -65,6 +65,8 @@ def _home_context(srv: Server, who: Who) -> dict:
             items.append({"id": policy.id, "title": policy.title or policy.id, "preview": preview,
                           "due_iso": preview.due.isoformat(),
                           "due_text": time_text(preview.due.timestamp(), srv.course),
+                          "due_in": relative(preview.due.timestamp() - preview.now.timestamp()),
+                          "feedback": rules.feedback(conn, config, policy.id).level,
                           "counted": counted, "submissions": len(standing.history.get(policy.id, []))})
     return {"items": items, "late_days": standing.late_days}
 
@@ -93,8 +95,22 @@ def _assignment_context(srv: Server, who: Who, assignment: str) -> dict:
     policy = config.assignment(assignment)
     return {"assignment": policy, "title": policy.title or policy.id, "preview": preview,
             "due_iso": preview.due.isoformat(), "due_text": time_text(preview.due.timestamp(), srv.course),
+            "due_in": relative(preview.due.timestamp() - preview.now.timestamp()),
+            "close_text": time_text(preview.hard_close.timestamp(), srv.course) if preview.hard_close else "",
             "frees_text": time_text(preview.window_frees_at.timestamp(), srv.course) if preview.window_frees_at else "",
             "counted": counted, "history": history, "feedback": feedback, "upload_limit": srv.upload_limit}
+
+
+def relative(seconds: float) -> str:
+    """A time from now in words, to the minute: "in 2 days 3 h", "5 h 10 min ago"."""
+    minutes = int(abs(seconds) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = ([f"{days} day{'' if days == 1 else 's'}"] if days else []) + ([f"{hours} h"] if hours else [])
+    if not days:
+        parts.append(f"{minutes} min")
+    span = " ".join(parts)
+    return f"in {span}" if seconds >= 0 else f"{span} ago"
 
 
 async def assignment_page(request: Request) -> Response:
@@ -149,7 +165,8 @@ def _submission_id(request: Request) -> int:
 async def submission_page(request: Request) -> Response:
     srv, who = server(request), await require(request)
     context = await run_in_threadpool(_submission_context, srv, who, _submission_id(request))
-    return page(request, "submission.html.j2", who, **context)
+    # The assignment page shows this page's facts as an upload's receipt (?receipt=1): summary folded there.
+    return page(request, "submission.html.j2", who, summary_open="receipt" not in request.query_params, **context)
 
 
 def _report(srv: Server, who: Who, submission_id: int) -> str | None:
@@ -169,7 +186,23 @@ async def report(request: Request) -> Response:
     if html is None:
         return page(request, "message.html.j2", who, status=404, title="Not graded yet",
                     message="This submission has no report yet; its page shows the grading live.")
-    return HTMLResponse(html, headers={"content-security-policy": REPORT_CSP})
+    return HTMLResponse(with_way_back(html, _submission_id(request)),
+                        headers={"content-security-policy": REPORT_CSP})
+
+
+def with_way_back(html: str, submission_id: int) -> str:
+    """The stored report with a bar at its top leading back to the submission's page on this site.
+
+    The report is a self-contained document (the same one `grader batch`
+    writes), so the bar is added as it is served, styled inline (the report's
+    policy allows inline style, and nothing else).
+    """
+    start = html.find("<body")
+    at = html.find(">", start) + 1 if start >= 0 else 0
+    bar = (f'<nav aria-label="Course" style="background:#23395d;padding:.5rem 1rem;font:600 16px/1.45 system-ui,'
+           f'sans-serif"><a href="/submissions/{submission_id}" style="color:#fff">&larr; Submission '
+           f'{submission_id} on the course site</a></nav>')
+    return html[:at] + bar + html[at:]
 
 
 ROUTES = [

@@ -52,7 +52,15 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["points"] = _points
+    env.filters["clock"] = _clock
     return env
+
+
+def _clock(iso_time: str, tz) -> str:
+    """An ISO 8601 time as a table shows it on the course's clock: "Sun 6 Dec, 22:35 CET"."""
+    from datetime import datetime
+    local = datetime.fromisoformat(iso_time).astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {local.tzname()}"
 
 
 def _points(value: Any) -> str:

@@ -181,7 +181,7 @@ def test_the_dashboard_shows_the_class_live(live):
     assert {"queue", "assignments", "students", "events"} <= set(data)
     assert {s["id"] for s in data["students"]} >= {"alice", "bob", "carol", "dave"}
     page = prof.get("/instructor").text
-    assert 'id="cell-alice-backprop-quiz"' in page and 'data-live="/instructor/api/dashboard"' in page
+    assert 'id="cell-alice-backprop-quiz"' in page and 'data-live="/instructor"' in page
 
 
 def test_the_demo_course_has_the_demo_class_handed_in_and_two_links():

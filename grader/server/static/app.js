@@ -1,153 +1,202 @@
-// The course server's only script (served from this site; pages work without it):
-// local times, drag and drop, the upload that answers in place, live status, the live dashboard.
+// The course server's only script (served from this site; every page works without it). It renders
+// nothing itself: the server's pages are the one rendering, and this script fetches fresh copies of
+// their parts. It adds: due times in the student's own time zone, drag and drop, an upload that answers
+// in place with its receipt, live status without a reload, and the live dashboard.
 "use strict";
 (function () {
+  var POLL_MS = 500, DASHBOARD_MS = 2000, RETRY_MS = 3000;
+  var served = new WeakMap();  // each refreshable part -> the HTML the server sent for it
+
+
   function $(id) { return document.getElementById(id); }
 
+  function say(message) {  // one polite announcement for screen readers (the region exists from the start)
+    var live = $("live-status");
+    if (live) { live.textContent = message; }
+  }
+
+  // "Sun 13 Dec 2026, 17:59 EST" on the wall clock of `zone` (the server's format).
+  function wallClock(date, zone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {weekday: "short", day: "numeric", month: "short", year: "numeric",
+                                      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone})
+      .formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+    var name = new Intl.DateTimeFormat("en-US", {timeZone: zone, timeZoneName: "short"})
+      .formatToParts(date).filter(function (p) { return p.type === "timeZoneName"; });
+    return parts.weekday + " " + parts.day + " " + parts.month + " " + parts.year + ", " + parts.hour + ":" +
+      parts.minute + (name.length ? " " + name[0].value : "");
+  }
+
+  // Due times are shown in the course's zone; a student elsewhere also sees them in their own zone.
   function localTimes(root) {
-    (root || document).querySelectorAll("time[data-local]").forEach(function (el) {
+    var courseZone = document.body.dataset.timezone, zone;
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    if (!zone || !courseZone || zone === courseZone) { return; }
+    root.querySelectorAll("time[data-local]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when) || el.dataset.done) { return; }
       el.dataset.done = "1";
-      el.title = "your time: " + when.toLocaleString();
-      el.insertAdjacentText("afterend", " (your time: " + when.toLocaleString([], {dateStyle: "medium", timeStyle: "short"}) + ")");
+      var here = wallClock(when, zone);
+      try { if (here === wallClock(when, courseZone)) { return; } } catch (e) { /* unknown zone: show ours */ }
+      var span = document.createElement("span");
+      span.className = "local-time";
+      span.textContent = "Your time (" + zone.replace(/_/g, " ") + "): " + here;
+      el.parentNode.appendChild(span);
     });
   }
 
-  function text(el, value) { if (el) { el.textContent = value; } }
-  function points(v) { return v === null || v === undefined ? "-" : String(Math.round(v * 100) / 100); }
+  // The server's HTML of `url`, parsed.
+  function fetchPage(url) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": "text/html"}}).then(function (r) {
+      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      return r.text();
+    }).then(function (html) { return new DOMParser().parseFromString(html, "text/html"); });
+  }
 
-  // Live status of one submission: poll until graded or error.
-  function follow(id, onUpdate) {
+  // Replace each part of this page marked data-refresh by its fresh copy from `doc`, when it changed
+  // (parts that did not change are left alone, so focus and scroll stay where they are).
+  function replaceParts(doc) {
+    doc.querySelectorAll("[data-refresh][id]").forEach(function (fresh) {
+      var current = $(fresh.id);
+      if (!current || served.get(current) === fresh.outerHTML) { return; }
+      var node = document.importNode(fresh, true);
+      served.set(node, fresh.outerHTML);
+      current.replaceWith(node);
+      localTimes(node);
+    });
+  }
+
+  function remember(root) {  // what the server sent, before this script adds to it
+    root.querySelectorAll("[data-refresh][id]").forEach(function (el) { served.set(el, el.outerHTML); });
+  }
+
+  function refresh(url) { return fetchPage(url).then(replaceParts); }
+
+  // Follow one submission until it is graded (or failed): poll its state, refresh the page's parts
+  // whenever it changes, and announce each new state.
+  function follow(id, pageUrls) {
+    var last = null;
     function poll() {
       fetch("/api/submissions/" + id, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-        .then(function (r) { return r.json(); })
+        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (s) {
-          onUpdate(s);
-          if (s.status !== "graded" && s.status !== "error" || s.regrading) { setTimeout(poll, 400); }
+          var done = (s.status === "graded" || s.status === "error") && !s.regrading;
+          var key = [s.status, s.regrading, s.score, s.max_score, s.position, s.manual].join("|");
+          var next = function () { if (!done) { setTimeout(poll, POLL_MS); } };
+          if (key === last) { next(); return; }
+          last = key;
+          say("Submission " + id + ": " + s.status + (s.regrading ? " (regrading)" : "") + ". " + (s.message || ""));
+          Promise.all(pageUrls.map(refresh)).then(next, function () { last = null; setTimeout(poll, RETRY_MS); });
         })
-        .catch(function () { setTimeout(poll, 2000); });
+        .catch(function () { setTimeout(poll, RETRY_MS); });
     }
     poll();
   }
 
-  function showSubmission(s) {
-    var box = $("submission");
-    if (!box) { return; }
-    box.dataset.status = s.status;
-    var status = $("status");
-    text(status, s.status);
-    if (status) { status.className = "state state-" + s.status; }
-    text($("status-message"), s.message);
-    text($("queue"), s.position ? "position " + s.position + ", about " + s.wait_seconds + " s" : "-");
-    if (s.score !== null && s.score !== undefined) {
-      text($("score"), points(s.score) + " / " + points(s.max_score) +
-        (s.feedback === "public" ? " (public checks only until grades are released)" : "") + (s.manual ? " manual" : ""));
-      $("report-link").hidden = false;
-    }
-    if (s.summary) { text($("summary"), s.summary); $("summary").hidden = false; }
-  }
-
-  function showReceipt(s) {
-    var box = $("receipt");
-    box.hidden = false;
-    box.innerHTML = "";
-    var lines = [["Received", new Date(s.received_at).toLocaleString()], ["SHA-256", s.sha256],
-                 ["Status", s.status], ["Queue", s.position ? "position " + s.position + ", about " + s.wait_seconds + " s" : "-"],
-                 ["Score", s.score === null ? "-" : points(s.score) + " / " + points(s.max_score)]];
-    var dl = document.createElement("dl");
-    dl.className = "receipt";
-    lines.forEach(function (pair) {
-      var dt = document.createElement("dt"); dt.textContent = pair[0];
-      var dd = document.createElement("dd"); dd.textContent = pair[1];
-      dd.id = "receipt-" + pair[0].toLowerCase().replace(/[^a-z0-9]+/g, "");
-      dl.appendChild(dt); dl.appendChild(dd);
-    });
-    box.appendChild(dl);
-    var link = document.createElement("a");
-    link.href = s.page_url; link.id = "receipt-link"; link.textContent = "Submission " + s.id + ": details and report";
-    box.appendChild(link);
-  }
-
+  // The assignment page: hand in without leaving it; the receipt is the submission's own page part.
   function upload(form) {
-    var input = $("file");
-    var error = $("upload-error");
+    var input = $("file"), error = $("upload-error"), button = $("submit");
     var file = input.files && input.files[0];
     if (!file) { return; }
-    var confirm = $("confirm");
-    if (confirm && !confirm.checked) { error.hidden = false; error.textContent = "Confirm the late cost first."; return; }
     var params = new URLSearchParams({assignment: form.dataset.assignment, filename: file.name});
-    if (confirm) {
+    if ($("confirm")) {
       params.set("confirm_late_days", form.elements["confirm_late_days"].value);
       params.set("confirm_penalty", form.elements["confirm_penalty"].value);
     }
     error.hidden = true;
-    $("submit").disabled = true;
+    button.disabled = true;
+    button.textContent = "Uploading\u2026";
+    function done() { button.disabled = false; button.textContent = "Hand in"; }
     fetch("/api/submissions?" + params.toString(), {
       method: "POST", credentials: "same-origin", body: file,
-      headers: {"X-CSRF-Token": form.elements["csrf"].value, "Content-Type": "application/octet-stream"}
+      headers: {"X-CSRF-Token": form.elements["csrf"].value, "Content-Type": "application/octet-stream",
+                "Accept": "application/json"}
     }).then(function (r) {
       return r.json().then(function (body) { return {ok: r.ok, body: body}; });
     }).then(function (res) {
-      $("submit").disabled = false;
-      if (!res.ok) { error.hidden = false; error.textContent = res.body.message || "The upload was refused."; return; }
-      showReceipt(res.body);
+      done();
+      if (!res.ok) {
+        error.hidden = false;
+        error.textContent = res.body.message || "The upload was refused.";
+        return;
+      }
       form.reset();
-      follow(res.body.id, showReceipt);
+      showReceipt(res.body);
     }).catch(function () {
-      $("submit").disabled = false;
-      error.hidden = false; error.textContent = "The upload did not reach the server; check your connection and try again.";
+      done();
+      error.hidden = false;
+      error.textContent = "The upload did not reach the server; check your connection and try again.";
     });
   }
 
-  function dashboard(box) {
+  function showReceipt(s) {
+    var box = $("receipt"), body = $("receipt-body");
+    // At once, from the upload's answer: when and what was received (the full receipt follows).
+    body.textContent = "";
+    [["Received", s.received_text], ["SHA-256", s.sha256], ["Status", s.status]].forEach(function (pair) {
+      var p = document.createElement("p");
+      p.textContent = pair[0] + ": " + pair[1];
+      body.appendChild(p);
+    });
+    $("receipt-link").href = s.page_url;
+    box.hidden = false;
+    $("receipt-heading").focus();
+    say("Handed in. Received " + s.received_text + ".");
+    var receiptUrl = s.page_url + "?receipt=1";
+    fetchPage(receiptUrl).then(function (doc) {
+      var part = doc.getElementById("submission");
+      if (part) {
+        body.textContent = "";
+        var node = document.importNode(part, true);
+        served.set(node, part.outerHTML);
+        body.appendChild(node);
+      }
+    }).catch(function () { /* the short receipt stays; follow() fills in the rest */ })
+      .then(function () { follow(s.id, [receiptUrl, location.pathname]); });
+  }
+
+  function setUpUpload(form) {
+    form.addEventListener("submit", function (e) { e.preventDefault(); upload(form); });
+    var zone = $("dropzone");
+    ["dragenter", "dragover"].forEach(function (t) {
+      zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (t) {
+      zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.remove("over"); });
+    });
+    zone.addEventListener("drop", function (e) {
+      if (e.dataTransfer && e.dataTransfer.files.length) { $("file").files = e.dataTransfer.files; }
+    });
+  }
+
+  // The instructor's pages follow the class: their data-refresh parts are fetched again every few seconds.
+  function live(url) {
     function poll() {
-      fetch(box.dataset.live, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-        .then(function (r) { return r.json(); })
-        .then(function (d) {
-          ["queued", "grading", "graded", "error"].forEach(function (k) { text($("queue-" + k), d.queue[k]); });
-          d.assignments.forEach(function (a) {
-            var row = $("assignment-row-" + a.id);
-            if (!row) { return; }
-            text(row.querySelector(".submitted"), a.submitted); text(row.querySelector(".graded"), a.graded);
-            text(row.querySelector(".pending"), a.pending); text(row.querySelector(".errors"), a.errors);
-            text(row.querySelector(".mean"), points(a.mean));
-          });
-          d.students.forEach(function (s) {
-            Object.keys(s.cells).forEach(function (aid) {
-              var c = s.cells[aid], cell = $("cell-" + s.id + "-" + aid);
-              if (!cell) { return; }
-              cell.className = "state-" + c.state;
-              cell.textContent = (c.final === null ? "-" : points(c.final)) + (c.manual ? " manual" : "") +
-                (c.pending ? " (grading)" : "") + (c.errors ? " (" + c.errors + " grader error" + (c.errors === 1 ? "" : "s") + ")" : "");
-            });
-          });
-          setTimeout(poll, 2000);
-        })
-        .catch(function () { setTimeout(poll, 5000); });
+      refresh(url).then(function () { setTimeout(poll, DASHBOARD_MS); },
+                        function () { setTimeout(poll, RETRY_MS); });
     }
-    setTimeout(poll, 2000);
+    setTimeout(poll, DASHBOARD_MS);
+  }
+
+  // Actions that touch a whole class ask first (data-confirm holds the question).
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (e) {
+        if (!window.confirm(form.dataset.confirm)) { e.preventDefault(); }
+      });
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    localTimes();
+    remember(document);
+    localTimes(document);
     var form = $("upload-form");
-    if (form && window.fetch) {
-      form.addEventListener("submit", function (e) { e.preventDefault(); upload(form); });
-      var zone = $("dropzone");
-      ["dragenter", "dragover"].forEach(function (t) {
-        zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.add("over"); });
-      });
-      ["dragleave", "drop"].forEach(function (t) {
-        zone.addEventListener(t, function (e) { e.preventDefault(); zone.classList.remove("over"); });
-      });
-      zone.addEventListener("drop", function (e) {
-        if (e.dataTransfer && e.dataTransfer.files.length) { $("file").files = e.dataTransfer.files; }
-      });
-    }
+    if (form && window.fetch) { setUpUpload(form); }
     var sub = $("submission");
-    if (sub && sub.dataset.status !== "graded" && sub.dataset.status !== "error") { follow(sub.dataset.id, showSubmission); }
-    var dash = $("dashboard");
-    if (dash) { dashboard(dash); }
+    if (sub && window.fetch && sub.dataset.done !== "1") { follow(sub.dataset.id, [location.pathname]); }
+    confirmations();
+    if (window.fetch) {
+      document.querySelectorAll("[data-live]").forEach(function (el) { live(el.dataset.live); });
+    }
   });
 })();
