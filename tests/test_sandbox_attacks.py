@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox import (CallTimeout, Handle, ProtocolError, RefusedImport, StaleHandle, StudentException,
-                            WorkerDied)
+from grader.sandbox import (CallTimeout, Handle, ProtocolError, RefusedImport, ResultTooLarge, StaleHandle,
+                            StudentException, WorkerDied)
 from grader.sandbox.zygote_client import REPO_ROOT
 from tests.sandbox_helpers import make_sandbox
 
@@ -486,7 +486,7 @@ def test_huge_result_is_refused_before_it_is_read():
         def ok():
             return 1
     """, max_message_bytes=2**20) as sb:
-        with pytest.raises(ProtocolError, match="exceeds the cap"):
+        with pytest.raises(ResultTooLarge, match=r"^`huge` returned 32 MB; the limit is 1 MB$"):
             sb.student.huge()
         assert sb.student.ok() == 1
 

@@ -173,6 +173,7 @@ _LIMIT_FIELDS = {
     "memory_mb": ("memory_bytes", 2**20, int), "cpu_seconds": ("cpu_seconds", 1, int),
     "nproc": ("nproc", 1, int), "nofile": ("nofile", 1, int), "fsize_mb": ("fsize", 2**20, int),
     "output_kb": ("output_bytes", 2**10, int), "max_message_mb": ("max_message_bytes", 2**20, int),
+    "disk_mb": ("disk_bytes", 2**20, int), "disk_files": ("disk_files", 1, int),
 }
 
 
@@ -183,6 +184,8 @@ def _limits(path: Path, data: dict) -> dict[str, float]:
     for key, value in data.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise AssignmentError(f"{path}: limits.{key} must be a positive number, found {value!r}")
+        if key == "disk_files" and value != int(value):
+            raise AssignmentError(f"{path}: limits.disk_files must be a whole number of files, found {value!r}")
         name, factor, kind = _LIMIT_FIELDS[key]
         limits[name] = kind(value * factor)
     return limits

@@ -17,8 +17,10 @@ class Limits:
     nproc: int = 32                     # processes and threads of the worker's uid
     nofile: int = 256                   # open files
     fsize: int = 64 * 2**20             # largest file the worker may write
+    disk_bytes: int = 256 * 2**20       # all files of the worker together (its private tmpfs)
+    disk_files: int = 10_000            # files and folders the worker may create (the tmpfs's inodes)
     output_bytes: int = 64 * 2**10      # captured stdout+stderr per submission; the rest is counted
-    max_message_bytes: int = 256 * 2**20  # largest reply the trusted side will read
+    max_message_bytes: int = 64 * 2**20  # largest reply the trusted side will read (bigger: the call fails)
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class CallResult:
     seconds: float
     peak_bytes: int | None
     output: str
-    figure: dict | None = None
+    figure: dict | None = None          # bounded; only "png" in it is evidence (see client._validated_figure)
+    png: bytes | None = None            # a returned figure rendered by the worker, at most png.MAX_PNG_BYTES
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Everything here is Linux-specific and done with `ctypes` system calls, so the
 grader needs no compiled extension: Landlock (files, TCP, signals, abstract
 sockets), a seccomp filter (no new sockets, no ptrace, no namespaces, no
-``open_by_handle_at``...), rlimits, new PID and network namespaces, and
+``open_by_handle_at``...), rlimits, new PID, network and mount namespaces, a
+size-limited private tmpfs, a cgroup per worker (killed as a whole), and
 dropping root to a per-worker uid. Each function raises `OSError` when the
 kernel refuses, and the caller records which protections are off.
 
@@ -26,6 +27,7 @@ LINUX = sys.platform.startswith("linux")
 if LINUX:
     _libc.syscall.restype = ctypes.c_long
     _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 
 X86_64 = platform.machine() == "x86_64"
 
@@ -38,7 +40,10 @@ SYS_CAPSET = 126 if X86_64 else 91
 PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
 PR_SET_SECCOMP = 22
+PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -99,13 +104,18 @@ def _handled_fs(abi: int) -> int:
     return fs
 
 
-def landlock_restrict(abi: int, read_only: list[tuple[int, bool]], read_write: list[tuple[int, bool]]) -> None:
+def landlock_restrict(abi: int, read_only: list[tuple[int, bool]], read_write: list[tuple[int, bool]],
+                      list_only: list[int] = ()) -> None:
     """Restrict this thread to the given paths, no TCP, and (ABI 6+) no signals out.
 
-    `read_only` and `read_write` are lists of (O_PATH fd, is_dir). Everything
-    not listed is denied: reading, writing, executing, making device nodes.
-    The worker is single-threaded when it calls this (Landlock restricts only
-    the calling thread and the threads it starts later).
+    `read_only` and `read_write` are lists of (O_PATH fd, is_dir); `list_only`
+    are folders whose entries may be listed (and whose subfolders too) but
+    whose files may be read only where `read_only` allows it: how a folder
+    is opened up except for some of its entries (a refused package), since
+    a Landlock rule can grant but never carve an exception out of a grant.
+    Everything not listed is denied: reading, writing, executing, making
+    device nodes. The worker is single-threaded when it calls this
+    (Landlock restricts only the calling thread and the threads it starts later).
     """
     fs = _handled_fs(abi)
     attr = _RulesetAttr(fs, 0b11 if abi >= 4 else 0, 0b11 if abi >= 6 else 0)
@@ -116,10 +126,15 @@ def landlock_restrict(abi: int, read_only: list[tuple[int, bool]], read_write: l
         ro_dir, ro_file = FS_READ_FILE | FS_READ_DIR, FS_READ_FILE
         rw_dir = fs & ~(FS_EXECUTE | FS_MAKE_CHAR | FS_MAKE_BLOCK | FS_IOCTL_DEV)
         rw_file = FS_READ_FILE | FS_WRITE_FILE | (FS_TRUNCATE if abi >= 3 else 0)
-        for rules, dir_access, file_access in ((read_only, ro_dir, ro_file), (read_write, rw_dir, rw_file)):
-            for fd, is_dir in rules:
-                rule = _PathBeneath(dir_access if is_dir else file_access, fd)
-                _check(_libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), ctypes.c_uint32(0)))
+        rules = [(fd, FS_READ_DIR) for fd in list_only]
+        for paths, dir_access, file_access in ((read_only, ro_dir, ro_file), (read_write, rw_dir, rw_file)):
+            rules += [(fd, dir_access if is_dir else file_access) for fd, is_dir in paths]
+        rule = _PathBeneath(0, -1)
+        add_rule, pointer, zero = _libc.syscall, ctypes.byref(rule), ctypes.c_uint32(0)
+        for fd, access in rules:  # a few hundred rules: keep the loop lean
+            rule.allowed, rule.fd = access, fd
+            if add_rule(SYS_LANDLOCK_ADD_RULE, ruleset, 1, pointer, zero) < 0:
+                _check(-1)
         no_new_privs()
         _check(_libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)))
     finally:
@@ -133,13 +148,16 @@ def no_new_privs() -> None:
 
 # ---------------------------------------------------------------- paths
 
-def python_read_paths(exclude: list[Path]) -> list[tuple[str, bool]]:
-    """The paths a worker may read: the Python installation and shared libraries.
+def python_read_paths(exclude: list[Path], refused: list[Path] = (),
+                      extra: list[Path] = ()) -> list[tuple[str, bool, bool]]:
+    """The paths a worker may read, as (path, is_dir, list_only): the Python installation,
+    shared libraries and the `extra` (support) folders.
 
-    Folders that contain an excluded path (the grader's own repository, when
-    it is installed inside site-packages) are opened up entry by entry,
-    leaving the excluded entries out, because Landlock can only grant, never
-    carve an exception out of a granted folder.
+    `exclude` (the grader's repository, its scratch folder) and `refused`
+    (the folders and files of refused packages) stay unreadable: a folder
+    that contains one is granted for listing only (``list_only``) and
+    opened up entry by entry, leaving those entries out. The support folders
+    may lie inside the repository, so only `refused` applies to them.
     """
     paths = sysconfig.get_paths()
     roots = {Path(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(key)}
@@ -151,12 +169,16 @@ def python_read_paths(exclude: list[Path]) -> list[tuple[str, bool]]:
         roots.add(Path(prefix) / "lib")
     system = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache",
               "/usr/share/zoneinfo", "/usr/share/fonts", "/etc/localtime"]
-    excluded = [e.resolve() for e in exclude]
-    out: dict[str, bool] = {}
+    hidden = [e.resolve() for e in [*exclude, *refused]]
+    refused_only = [e.resolve() for e in refused]
+    out: dict[str, tuple[bool, bool]] = {}
     for root in sorted(roots) + [Path(s) for s in system]:
         if root.exists():
-            _add_tree(root.resolve(), excluded, out)
-    return sorted(out.items())
+            _add_tree(root.resolve(), hidden, out)
+    for root in extra:
+        if Path(root).exists():
+            _add_tree(Path(root).resolve(), refused_only, out)
+    return sorted((path, is_dir, list_only) for path, (is_dir, list_only) in out.items())
 
 
 def _is_within(path: Path, root: Path) -> bool:
@@ -167,14 +189,51 @@ def _is_within(path: Path, root: Path) -> bool:
         return False
 
 
-def _add_tree(path: Path, excluded: list[Path], out: dict[str, bool]) -> None:
-    if any(path == e or _is_within(path, e) for e in excluded):
+def _under(path: str, root: str) -> bool:
+    """`path` is `root` or inside it (both resolved)."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _add_tree(path: Path, excluded: list[Path], out: dict[str, tuple[bool, bool]]) -> None:
+    here = str(path)
+    hidden = [str(e) for e in excluded]
+    if any(_under(here, e) for e in hidden):
         return
-    if path.is_dir() and any(_is_within(e, path) for e in excluded):
-        for child in path.iterdir():
-            _add_tree(child.resolve() if child.is_symlink() else child, excluded, out)
+    if any(_under(e, here) for e in hidden) and path.is_dir():
+        if here not in out:
+            out[here] = (True, True)
+        for child in sorted(os.scandir(here), key=lambda entry: entry.name):
+            target = Path(child.path)
+            _add_tree(target.resolve() if child.is_symlink() else target, excluded, out)
         return
-    out[str(path)] = path.is_dir()
+    if out.get(here) != (True, True):  # a folder split for one root stays split for the others
+        out[here] = (path.is_dir(), False)
+
+
+def refused_paths(names: list[str], extra: list[Path] = ()) -> list[Path]:
+    """Where the refused modules' code lies: every folder or file that would import as one of them.
+
+    Looked for in every folder on ``sys.path``, the support folders, and the
+    system's Python package folders (a student can put those on
+    ``sys.path``). ``sklearn.neural_network`` finds ``sklearn/neural_network/``;
+    ``torch`` finds ``torch/``, ``torch.py`` and ``torch.*.so``.
+    """
+    search: list[Path] = [Path(e) for e in sys.path if e and Path(e).is_dir()] + [Path(e) for e in extra]
+    for base in ("/usr/lib", "/usr/local/lib", "/usr/lib64"):
+        for pattern in ("python3*/site-packages", "python3*/dist-packages", "python3/dist-packages"):
+            search += sorted(Path(base).glob(pattern))
+    found: list[Path] = []
+    for name in names:
+        parts = [p for p in name.split(".") if p]
+        if not parts or any(p in (".", "..") or "/" in p for p in parts):
+            continue
+        for folder in dict.fromkeys(search):
+            stem = folder.joinpath(*parts)
+            candidates = [stem, stem.with_name(stem.name + ".py"), stem.with_name(stem.name + ".pyc")]
+            if stem.parent.is_dir():
+                candidates += sorted(stem.parent.glob(stem.name + ".*.so"))
+            found += [c for c in candidates if c.exists()]
+    return list(dict.fromkeys(found))
 
 
 # ---------------------------------------------------------------- seccomp
@@ -255,9 +314,98 @@ def set_parent_death_signal(sig: int) -> None:
     _check(_libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0))
 
 
+def set_child_subreaper() -> None:
+    """Adopt this process's orphaned descendants (to reap them) instead of letting them go to init."""
+    _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+
+
 def unshare(flags: int) -> None:
     """Move this process into new namespaces (children for CLONE_NEWPID)."""
     _check(_libc.unshare(ctypes.c_int(flags)))
+
+
+def private_tmpfs(path: str, *, size_bytes: int, inodes: int, uid: int, gid: int) -> None:
+    """Mount a tmpfs of at most `size_bytes` and `inodes` on `path`, seen only in this mount namespace.
+
+    Call after ``unshare(CLONE_NEWNS)``. Mounts are made private first so the
+    tmpfs never propagates to the host; it disappears, with everything in it,
+    when the last process of the namespace exits. The kernel refuses writes
+    beyond either cap with ENOSPC.
+    """
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None))
+    options = f"size={size_bytes},nr_inodes={inodes},mode=0700,uid={uid},gid={gid}".encode()
+    _check(_libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, options))
+
+
+# ---------------------------------------------------------------- cgroups
+
+def cgroup2_own_dir() -> Path | None:
+    """This process's cgroup v2 folder, if the unified hierarchy is mounted and we may write in it."""
+    if not LINUX:
+        return None
+    try:
+        mount_point = mount_root = None
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[sep + 1] == "cgroup2":
+                mount_root, mount_point = fields[3], fields[4]
+                break
+        own = next((line[3:] for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if line.startswith("0::")), None)
+    except (OSError, ValueError):
+        return None
+    if mount_point is None or own is None:
+        return None
+    try:
+        relative = Path(own).relative_to(mount_root)
+    except ValueError:
+        return None
+    folder = Path(mount_point) / relative
+    return folder if os.access(folder, os.W_OK) else None
+
+
+def make_cgroup(parent: Path, name: str) -> Path:
+    """Create cgroup `name` under `parent`; raises OSError unless it can be killed as a whole."""
+    path = parent / name
+    path.mkdir()
+    if not (path / "cgroup.kill").exists():  # Linux 5.14+
+        path.rmdir()
+        raise OSError("this kernel's cgroups have no cgroup.kill")
+    return path
+
+
+def join_cgroup(path: Path) -> None:
+    """Move this process into the cgroup at `path` (its children are born there)."""
+    (path / "cgroup.procs").write_text("0")
+
+
+def kill_cgroup(path: Path) -> None:
+    """SIGKILL every process in the cgroup at `path` and in the cgroups below it."""
+    try:
+        (path / "cgroup.kill").write_text("1")
+    except FileNotFoundError:
+        pass
+
+
+def remove_cgroup(path: Path, timeout: float = 5.0) -> bool:
+    """Kill everything in the cgroup at `path`, wait until it is empty, remove it (and the ones below)."""
+    import time
+    kill_cgroup(path)
+    deadline = time.monotonic() + timeout
+    folders = sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+    for folder in folders + [path]:
+        while True:
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:  # still populated: the kill takes a moment
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.005)
+    return True
 
 
 def write_id_maps(uid: int, gid: int) -> None:

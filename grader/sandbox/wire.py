@@ -11,10 +11,13 @@ tuples, dicts, NumPy arrays of whitelisted dtypes and NumPy scalars. Nothing
 is ever pickled. Anything else the worker holds travels as an opaque handle.
 
 The decoder is written for hostile input: the frame size is checked against
-a cap before anything is read, every array's dtype must be on the whitelist,
-and its shape must account for exactly the bytes it claims inside the blob
-before any array object is made (``np.load`` alone allocates whatever a
-header asks for, see shared/research/SANDBOX.md).
+a cap before anything is read (and the reader allocates only as bytes
+arrive), the JSON's structure is counted before it is parsed, every array's
+dtype must be on the whitelist, and its shape must account for exactly the
+bytes it claims inside the blob before any array object is made (``np.load``
+alone allocates whatever a header asks for, see shared/research/SANDBOX.md).
+Small arrays are copied out of the frame, so keeping one of them does not
+keep the whole frame alive.
 """
 
 from __future__ import annotations
@@ -28,9 +31,13 @@ from typing import Any, Callable
 import numpy as np
 
 HEADER = struct.Struct("<IQ")
-MAX_JSON_BYTES = 32 * 2**20
+# The JSON describes the structure; bulk data travels in the blob. Parsing
+# JSON allocates far more than its bytes (a Python object per value), so both
+# its length and its number of values are bounded before `json.loads` runs.
+MAX_JSON_BYTES = 8 * 2**20
 MAX_DEPTH = 64
 MAX_NODES = 200_000
+MAX_JSON_SEPARATORS = 8 * MAX_NODES   # commas, "[" and "{": a bound on the values json.loads makes
 MAX_NDIM = 32
 ALIGN = 16
 
@@ -47,6 +54,20 @@ _ALLOWED_DTYPES = frozenset(
 
 class WireError(Exception):
     """A frame that is malformed, too large, or describes data it does not hold."""
+
+
+class TooLarge(WireError):
+    """A frame over a size cap; `what` says how large it is and what the limit is, for the student."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
+
+
+def megabytes(n: int) -> str:
+    """``180 MB`` / ``0.5 MB``: a byte count for messages."""
+    mb = n / 2**20
+    return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.2g} MB"
 
 
 @dataclass(frozen=True)
@@ -210,19 +231,24 @@ class Decoder:
 
     `resolve(hid)` maps a ``{"$h": id}`` reference to an object (the worker's
     side); `opaque(hid, kind, summary)` builds the stand-in for an object left
-    in the worker (the trusted side); `registered(obj, hid)` is told about
-    every container/array that carried a handle id.
+    in the worker (the trusted side); `wrap(obj, hid)` is given every
+    container/array that carried a handle id and returns the value to use
+    (the trusted side tags it, so passing it back names the original).
     """
 
     def __init__(self, blob: bytes | bytearray | memoryview, *,
                  resolve: Callable[[int], Any] | None = None,
                  opaque: Callable[[int, str, str], Any] | None = None,
-                 registered: Callable[[Any, int], None] | None = None) -> None:
+                 wrap: Callable[[Any, int], Any] | None = None) -> None:
         self._blob = blob
         self._resolve = resolve
         self._opaque = opaque
-        self._registered = registered
+        self._wrap = wrap
         self._nodes = 0
+        # Arrays up to half the frame are copied out of it: a small array a
+        # check keeps must not keep a large frame alive. The largest one
+        # stays a view, so decoding allocates at most the frame's size again.
+        self._copy_up_to = len(blob) // 2
 
     def decode(self, tree: Any) -> Any:
         """Decode a JSON tree produced by `Encoder`."""
@@ -251,8 +277,8 @@ class Decoder:
             raise WireError("malformed value")
         body = node[tag]
         value = self._dec_tagged(tag, body, depth)
-        if hid is not None and self._registered is not None:
-            self._registered(value, hid)
+        if hid is not None and self._wrap is not None:
+            value = self._wrap(value, hid)
         return value
 
     def _dec_tagged(self, tag: str, body: Any, depth: int) -> Any:
@@ -330,8 +356,8 @@ class Decoder:
         self._check_span(offset, nbytes)
         if count == 0:
             return np.zeros(shape, dtype=dtype)
-        arr = np.frombuffer(self._blob, dtype=dtype, count=count, offset=offset)
-        return arr.reshape(shape)
+        arr = np.frombuffer(self._blob, dtype=dtype, count=count, offset=offset).reshape(shape)
+        return arr.copy() if nbytes <= self._copy_up_to else arr
 
 
 def _list(body: Any) -> list:
@@ -348,17 +374,32 @@ def _ints(body: Any, n: int) -> list[int]:
 
 
 def parse_header(header: bytes, max_blob: int) -> tuple[int, int]:
-    """Validate a frame header against the caps; returns (json length, blob length)."""
+    """Validate a frame header against the caps; returns (json length, blob length).
+
+    Raises `TooLarge` (nothing of the frame is read yet) when it is over a cap.
+    """
     json_len, blob_len = HEADER.unpack(header)
     if json_len > MAX_JSON_BYTES:
-        raise WireError(f"message description of {json_len} bytes exceeds the cap")
+        raise TooLarge(f"message description of {json_len} bytes exceeds the cap",
+                       f"{megabytes(json_len)} of structure (lists, dicts, strings); the limit is "
+                       f"{megabytes(MAX_JSON_BYTES)}")
     if blob_len > max_blob:
-        raise WireError(f"message of {blob_len} bytes exceeds the cap of {max_blob} bytes")
+        raise TooLarge(f"message of {blob_len} bytes exceeds the cap of {max_blob} bytes",
+                       f"{megabytes(json_len + blob_len)}; the limit is {megabytes(max_blob)}")
     return json_len, blob_len
 
 
-def parse_json(body: bytes) -> Any:
-    """Parse a frame's JSON body, turning every parser failure into WireError."""
+def parse_json(body: bytes | bytearray) -> Any:
+    """Parse a frame's JSON body, turning every parser failure into WireError.
+
+    The values are counted first (each needs a comma or a bracket), so a body
+    of a million empty lists is refused before a million lists are made.
+    """
+    separators = body.count(b",") + body.count(b"[") + body.count(b"{")
+    if separators > MAX_JSON_SEPARATORS:
+        raise TooLarge(f"message description with {separators} values exceeds the cap",
+                       f"more than {MAX_JSON_SEPARATORS:,} values in lists, tuples and dicts; the limit is "
+                       f"{MAX_NODES:,}")
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:

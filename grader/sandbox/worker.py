@@ -14,9 +14,11 @@ runs, so verdicts are computed on the trusted side only.
 from __future__ import annotations
 
 import __future__
+import array
 import ast
 import io
 import linecache
+import os
 import socket
 import sys
 import time
@@ -25,10 +27,11 @@ import traceback
 import types
 from typing import Any
 
-from grader.sandbox import wire
+from grader.sandbox import shared, wire
 
 # Bound now, before student code can monkeypatch the modules they come from.
 _perf_counter = time.perf_counter
+_monotonic_ns = time.monotonic_ns
 _tm_start, _tm_stop, _tm_peak = tracemalloc.start, tracemalloc.stop, tracemalloc.get_traced_memory
 _tm_reset = tracemalloc.reset_peak
 _format_exception_only = traceback.format_exception_only
@@ -41,6 +44,9 @@ for _feature in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 
 MAX_FIGURE_PNG = 4 * 2**20
+MAX_NAMES = 1000        # names listed after a load; the trusted side asks for others one by one
+MAX_PROBLEMS = 100      # load problems described; the rest are counted
+MAX_FDS = 4             # descriptors one request may carry (a shared-memory block)
 
 
 class RefusedImportError(ImportError):
@@ -93,23 +99,34 @@ class Worker:
         self.module = types.ModuleType("submission")
         self.filename = "submission.py"
         self.finder: _RefusingFinder | None = None
+        self.fds: list[int] = []  # descriptors received with the current request
 
     # ------------------------------------------------------------ transport
 
-    def _recv_exact(self, n: int) -> bytearray:
+    def _recv_exact(self, n: int, with_fds: bool = False) -> bytearray:
         buf = bytearray(n)
         view = memoryview(buf)
         got = 0
         while got < n:
-            k = self.sock.recv_into(view[got:], n - got)
+            if with_fds:
+                k, ancillary, _, _ = self.sock.recvmsg_into([view[got:]], socket.CMSG_SPACE(4 * MAX_FDS))
+                for level, kind, data in ancillary:
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                        self.fds.extend(array.array("i", data[:len(data) - len(data) % 4]))
+            else:
+                k = self.sock.recv_into(view[got:], n - got)
             if k == 0:
                 raise EOFError
             got += k
         return buf
 
     def receive(self) -> tuple[Any, bytearray]:
-        """Read one request frame; returns (json tree, blob)."""
-        json_len, blob_len = wire.parse_header(self._recv_exact(wire.HEADER.size), 2**34)
+        """Read one request frame (and any descriptors riding on it); returns (json tree, blob)."""
+        for fd in self.fds:  # left over from an earlier request that did not use them
+            os.close(fd)
+        self.fds = []
+        header = self._recv_exact(wire.HEADER.size, with_fds=True)
+        json_len, blob_len = wire.parse_header(header, 2**34)
         tree = wire.parse_json(self._recv_exact(json_len))
         return tree, self._recv_exact(blob_len)
 
@@ -169,25 +186,32 @@ class Worker:
             return {"ok": True, "value": None, "handle": self._keep(request["value"])}
         if op == "get":
             return {"ok": True, "value": request["value"]}
+        if op == "share":
+            return {"ok": True, "value": None, "handle": self._keep(self._map_shared(request))}
+        if op == "has":
+            name = request["name"]
+            found = type(name) is str and not name.startswith("__") and name in self.module.__dict__
+            return {"ok": True, "value": _describe_name(self.module.__dict__[name]) if found else None}
         raise ValueError(f"unknown request {op!r}")
 
-    def names(self) -> dict:
-        """The submission's top-level names: callables with their parameters."""
+    def _map_shared(self, request: dict) -> Any:
+        """The arrays over the shared memory the trusted side sent with this request."""
+        if len(self.fds) != 1:
+            raise ValueError("a shared-memory request must carry exactly one descriptor")
+        fd = self.fds.pop()
+        try:
+            return shared.map_block(fd, request["layout"], bool(request["single"]))
+        finally:
+            os.close(fd)
+
+    def names(self) -> tuple[dict, bool]:
+        """The submission's top-level names (the first MAX_NAMES) with their kinds and parameters,
+        and whether there are more."""
         out = {}
-        for name, value in list(vars(self.module).items()):
-            if name.startswith("__"):
-                continue
-            if isinstance(value, types.FunctionType):
-                code = value.__code__
-                params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
-                out[name] = {"kind": "function", "params": params}
-            elif isinstance(value, type):
-                out[name] = {"kind": "class", "params": []}
-            elif isinstance(value, _RefusedModule):
-                out[name] = {"kind": "refused", "params": []}
-            else:
-                out[name] = {"kind": type(value).__name__[:40], "params": []}
-        return out
+        items = [(k, v) for k, v in list(vars(self.module).items()) if not k.startswith("__")]
+        for name, value in items[:MAX_NAMES]:
+            out[name] = _describe_name(value)
+        return out, len(items) > MAX_NAMES
 
     # ------------------------------------------------------------ load
 
@@ -195,11 +219,17 @@ class Worker:
         """Execute the planned top-level statements one by one.
 
         A statement that raises is reported and skipped; the definitions
-        around it still load. A progress frame before each statement lets
-        the trusted side know which one was running if the worker dies.
+        around it still load. Before each statement its index is written to
+        the progress memory the trusted side sent along, so it knows which
+        statement was running if the worker dies or hangs (without one
+        frame per statement: a file can hold 250,000 of them).
+
+        The statements arrive packed: their texts joined in one UTF-8 blob
+        and a table of (index, line number, byte length), so the request's
+        description stays small whatever the file holds.
         """
         self.filename = request["filename"]
-        source = request["source"]
+        source = request["source"].decode("utf-8", "surrogatepass")
         self.module.__file__ = self.filename
         self.module.__dict__["__name__"] = "submission"
         sys.modules["submission"] = self.module
@@ -212,22 +242,48 @@ class Worker:
                 if self.finder.is_refused(name):
                     del sys.modules[name]
             sys.meta_path.insert(0, self.finder)
-        problems = []
+        progress = self._map_progress()
+        problems: list[dict] = []
+        more_problems = 0
         future = 0
-        for index, lineno, text in request["statements"]:
-            self.send({"progress": index})
+        text_blob, offset = request["text"], 0
+        for index, lineno, length in request["table"].tolist():
+            text = text_blob[offset:offset + length].decode("utf-8", "surrogatepass")
+            offset += length
+            if progress is not None:
+                progress[0], progress[1] = index, _monotonic_ns()
+            else:
+                self.send({"progress": index})
+            problem = None
             try:
-                code = compile("\n" * (lineno - 1) + text, self.filename, "exec", flags=future, dont_inherit=True)
+                code = _compile_at(text, lineno, self.filename, future)
                 future |= code.co_flags & _FUTURE_FLAGS
                 exec(code, self.module.__dict__)
             except RefusedImportError as exc:
                 self._bind_refused(text, str(exc))
-                problems.append({"index": index, "lineno": lineno, "type": "RefusedImportError",
-                                 "message": str(exc)})
+                problem = {"index": index, "lineno": lineno, "type": "RefusedImportError", "message": str(exc)}
             except _BaseException as exc:
-                problems.append({"index": index, "lineno": _student_line(exc, self.filename) or lineno,
-                                 **self.describe(exc)})
-        return {"ok": True, "value": {"problems": problems, "names": self.names()}}
+                problem = {"index": index, "lineno": _student_line(exc, self.filename) or lineno, **self.describe(exc)}
+            if problem is not None:
+                if len(problems) < MAX_PROBLEMS:
+                    problems.append(problem)
+                else:
+                    more_problems += 1
+        if progress is not None:
+            progress[0] = -1
+        names, more = self.names()
+        return {"ok": True, "value": {"problems": problems, "more_problems": more_problems, "names": names,
+                                      "more_names": more}}
+
+    def _map_progress(self) -> Any:
+        """The [index, start time] int64s the trusted side reads after a failed load (None: send frames)."""
+        if len(self.fds) != 1:
+            return None
+        fd = self.fds.pop()
+        try:
+            return shared.map_block(fd, [["", "<i8", [2], 0, 16]], True)
+        finally:
+            os.close(fd)
 
     def _bind_refused(self, text: str, message: str) -> None:
         try:
@@ -303,6 +359,41 @@ class Worker:
         lines = [f"  line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames[-8:]]
         return {"type": _safe_name(exc), "message": _safe_str(exc)[:2000],
                 "traceback": "\n".join(lines)}
+
+
+def _compile_at(text: str, lineno: int, filename: str, future: int) -> types.CodeType:
+    """Compile one statement as if it stood at line `lineno` of the file.
+
+    Compiled on its own and then shifted (every code object in it), rather
+    than compiled after ``lineno - 1`` blank lines, which made loading a file
+    of n statements cost n squared.
+    """
+    try:
+        code = compile(text, filename, "exec", flags=future, dont_inherit=True)
+    except SyntaxError as exc:
+        if exc.lineno is not None:
+            exc.lineno += lineno - 1
+        if getattr(exc, "end_lineno", None) is not None:
+            exc.end_lineno += lineno - 1
+        raise
+    return _shift_lines(code, lineno - 1) if lineno > 1 else code
+
+
+def _shift_lines(code: types.CodeType, delta: int) -> types.CodeType:
+    consts = tuple(_shift_lines(c, delta) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=consts)
+
+
+def _describe_name(value: Any) -> dict:
+    """A top-level name's kind and (for a function) its parameters."""
+    if isinstance(value, types.FunctionType):
+        code = value.__code__
+        return {"kind": "function", "params": list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])}
+    if isinstance(value, type):
+        return {"kind": "class", "params": []}
+    if isinstance(value, _RefusedModule):
+        return {"kind": "refused", "params": []}
+    return {"kind": type(value).__name__[:40], "params": []}
 
 
 def _safe_name(exc: BaseException) -> str:

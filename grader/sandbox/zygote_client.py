@@ -11,7 +11,6 @@ import atexit
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.sandbox import cleanup
 from grader.sandbox.config import Limits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -36,15 +36,20 @@ PROTECTIONS = {
     "seccomp": "the system-call filter (seccomp): student code can create sockets and use ptrace",
     "uid": "a separate unprivileged user for each student's code: process-count limits and signal "
            "isolation are weaker",
-    "namespaces": "PID and network namespaces: processes student code starts are only killed with the "
-                  "process group it runs in",
+    "namespaces": "PID and network namespaces: processes student code starts are killed with its cgroup "
+                  "where there is one, otherwise only with the process group it runs in",
+    "disk": "a private, size-limited tmpfs per worker: student code can fill the grader's temporary folder "
+            "(each file is still capped), and its files are removed by a background process afterwards",
 }
+# Switches that are not protections of their own: the cgroup per worker backs up the PID namespace.
+SWITCHES = (*PROTECTIONS, "cgroup")
 
 
 def protections_off(applied: list[str]) -> list[str]:
     """Sentences naming every protection a worker did not get (empty when all are on)."""
     have = {"landlock": any(a.startswith("landlock") for a in applied), "seccomp": "seccomp" in applied,
-            "uid": "unprivileged_uid" in applied, "namespaces": "pid_namespace" in applied}
+            "uid": "unprivileged_uid" in applied, "namespaces": "pid_namespace" in applied,
+            "disk": "private_tmpfs" in applied}
     return [PROTECTIONS[name] for name, on in have.items() if not on]
 
 
@@ -79,14 +84,14 @@ class Zygote:
         self._listen = listen
         self._socket_dir = ""
         self._attached = False
-        # GRADER_SANDBOX_DISABLE=landlock,seccomp,uid,namespaces turns protections
-        # off (for machines where one misbehaves, and to test the fallbacks).
+        # GRADER_SANDBOX_DISABLE=landlock,seccomp,uid,namespaces,disk,cgroup turns
+        # protections off (for machines where one misbehaves, and to test the fallbacks).
         if disable is None:
             disable = tuple(d for d in os.environ.get("GRADER_SANDBOX_DISABLE", "").split(",") if d)
-        unknown = set(disable) - set(PROTECTIONS)
+        unknown = set(disable) - set(SWITCHES)
         if unknown:
             raise ValueError(f"unknown protection(s) to disable: {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(PROTECTIONS)}")
+                             f"known: {', '.join(SWITCHES)}")
         self.disable = tuple(disable)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
@@ -97,6 +102,7 @@ class Zygote:
         self.pid: int | None = None  # the zygote process's, once it said it is ready
         self._ready = False
         self.base_dir = ""
+        self.cgroup: Path | None = None  # the cgroup under which this zygote's workers get theirs
 
     def start(self, *, wait: bool = True) -> None:
         """Start the zygote if it is not running; with wait=False return while it is still importing.
@@ -131,8 +137,12 @@ class Zygote:
         child.close()
         self._ctrl = parent
         exclude = [str(REPO_ROOT), self.base_dir]
+        if self.cgroup is not None:  # left by a zygote of ours that died
+            from grader.sandbox.protections import remove_cgroup
+            remove_cgroup(self.cgroup)
+        self.cgroup = _make_zygote_cgroup() if "cgroup" not in self.disable else None
         config = {"preload": list(self.preload), "base_dir": self.base_dir, "exclude": exclude,
-                  "disable": list(self.disable)}
+                  "disable": list(self.disable), "cgroup": str(self.cgroup) if self.cgroup else None}
         if self._listen:
             # A folder of its own, 0700: the socket is for this user's grading processes only.
             self._socket_dir = tempfile.mkdtemp(prefix="grader-zygote-")
@@ -184,13 +194,20 @@ class Zygote:
             self._ctrl.sendall(data)
 
     def _read_message(self, want: Callable[[dict], bool], timeout: float) -> dict | None:
+        """The next message `want` accepts (None after `timeout`); raises RuntimeError when the zygote
+        is gone or out of step (either is the grader's failure, never a student's)."""
         deadline = time.monotonic() + timeout
         while True:
             while b"\n" in self._buffer:
                 line, self._buffer = self._buffer.split(b"\n", 1)
-                message = json.loads(line)
-                if "exited" in message:
-                    self._exited[message["exited"]] = message["code"]
+                try:
+                    message = json.loads(line)
+                    if type(message) is not dict:
+                        raise ValueError("not a message")
+                    if "exited" in message:
+                        self._exited[int(message["exited"])] = int(message["code"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise RuntimeError(f"the sandbox zygote sent an unreadable message ({exc})") from None
                 if want(message):
                     return message
             remaining = deadline - time.monotonic()
@@ -205,28 +222,35 @@ class Zygote:
                     raise RuntimeError("the sandbox zygote stopped unexpectedly")
                 self._buffer += chunk
 
-    def spawn(self, limits: Limits, read_only: tuple[str, ...]) -> tuple[int, socket.socket, int]:
-        """Fork a confined worker; returns (keeper pid, worker socket, output pipe)."""
+    def spawn(self, limits: Limits, read_only: tuple[str, ...],
+              refused: tuple[str, ...] = ()) -> tuple[int, socket.socket, int]:
+        """Fork a confined worker; returns (keeper pid, worker socket, output pipe).
+
+        `read_only`: support folders the worker may read besides the Python
+        installation; `refused`: modules whose files the worker may not read.
+        """
         with self._lock:
             shared = self._attached or (self.address is not None and not self._listen)
             try:
-                return self._spawn(limits, read_only)
+                return self._spawn(limits, read_only, refused)
             except (OSError, RuntimeError):
                 if not shared:
                     raise
                 # The shared zygote went away (its batch ended or it died): start our own, once.
                 self._detach()
-                return self._spawn(limits, read_only)
+                return self._spawn(limits, read_only, refused)
 
-    def _spawn(self, limits: Limits, read_only: tuple[str, ...]) -> tuple[int, socket.socket, int]:
+    def _spawn(self, limits: Limits, read_only: tuple[str, ...],
+               refused: tuple[str, ...]) -> tuple[int, socket.socket, int]:
         if not self.alive():
             self._launch()
         self._await_ready()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_r, out_w = os.pipe()
-        request = {"op": "spawn", "read_only": list(read_only), "limits": {
+        request = {"op": "spawn", "read_only": list(read_only), "refused": sorted(refused), "limits": {
             "memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
-            "nproc": limits.nproc, "nofile": limits.nofile, "fsize": limits.fsize}}
+            "nproc": limits.nproc, "nofile": limits.nofile, "fsize": limits.fsize,
+            "disk_bytes": limits.disk_bytes, "disk_files": limits.disk_files}}
         try:
             self._send(request, [theirs.fileno(), out_w])
         except OSError:
@@ -236,11 +260,16 @@ class Zygote:
         finally:
             theirs.close()
             os.close(out_w)
-        reply = self._read_message(lambda m: "spawned" in m, timeout=30)
-        if reply is None:
+        try:
+            reply = self._read_message(lambda m: "spawned" in m, timeout=30)
+            if reply is None:
+                raise RuntimeError("the sandbox zygote did not start a worker within 30 s")
+            if type(reply["spawned"]) is not int:
+                raise RuntimeError(f"the sandbox zygote could not start a worker: {reply.get('error')}")
+        except BaseException:
             ours.close()
             os.close(out_r)
-            raise RuntimeError("the sandbox zygote did not start a worker within 30 s")
+            raise
         return reply["spawned"], ours, out_r
 
     def _detach(self) -> None:
@@ -250,7 +279,7 @@ class Zygote:
         self._ctrl, self._attached, self.address, self._ready, self._buffer = None, False, None, False, b""
 
     def kill(self, pid: int) -> None:
-        """Kill a keeper (and with it its worker and everything the worker started)."""
+        """Stop a keeper's worker and everything the worker started (the keeper then exits)."""
         with self._lock:
             if self.alive():
                 self._send({"op": "kill", "pid": pid})
@@ -263,7 +292,7 @@ class Zygote:
             return self._exited.pop(pid, None)
 
     def close(self) -> None:
-        """Stop the zygote and every worker it still has."""
+        """Stop the zygote and every worker it still has; when this returns, none of them is left."""
         with self._lock:
             started = self._attached or self._has_said_ready()
             if self._ctrl is not None:
@@ -281,11 +310,28 @@ class Zygote:
                     os.killpg(self._proc.pid, signal.SIGKILL)
                     self._proc.wait()
                 self._proc = None
+            if self.cgroup is not None:
+                # Whatever the zygote could not stop (it was killed, a keeper hung) dies here.
+                from grader.sandbox.protections import remove_cgroup
+                remove_cgroup(self.cgroup)
+                self.cgroup = None
             if self.base_dir:
-                shutil.rmtree(self.base_dir, ignore_errors=True)
+                cleanup.remove_tree(self.base_dir)
             if self._socket_dir:
-                shutil.rmtree(self._socket_dir, ignore_errors=True)
+                cleanup.remove_tree(self._socket_dir)
                 self._socket_dir = ""
+
+
+def _make_zygote_cgroup() -> Path | None:
+    """A cgroup v2 folder for one zygote's workers, when this process may make one (else None)."""
+    from grader.sandbox.protections import cgroup2_own_dir, make_cgroup
+    own = cgroup2_own_dir()
+    if own is None:
+        return None
+    try:
+        return make_cgroup(own, f"grader-sandbox-{os.getpid()}-{os.urandom(4).hex()}")
+    except OSError:
+        return None
 
 
 _ZYGOTES: dict[tuple[str, ...], Zygote] = {}
