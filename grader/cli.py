@@ -95,8 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except GraderError as exc:
+        from grader.text import printable
         kind = "error" if isinstance(exc, ConfigurationError) else "internal error"
-        print(f"grader: {kind}: {exc}", file=sys.stderr)
+        print(f"grader: {kind}: {printable(str(exc))}", file=sys.stderr)
         return exit_status(exc)
 
 
@@ -125,6 +126,7 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     from grader.report.results_json import write_json_atomic
     from grader.report.terminal import render_summary
     from grader.source.submission import student_id
+    from grader.text import printable
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
     for folder in args.support:
@@ -138,21 +140,22 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
                               support_dirs=tuple(str(Path(f).resolve()) for f in args.support),
                               overrides=overrides)
     run = graded.run
+    # The files first: whatever the terminal does with the summary, the results are kept.
+    if not public_only and args.json:
+        write_json_atomic(args.json, graded.results)
+    if not public_only and args.html:
+        from grader.files import write_text_atomic
+        write_text_atomic(args.html, graded.report_html)
     if run.protections:
         announce_protections(run.protections)
     color = sys.stdout.isatty() and not args.no_color
     print(render_summary(run.result, color=color, public_only=public_only))
     notes = run.notes()
-    if notes:
-        print("\n".join(notes))
+    if notes:  # the worker's words (load problems, crashes): nothing in them may reach the terminal raw
+        print(printable("\n".join(notes)))
     if not public_only:
         print(f"seed {run.seed} (replay with --seed {run.seed}); graded in {run.execution_time:.1f} s, "
               f"of which your code ran {run.student_seconds:.1f} s")
-        if args.json:
-            write_json_atomic(args.json, graded.results)
-        if args.html:
-            from grader.files import write_text_atomic
-            write_text_atomic(args.html, graded.report_html)
     return 0
 
 
@@ -184,7 +187,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _print_summary(summary, resume_command: str) -> int:
     """Print a batch's summary; after Ctrl-C its last line (how to resume) goes to stderr. Returns the exit status."""
-    lines = summary.lines(resume_command=resume_command)
+    from grader.text import printable
+    lines = [printable(line) for line in summary.lines(resume_command=resume_command)]
     if not summary.interrupted:
         print("\n".join(lines))
         return 0

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,7 +24,7 @@ from grader.batch.progress import GRADEBOOK_NAME
 from grader.files import write_text_atomic
 from grader.model import RowState
 from grader.outputs import RESULTS_NAME
-from grader.text import one_line
+from grader.text import one_line, printable
 
 GRADED, BROKEN, GRADER_ERROR, NOT_GRADED = (state.value for state in RowState)
 # Spreadsheets run a cell starting with one of these as a formula.
@@ -112,5 +113,17 @@ def _number(value: float | None) -> str:
 
 
 def _text_cell(text: str) -> str:
-    # A leading quote keeps a spreadsheet from running a file name such as "=cmd|..." as a formula.
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A text cell: printable on one line, quoted when a spreadsheet could read it as a formula.
+
+    A leading quote keeps a spreadsheet from running a file name such as
+    "=cmd|..." as a formula. Spreadsheets also trim leading spaces (NBSP
+    included) and read full-width and small forms ("\uff1d", "\ufe66") as the
+    ASCII sign, so a cell starting with any space or with a character whose
+    compatibility form is a formula sign is quoted too.
+    """
+    text = printable(text, multiline=False)
+    first = text[:1]
+    if first and (first.isspace() or unicodedata.category(first) in ("Zs", "Cf")
+                  or unicodedata.normalize("NFKC", first).startswith(_FORMULA_START)):
+        return "'" + text
+    return text
