@@ -31,13 +31,10 @@ from grader.batch.discover import DiscoveryError, Student, discovered
 from grader.batch.gradebook import BROKEN, GRADER_ERROR, NOT_GRADED, read_row, write_gradebook
 from grader.batch.index import write_index
 from grader.batch.pool import ClusterError, Engine, WorkUnit, batch_zygote, dask_engine, drive, local_engine
-from grader.batch.progress import GRADEBOOK_NAME, INDEX_NAME, BatchSummary, Progress
+from grader.batch.progress import BatchSummary, Progress
 from grader.batch.store import ResultWriter, cache_key, is_current, stored_record
 from grader.batch.workunit import grade_student
 from grader.errors import ConfigurationError
-
-# Output files of the batch itself: an entry with one of these ids would collide with them.
-RESERVED_IDS = frozenset({GRADEBOOK_NAME, INDEX_NAME})
 
 
 class BatchError(ConfigurationError):
@@ -168,17 +165,14 @@ def _plan(students: list[Student], assignment_id: str, rubric: Any, outdir: Path
     tasks, finished = [], set()
     class_folder = students[0].path.parent.resolve() if students else None
     for student in students:
-        if (outdir / student.id).resolve() == class_folder:
+        if (outdir / student.folder).resolve() == class_folder:
             raise BatchError(f"the results of student {student.id!r} would be written into the class folder "
                              f"{class_folder} itself; choose an -o OUTDIR that is not the class folder's parent")
-        if student.id.casefold() in RESERVED_IDS:
-            raise BatchError(f"{student.path}: a student folder named {student.id!r} would collide with the "
-                             "batch's own output file of that name; rename the entry")
         student_overrides = overrides.get(student.id, {})
         key = cache_key(student, assignment_id, student_overrides)
-        if not force and is_current(stored_record(outdir, student.id), key):
+        if not force and is_current(stored_record(outdir, student.folder), key):
             summary.skipped += 1
-            finished.add(student.id)
+            finished.add(student.folder)
             continue
         args = (str(student.path), assignment_id, summary.seed, support, student_overrides)
         tasks.append(_Task(student, key or {}, student_overrides, args, {"student": student.id}))
@@ -205,7 +199,8 @@ def _write_class_files(students: list[Student], outdir: Path, rubric: Any, assig
                        finished: set[str], summary: BatchSummary) -> None:
     """gradebook.csv and index.html from the stored results (students not reached yet are "not graded")."""
     pending = f"{NOT_GRADED}: the batch was interrupted before this student; run it again to resume"
-    rows = [read_row(outdir, s.id, status=None if s.id in finished else pending) for s in students]
+    rows = [read_row(outdir, s.id, folder=s.folder, status=None if s.folder in finished else pending)
+            for s in students]
     summary.pending = sum(1 for row in rows if row.kind == NOT_GRADED)
     summary.broken = sum(1 for row in rows if row.kind == BROKEN)
     summary.errors = sum(1 for row in rows if row.kind == GRADER_ERROR)

@@ -41,6 +41,10 @@ class GradebookRow:
     max_score: float | None = None
     items: dict[str, float] = field(default_factory=dict)
     checks: list[dict] = field(default_factory=list)
+    folder: str = ""  # the student's folder in OUTDIR (their id, unless the id cannot be a folder name)
+
+    def __post_init__(self) -> None:
+        self.folder = self.folder or self.student
 
     @property
     def kind(self) -> str:
@@ -53,16 +57,18 @@ class GradebookRow:
         return self.status.split(":", 1)[1].strip() if ":" in self.status else ""
 
 
-def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = None) -> GradebookRow:
-    """The row of `student` from OUTDIR/<student>/results.json.
+def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = None,
+             folder: str | None = None) -> GradebookRow:
+    """The row of `student` from OUTDIR/<folder>/results.json (`folder` defaults to the student id).
 
     `status` replaces the stored one (the batch passes "not graded: ..." for
     a student whose stored result is out of date); a missing or unreadable
     file gives a row without scores whose status says so.
     """
-    path = Path(outdir, student, RESULTS_NAME)
+    folder = folder or student
+    path = Path(outdir, folder, RESULTS_NAME)
     if status is not None and status.startswith(NOT_GRADED):
-        return GradebookRow(student, status)
+        return GradebookRow(student, status, folder=folder)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         tests = data["tests"]
@@ -70,12 +76,12 @@ def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = No
         stored = (extra.get("batch") or {}).get("status") or GRADED
         items = {str(t["tags"][0]): float(t["score"]) for t in tests if t.get("tags")}
         row = GradebookRow(student, status or stored, float(data["score"]), float(data["max_score"]), items,
-                           _slim_checks(extra.get("checks")))
+                           _slim_checks(extra.get("checks")), folder=folder)
     except FileNotFoundError:
-        return GradebookRow(student, status or f"{NOT_GRADED}: no results yet; run the batch to grade")
+        return GradebookRow(student, status or f"{NOT_GRADED}: no results yet; run the batch to grade", folder=folder)
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         return GradebookRow(student, f"{NOT_GRADED}: {path} cannot be read ({type(exc).__name__}: {exc}); "
-                                     "grade again with --force")
+                                     "grade again with --force", folder=folder)
     if row.kind == GRADER_ERROR:
         # Not a grade: the score in the file is only the fail-closed placeholder.
         row.score = row.max_score = None

@@ -107,19 +107,30 @@ class ResultWriter:
         student = task.student
         overrides = {item: Override.from_dict(o) for item, o in task.overrides.items()}
         graded = placeholder(self.assignment, state, reason, message=message, seed=self.seed,
-                             submission_file=student.path.name, student=student.id, overrides=overrides)
+                             submission_file=student.entry, student=student.id, overrides=overrides)
         self._store(student, graded, task.key, traceback=trace)
 
     def _store(self, student: Student, graded: Graded, key: dict, **more: Any) -> None:
-        record = {"student": student.id, "entry": student.path.name, "status": graded.status, **key,
-                  "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        status = with_folder_note(graded.status, student)
+        record = {"student": student.id, "entry": student.entry, "folder": student.folder, "status": status,
+                  **key, "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         record.update({name: value for name, value in more.items() if value not in (None, "")})
         graded.results.setdefault("extra_data", {})[BATCH_KEY] = record
-        folder = self.outdir / student.id
+        folder = self.outdir / student.folder
         folder.mkdir(exist_ok=True)
         graded.write(folder)
-        self.finished.add(student.id)
-        self.on_stored(graded.status)
+        self.finished.add(student.folder)
+        self.on_stored(status)
+
+
+def with_folder_note(status: str, student: Student) -> str:
+    """The row's status, saying where the results are when the student's name could not be their folder."""
+    if not student.renamed:
+        return status
+    # First, so that a long reason cut short in the gradebook never hides where the results are.
+    note = f"results in the folder {student.folder} ({student.renamed})"
+    reason = status.split(":", 1)[1].strip() if ":" in status else ""
+    return RowState.of(status).with_reason(f"{note}; {reason}" if reason else note)
 
 
 def _reason(exc: BaseException) -> str:

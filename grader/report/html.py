@@ -117,9 +117,9 @@ def render_class_index(rows: list[dict], *, assignment: str, rubric_items: list[
     """The class summary (index.html): histogram, per-item statistics, frequent failures, student table.
 
     Each row: ``{"student", "status", "score", "max_score", "items": {item_id: score},
-    "results": results.json dict or None, "reason": str}``; `rubric_items`:
+    "results": results.json dict or None, "reason": str, "folder": str}``; `rubric_items`:
     ``[{"id", "title", "max_score"}]`` in rubric order. Students link to
-    ``<student>/report.html``.
+    ``<folder>/report.html`` (the folder defaults to the student id).
     """
     view = _index_view(rows, assignment, rubric_items)
     return _environment().get_template("index.html.j2").render(index=view, sort_script=SORT_SCRIPT,
@@ -451,7 +451,7 @@ def _student_row(row: dict, items: list[dict]) -> dict:
         "student": student,
         # Percent-encoded as one path segment: a hostile id cannot become a
         # javascript: URL, an absolute URL or a path outside its folder.
-        "href": quote(student, safe="") + "/report.html",
+        "href": quote(str(row.get("folder") or student), safe="") + "/report.html",
         "status": status,
         "kind": _kind(status),
         "score": score,
