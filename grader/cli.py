@@ -116,7 +116,7 @@ def _list() -> int:
 
 def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     from grader.config.assignment import load_assignment
-    from grader.errors import UsageError
+    from grader.errors import MAX_REGRADES, UsageError, should_regrade
     from grader.sandbox import announce_protections, shared_zygote
 
     assignment = load_assignment(args.assignment)
@@ -136,9 +136,20 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     overrides = None
     if not public_only and args.overrides is not None:
         overrides = _overrides_for(args.overrides, assignment, student)
-    graded = grade_submission(args.submission, assignment, seed=args.seed, student=student, public_only=public_only,
-                              support_dirs=tuple(str(Path(f).resolve()) for f in args.support),
-                              overrides=overrides)
+    regrades = 0
+    while True:
+        try:
+            graded = grade_submission(args.submission, assignment, seed=args.seed, student=student,
+                                      public_only=public_only, overrides=overrides,
+                                      support_dirs=tuple(str(Path(f).resolve()) for f in args.support))
+            break
+        except Exception as exc:
+            # A fault of ours (shared machinery that failed) is never a score: grade again, then say so.
+            if not should_regrade(exc, regrades):
+                raise
+            regrades += 1
+            print(f"grader: grading again ({regrades} of {MAX_REGRADES}) after a fault of the grader: "
+                  f"{printable(str(exc))}", file=sys.stderr)
     run = graded.run
     # The files first: whatever the terminal does with the summary, the results are kept.
     if not public_only and args.json:

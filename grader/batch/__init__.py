@@ -9,10 +9,11 @@ as soon as they arrive: ``OUTDIR/<student>/report.html`` then
 results.json on disk always comes with its report. gradebook.csv and
 index.html are rebuilt from those files at the end.
 
-Failures stay per student: an exception in a work unit, a pool process that
-died (its students are retried alone, so one crash cannot take classmates
-down with it) or a lost Dask worker becomes that student's "grader error"
-status and the batch goes on. Ctrl-C cancels what has not started, stops the
+Failures stay per student: an exception in a work unit (shared machinery
+that failed under it), a pool process that died (its students are retried
+alone, so one crash cannot take classmates down with it) or a lost Dask
+worker is graded again, at most twice, then becomes that student's "grader
+error" status, and the batch goes on. Ctrl-C cancels what has not started, stops the
 pool, keeps every result already written and says how to resume.
 """
 
@@ -50,6 +51,7 @@ class _Task:
     overrides: dict[str, dict]
     args: tuple
     kwargs: dict
+    regrades: int = 0  # times graded again after a fault of ours (grader.errors.should_regrade)
 
 
 def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.PathLike, *,

@@ -27,6 +27,11 @@ class StudentCode:
         self._exception_hint = exception_hint  # (function, type, message, shapes) -> hint or None
         self._not_loaded = not_loaded or {}    # name -> why its definition was not loaded
 
+    @property
+    def infrastructure_failure(self) -> str | None:
+        """Why the sandbox's shared machinery failed under this submission (None when it did not)."""
+        return getattr(self.sandbox, "infrastructure_failure", None)
+
     def resolve(self, name: str) -> str:
         """The name the submission actually uses for `name` (itself or an accepted alias)."""
         for candidate in [name, *self.aliases.get(name, [])]:
