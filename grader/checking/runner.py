@@ -97,6 +97,9 @@ class _GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        budget = self._student.budget
+        if budget is not None and budget.exhausted():
+            raise budget.not_started()  # status "budget": the check is zero, with the reason
         marker = item.get_closest_marker(REQUIRES_MARKER)
         if marker is not None:
             self._require(item, marker)

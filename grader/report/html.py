@@ -52,6 +52,7 @@ STATUS_LOOK = {
     "timeout": ("◔", "timed out"),  # a clock-like glyph that common fonts (DejaVu, system UI) all have
     "skipped": ("↷", "not graded"),
     "not_run": ("∅", "did not run"),
+    "budget": ("◷", "time budget used up"),  # the submission's budget for all checks ran out
 }
 NOT_PASSED = ("failed", "error", "timeout", "not_run")
 # The " [n_prev=3,n=4,m=5]" that pytest parametrization appends to a check's title.
