@@ -183,8 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except GraderError as exc:
+        from grader.text import printable
         kind = "error" if isinstance(exc, ConfigurationError) else "internal error"
-        print(f"grader: {kind}: {exc}", file=sys.stderr)
+        print(f"grader: {kind}: {printable(str(exc))}", file=sys.stderr)
         return exit_status(exc)
 
 
@@ -203,7 +204,7 @@ def _list() -> int:
 
 def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     from grader.config.assignment import load_assignment
-    from grader.errors import UsageError
+    from grader.errors import MAX_REGRADES, UsageError, should_regrade
     from grader.sandbox import announce_protections, shared_zygote
 
     assignment = load_assignment(args.assignment or assignment_from_name(args.submission))
@@ -213,6 +214,7 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     from grader.report.results_json import write_json_atomic
     from grader.report.terminal import render_summary
     from grader.source.submission import student_id
+    from grader.text import printable
     if not args.submission.exists():
         raise UsageError(f"{args.submission}: no such file or folder")
     for folder in args.support:
@@ -222,25 +224,37 @@ def _grade(args: argparse.Namespace, *, public_only: bool) -> int:
     overrides = None
     if not public_only and args.overrides is not None:
         overrides = _overrides_for(args.overrides, assignment, student)
-    graded = grade_submission(args.submission, assignment, seed=args.seed, student=student, public_only=public_only,
-                              support_dirs=tuple(str(Path(f).resolve()) for f in args.support),
-                              overrides=overrides)
+    regrades = 0
+    while True:
+        try:
+            graded = grade_submission(args.submission, assignment, seed=args.seed, student=student,
+                                      public_only=public_only, overrides=overrides,
+                                      support_dirs=tuple(str(Path(f).resolve()) for f in args.support))
+            break
+        except Exception as exc:
+            # A fault of ours (shared machinery that failed) is never a score: grade again, then say so.
+            if not should_regrade(exc, regrades):
+                raise
+            regrades += 1
+            print(f"grader: grading again ({regrades} of {MAX_REGRADES}) after a fault of the grader: "
+                  f"{printable(str(exc))}", file=sys.stderr)
     run = graded.run
+    # The files first: whatever the terminal does with the summary, the results are kept.
+    if not public_only and args.json:
+        write_json_atomic(args.json, graded.results)
+    if not public_only and args.html:
+        from grader.files import write_text_atomic
+        write_text_atomic(args.html, graded.report_html)
     if run.protections:
         announce_protections(run.protections)
     color = sys.stdout.isatty() and not args.no_color
     print(render_summary(run.result, color=color, public_only=public_only))
     notes = run.notes()
-    if notes:
-        print("\n".join(notes))
+    if notes:  # the worker's words (load problems, crashes): nothing in them may reach the terminal raw
+        print(printable("\n".join(notes)))
     if not public_only:
         print(f"seed {run.seed} (replay with --seed {run.seed}); graded in {run.execution_time:.1f} s, "
               f"of which your code ran {run.student_seconds:.1f} s")
-        if args.json:
-            write_json_atomic(args.json, graded.results)
-        if args.html:
-            from grader.files import write_text_atomic
-            write_text_atomic(args.html, graded.report_html)
     return 0
 
 
@@ -279,7 +293,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _print_summary(summary, resume_command: str) -> int:
     """Print a batch's summary; after Ctrl-C its last line (how to resume) goes to stderr. Returns the exit status."""
-    lines = summary.lines(resume_command=resume_command)
+    from grader.text import printable
+    lines = [printable(line) for line in summary.lines(resume_command=resume_command)]
     if not summary.interrupted:
         print("\n".join(lines))
         return 0

@@ -12,7 +12,8 @@ Three kinds, by whose problem it is:
   them again, and the instructor sees it.
 
 The command line, the batch and the course server all map errors with
-`row_state` and `exit_status` below, never one exception class at a time.
+`row_state`, `should_regrade` and `exit_status` below, never one exception
+class at a time.
 It imports only `grader.model`, the other leaf.
 """
 
@@ -54,6 +55,24 @@ def exit_status(exc: BaseException) -> int:
     if isinstance(exc, ConfigurationError):
         return EXIT_USAGE
     return EXIT_FAULT
+
+
+# How often a grading that hit a fault of ours is run again before the fault is
+# recorded (visibly, as "grader error", never as a score).
+MAX_REGRADES = 2
+
+
+def should_regrade(exc: BaseException, regrades_done: int) -> bool:
+    """Whether a grading that ended with `exc` is run again now (after `regrades_done` regrades).
+
+    Only faults of ours are: shared machinery that failed (a zygote gone, a
+    pool process that died) may well work the next time. A submission that
+    cannot be read is the student's; an unusable configuration fails every
+    time; Ctrl-C stops.
+    """
+    if isinstance(exc, (SubmissionError, ConfigurationError, KeyboardInterrupt)) or not isinstance(exc, Exception):
+        return False
+    return regrades_done < MAX_REGRADES
 
 
 def row_state(exc: BaseException) -> RowState:

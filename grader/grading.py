@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.checking.budget import Budget
 from grader.checking.runner import run_checks
 from grader.checking.student import StudentCode
 from grader.config.assignment import Assignment, load_assignment
@@ -119,7 +120,7 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
     with sandbox:
         student = StudentCode(sandbox, assignment.aliases, exception_hint=assignment.hooks.exception_hint,
                               not_loaded=_unloaded_definitions(statements, submission),
-                              origins=origins(statements))
+                              origins=origins(statements), budget=Budget(assignment.submission_seconds))
         outcomes, collection_errors = run_checks(assignment, student, seed=seed, public_only=public_only)
         student_seconds = sandbox.student_seconds
         run_kwargs.update(

@@ -26,6 +26,7 @@ class Status(str, enum.Enum):
     TIMEOUT = "timeout"
     SKIPPED = "skipped"
     NOT_RUN = "not_run"
+    BUDGET = "budget"
 
     @property
     def reason(self) -> str:
@@ -43,10 +44,11 @@ _STATUS_REASONS = {
     Status.TIMEOUT: "the student's code ran out of its time budget",
     Status.SKIPPED: "not graded because a prerequisite failed, or the check skipped itself",
     Status.NOT_RUN: "the check could not even be collected (fail closed: zero)",
+    Status.BUDGET: "the submission used up its time budget for all checks before or during this check",
 }
 
 # The plain words, for code that compares with strings read back from JSON.
-PASSED, FAILED, ERROR, TIMEOUT, SKIPPED, NOT_RUN = (s.value for s in Status)
+PASSED, FAILED, ERROR, TIMEOUT, SKIPPED, NOT_RUN, BUDGET = (s.value for s in Status)
 STATUSES = tuple(s.value for s in Status)
 
 

@@ -9,10 +9,11 @@ as soon as they arrive: ``OUTDIR/<student>/report.html`` then
 results.json on disk always comes with its report. gradebook.csv and
 index.html are rebuilt from those files at the end.
 
-Failures stay per student: an exception in a work unit, a pool process that
-died (its students are retried alone, so one crash cannot take classmates
-down with it) or a lost Dask worker becomes that student's "grader error"
-status and the batch goes on. Ctrl-C cancels what has not started, stops the
+Failures stay per student: an exception in a work unit (shared machinery
+that failed under it), a pool process that died (its students are retried
+alone, so one crash cannot take classmates down with it) or a lost Dask
+worker is graded again, at most twice, then becomes that student's "grader
+error" status, and the batch goes on. Ctrl-C cancels what has not started, stops the
 pool, keeps every result already written and says how to resume.
 """
 
@@ -31,16 +32,13 @@ from grader.batch.discover import DiscoveryError, Student, discovered
 from grader.batch.gradebook import BROKEN, GRADER_ERROR, NOT_GRADED, read_row, write_gradebook
 from grader.batch.index import write_index
 from grader.batch.pool import ClusterError, Engine, WorkUnit, batch_zygote, dask_engine, drive, local_engine
-from grader.batch.overrides import KEPT_NAME, NONE, kept_overrides
-from grader.batch.progress import GRADEBOOK_NAME, INDEX_NAME, BatchSummary, Progress
+from grader.batch.overrides import NONE, kept_overrides
+from grader.batch.progress import BatchSummary, Progress
 from grader.batch.similarity import class_pairs
-from grader.batch.record import RECORD_NAME, created_folders, earlier_outputs, read_record, student_seed, write_record
+from grader.batch.record import created_folders, earlier_outputs, read_record, student_seed, write_record
 from grader.batch.store import ResultWriter, cache_key, is_current, stored_record
 from grader.batch.workunit import grade_student
 from grader.errors import ConfigurationError
-
-# Output files of the batch itself: an entry with one of these ids would collide with them.
-RESERVED_IDS = frozenset({GRADEBOOK_NAME, INDEX_NAME, KEPT_NAME, RECORD_NAME})
 
 
 class BatchError(ConfigurationError):
@@ -57,6 +55,7 @@ class _Task:
     args: tuple
     kwargs: dict
     seed: int | None = None
+    regrades: int = 0  # times graded again after a fault of ours (grader.errors.should_regrade)
 
 
 def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.PathLike, *,
@@ -145,7 +144,7 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
         finally:
             bar.close()
         summary.replays = [(t.student.id, str(t.student.path), t.seed) for t in plan.tasks
-                           if t.student.id in writer.finished and not t.student.problem]
+                           if t.student.folder in writer.finished and not t.student.problem]
         with _sigint_deferred():
             _write_class_files(students, outdir, rubric, assignment, writer.finished, summary)
             if writer.protections is not None:
@@ -201,27 +200,24 @@ def _plan(students: list[Student], assignment_id: str, rubric: Any, outdir: Path
     plan = _Plan([], [], set())
     class_folder = students[0].path.parent.resolve() if students else None
     for student in students:
-        if (outdir / student.id).resolve() == class_folder:
+        if (outdir / student.folder).resolve() == class_folder:
             raise BatchError(f"the results of student {student.id!r} would be written into the class folder "
                              f"{class_folder} itself; choose an -o OUTDIR that is not the class folder's parent")
-        if student.id.casefold() in RESERVED_IDS:
-            raise BatchError(f"{student.path}: a student folder named {student.id!r} would collide with the "
-                             "batch's own output file of that name; rename the entry")
         student_overrides = overrides.get(student.id, {})
         key = cache_key(student, assignment_id, student_overrides)
         seed = student_seed(summary.seed, student.id)
         args = (str(student.path), assignment_id, seed, support, student_overrides)
         kwargs = {"student": student.id, **({"settings": dict(settings)} if settings else {})}
         task = _Task(student, key or {}, student_overrides, args, kwargs, seed)
-        stored = stored_record(outdir, student.id)
+        stored = stored_record(outdir, student.folder)
         if only is not None and student.id not in only:
             summary.kept += 1
-            plan.finished.add(student.id)  # its stored result (if any) stays as it is
+            plan.finished.add(student.folder)  # its stored result (if any) stays as it is
             continue
         if only is None and not force and is_current(stored, _code_key(key)):
             if stored.get("overrides") == key.get("overrides"):
                 summary.skipped += 1
-                plan.finished.add(student.id)
+                plan.finished.add(student.folder)
             else:
                 plan.rescore.append(task)
             continue
@@ -244,7 +240,7 @@ def _rescore(tasks: list[_Task], outdir: Path, assignment: Any, rubric: Any, wri
     regrade = []
     for task in tasks:
         try:
-            graded = rescore(outdir, task.student.id, assignment, rubric, task.overrides)
+            graded = rescore(outdir, task.student.folder, assignment, rubric, task.overrides)
         except RescoreError as exc:
             writer.on_failure(f"{task.student.id}: graded again: {exc}")
             regrade.append(task)
@@ -294,7 +290,8 @@ def _write_class_files(students: list[Student], outdir: Path, rubric: Any, assig
     with the identical and near-identical submissions (grader.batch.similarity)."""
     assignment_id = assignment.id
     pending = f"{NOT_GRADED}: the batch was interrupted before this student; run it again to resume"
-    rows = [read_row(outdir, s.id, status=None if s.id in finished else pending) for s in students]
+    rows = [read_row(outdir, s.id, folder=s.folder, status=None if s.folder in finished else pending)
+            for s in students]
     summary.pending = sum(1 for row in rows if row.kind == NOT_GRADED)
     summary.broken = sum(1 for row in rows if row.kind == BROKEN)
     summary.errors = sum(1 for row in rows if row.kind == GRADER_ERROR)

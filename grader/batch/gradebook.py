@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -24,7 +25,7 @@ from grader.batch.progress import GRADEBOOK_NAME
 from grader.files import write_text_atomic
 from grader.model import RowState
 from grader.outputs import RESULTS_NAME
-from grader.text import one_line
+from grader.text import one_line, printable
 
 GRADED, BROKEN, GRADER_ERROR, NOT_GRADED = (state.value for state in RowState)
 # Scores in the gradebook: hundredths of a point are what any rubric's points resolve (results.json keeps 4).
@@ -46,6 +47,10 @@ class GradebookRow:
     manual: list[str] = field(default_factory=list)   # items whose points the instructor set
     notes: list[str] = field(default_factory=list)    # what went wrong while loading or running (the index's reason)
     sha256: str = ""                                  # of the graded submission (identical hand-ins)
+    folder: str = ""  # the student's folder in OUTDIR (their id, unless the id cannot be a folder name)
+
+    def __post_init__(self) -> None:
+        self.folder = self.folder or self.student
 
     @property
     def kind(self) -> str:
@@ -58,16 +63,18 @@ class GradebookRow:
         return self.status.split(":", 1)[1].strip() if ":" in self.status else ""
 
 
-def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = None) -> GradebookRow:
-    """The row of `student` from OUTDIR/<student>/results.json.
+def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = None,
+             folder: str | None = None) -> GradebookRow:
+    """The row of `student` from OUTDIR/<folder>/results.json (`folder` defaults to the student id).
 
     `status` replaces the stored one (the batch passes "not graded: ..." for
     a student whose stored result is out of date); a missing or unreadable
     file gives a row without scores whose status says so.
     """
-    path = Path(outdir, student, RESULTS_NAME)
+    folder = folder or student
+    path = Path(outdir, folder, RESULTS_NAME)
     if status is not None and status.startswith(NOT_GRADED):
-        return GradebookRow(student, status)
+        return GradebookRow(student, status, folder=folder)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         tests = data["tests"]
@@ -77,12 +84,12 @@ def read_row(outdir: str | os.PathLike, student: str, *, status: str | None = No
         manual = [str(t["tags"][0]) for t in tests if t.get("tags") and "override" in t["tags"][1:]]
         row = GradebookRow(student, status or stored, float(data["score"]), float(data["max_score"]), items,
                            _slim_checks(extra.get("checks")), manual, load_notes(extra),
-                           str(extra.get("submission_sha256") or ""))
+                           str(extra.get("submission_sha256") or ""), folder=folder)
     except FileNotFoundError:
-        return GradebookRow(student, status or f"{NOT_GRADED}: no results yet; run the batch to grade")
+        return GradebookRow(student, status or f"{NOT_GRADED}: no results yet; run the batch to grade", folder=folder)
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         return GradebookRow(student, f"{NOT_GRADED}: {path} cannot be read ({type(exc).__name__}: {exc}); "
-                                     "grade again with --force")
+                                     "grade again with --force", folder=folder)
     if row.kind == GRADER_ERROR:
         # Not a grade: the score in the file is only the fail-closed placeholder.
         row.score = row.max_score = None
@@ -139,5 +146,17 @@ def _number(value: float | None) -> str:
 
 
 def _text_cell(text: str) -> str:
-    # A leading quote keeps a spreadsheet from running a file name such as "=cmd|..." as a formula.
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A text cell: printable on one line, quoted when a spreadsheet could read it as a formula.
+
+    A leading quote keeps a spreadsheet from running a file name such as
+    "=cmd|..." as a formula. Spreadsheets also trim leading spaces (NBSP
+    included) and read full-width and small forms ("\uff1d", "\ufe66") as the
+    ASCII sign, so a cell starting with any space or with a character whose
+    compatibility form is a formula sign is quoted too.
+    """
+    text = printable(text, multiline=False)
+    first = text[:1]
+    if first and (first.isspace() or unicodedata.category(first) in ("Zs", "Cf")
+                  or unicodedata.normalize("NFKC", first).startswith(_FORMULA_START)):
+        return "'" + text
+    return text

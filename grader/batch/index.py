@@ -24,9 +24,9 @@ def write_index(outdir: str | os.PathLike, rows: Iterable[GradebookRow], *, assi
     for row in rows:
         if row.kind == NOT_GRADED:
             continue
-        index_rows.append({"student": row.student, "status": row.kind, "score": row.score,
-                           "max_score": row.max_score, "items": row.items, "reason": row.reason or "; ".join(row.notes), "manual": row.manual,
-                           "sha256": row.sha256,
+        index_rows.append({"student": row.student, "folder": row.folder, "status": row.kind, "score": row.score,
+                           "max_score": row.max_score, "items": row.items, "reason": row.reason or "; ".join(row.notes),
+                           "manual": row.manual, "sha256": row.sha256,
                            "results": {"extra_data": {"checks": row.checks}}})
     path = Path(outdir, INDEX_NAME)
     pairs, total = similar

@@ -55,7 +55,7 @@ class Engine:
     queued: int = 0
 
 
-def drive(tasks: list[Task], work: WorkUnit, finish: Callable[[Task, Any], None],
+def drive(tasks: list[Task], work: WorkUnit, finish: Callable[[Task, Any], bool | None],
           make_executor: Callable[[], Executor], close: Callable[[Executor, bool], None], *, window: int) -> None:
     """Run every task's work unit, at most `window` at once; `finish(task, result or exception)` for each.
 
@@ -63,9 +63,15 @@ def drive(tasks: list[Task], work: WorkUnit, finish: Callable[[Task, Any], None]
     (a process died), the tasks it took down are few: the ones running and
     at most a queued one. Each of them is retried alone in a fresh pool: the
     one that breaks it again is the culprit and gets a grader error; the
-    others are graded normally.
+    others are graded normally. When `finish` returns True, the task is run
+    again (a regrade after a fault of ours).
     """
     queue: deque[Task] = deque(tasks)
+
+    def settle(task: Task, outcome: Any) -> None:
+        if finish(task, outcome):
+            queue.append(task)
+
     suspects: deque[Task] = deque()
     inflight: dict[Future, Task] = {}
     executor: Executor | None = None
@@ -86,15 +92,15 @@ def drive(tasks: list[Task], work: WorkUnit, finish: Callable[[Task, Any], None]
                     executor = None
                     continue
             done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-            broken = _settle(done, inflight, finish)
+            broken = _settle(done, inflight, settle)
             if broken:
                 # Every other task in the pool fails with it: collect them all, then replace the pool.
-                broken += _settle(wait(list(inflight)).done, inflight, finish)
+                broken += _settle(wait(list(inflight)).done, inflight, settle)
                 close(executor, True)
                 executor = None
                 if alone:
                     for task in broken:
-                        finish(task, PoolProcessDied("the grading process died while grading this submission, also "
+                        settle(task, PoolProcessDied("the grading process died while grading this submission, also "
                                                 "when it was graded alone (a crash of the grader itself, or "
                                                 "the machine ran out of memory)"))
                 else:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.model import RowState
+from grader.text import printable
 
 GRADEBOOK_NAME, INDEX_NAME = "gradebook.csv", "index.html"
 
@@ -103,8 +104,8 @@ class Progress:
         self.bar.update(1)
 
     def note(self, text: str) -> None:
-        """A line above the bar."""
-        self.bar.write(text, file=sys.stderr)
+        """A line above the bar (made printable: it can quote a student's id or exception message)."""
+        self.bar.write(printable(text), file=sys.stderr)
 
     def close(self) -> None:
         """Leave the bar's last state on screen."""

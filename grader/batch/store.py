@@ -3,7 +3,9 @@
 Resume: results.json records, under ``extra_data["batch"]``, the submission's
 content hash, the assignment, the grader version and a digest of the
 student's manual overrides. A rerun skips a student whose record matches all
-four; a student whose grading failed ("grader error: ...") is retried.
+four; a student whose grading failed ("grader error: ...") is retried. A
+fault of ours is also regraded within the run (`ResultWriter.finish`), so no
+score is ever recorded from a grading that shared machinery failed under.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Callable
 
 from grader import __version__
 from grader.batch.discover import Student
+from grader.errors import MAX_REGRADES, should_regrade
 from grader.model import Override, RowState
 from grader.outputs import RESULTS_NAME, Graded, placeholder
 from grader.text import one_line
@@ -71,11 +74,31 @@ class ResultWriter:
         self.finished: set[str] = set()
         self.protections: list[str] | None = None
 
-    def finish(self, task: Any, outcome: Any) -> None:
-        """Store a work unit's result, or its failure as a grader error."""
+    def finish(self, task: Any, outcome: Any) -> bool:
+        """Store a work unit's result, or its failure as a grader error; True when the task is to run again.
+
+        A fault of ours (shared machinery that failed, a grading process that
+        died) is regraded up to `grader.errors.MAX_REGRADES` times before it
+        is recorded, visibly, as a grader error: never as a score. A result
+        that cannot be stored as it is (anything in it the writer cannot
+        handle) is that student's grader error; only a failure to store even
+        that (a full disk) stops the batch.
+        """
         if isinstance(outcome, BaseException):
+            if should_regrade(outcome, task.regrades):
+                task.regrades += 1
+                self.on_failure(f"{task.student.id}: graded again ({task.regrades} of {MAX_REGRADES}) after a "
+                                f"fault of the grader: {_reason(outcome)}")
+                return True
             self._store_failure(task, _reason(outcome), _traceback(outcome))
-            return
+            return False
+        try:
+            self._store_result(task, outcome)
+        except Exception as exc:  # noqa: BLE001 (one student's result must not stop the class)
+            self._store_failure(task, f"its result could not be stored: {_reason(exc)}", _traceback(exc))
+        return False
+
+    def _store_result(self, task: Any, outcome: Any) -> None:
         if not (isinstance(outcome, dict) and isinstance(outcome.get("results"), dict)
                 and isinstance(outcome.get("report_html"), str) and isinstance(outcome.get("status"), str)):
             self._store_failure(task, f"the work unit returned {type(outcome).__name__}, not a result", "")
@@ -87,7 +110,7 @@ class ResultWriter:
             key["content_hash"] = graded_hash  # what was graded, should the file have changed meanwhile
         self._store(task.student, Graded(data, outcome["report_html"], status), key,
                     seconds=outcome.get("seconds"), worker=outcome.get("worker_pid"),
-                    worker_peak_rss_kb=outcome.get("worker_peak_rss_kb"))
+                    worker_peak_rss_kb=outcome.get("worker_peak_rss_kb"), regrades=task.regrades or None)
         if self.protections is None:
             self.protections = list(data.get("extra_data", {}).get("sandbox_protections") or []) or None
 
@@ -101,27 +124,41 @@ class ResultWriter:
         self.on_failure(f"{task.student.id}: {RowState.GRADER_ERROR}: {reason}")
         message = ("The grader failed while grading this submission; this is not a problem of your code. "
                    "Your instructor will grade it again.")
-        self._store_placeholder(task, RowState.GRADER_ERROR, reason, message, trace)
+        self._store_placeholder(task, RowState.GRADER_ERROR, reason, message, trace, regrades=task.regrades or None)
 
-    def _store_placeholder(self, task: Any, state: RowState, reason: str, message: str, trace: str) -> None:
+    def _store_placeholder(self, task: Any, state: RowState, reason: str, message: str, trace: str,
+                           **more: Any) -> None:
         student = task.student
         overrides = {item: Override.from_dict(o) for item, o in task.overrides.items()}
         seed = getattr(task, "seed", None)
         graded = placeholder(self.assignment, state, reason, message=message, seed=self.seed if seed is None else seed,
-                             submission_file=student.path.name, student=student.id, overrides=overrides)
-        self._store(student, graded, task.key, traceback=trace)
+                             submission_file=student.entry, student=student.id, overrides=overrides)
+        self._store(student, graded, task.key, traceback=trace, **more)
 
     def _store(self, student: Student, graded: Graded, key: dict, *, counted: bool = True, **more: Any) -> None:
-        record = {"student": student.id, "entry": student.path.name, "status": graded.status, **key,
-                  "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        status = with_folder_note(graded.status, student)
+        record = {"student": student.id, "entry": student.entry, "folder": student.folder, "status": status,
+                  **key, "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         record.update({name: value for name, value in more.items() if value not in (None, "")})
         graded.results.setdefault("extra_data", {})[BATCH_KEY] = record
-        folder = self.outdir / student.id
+        folder = self.outdir / student.folder
         folder.mkdir(exist_ok=True)
         graded.write(folder)
-        self.finished.add(student.id)
+        self.finished.add(student.folder)
         if counted:  # a re-scored result (changed manual points) is not a grading
-            self.on_stored(graded.status)
+            self.on_stored(status)
+
+
+def with_folder_note(status: str, student: Student) -> str:
+    """The row's status, saying where the results are when the student's name could not be their folder."""
+    if not student.renamed:
+        return status
+    # First, so that a long reason cut short in the gradebook never hides where the results are.
+    note = f"results in the folder {student.folder} ({student.renamed})"
+    if note in status:  # a stored result re-scored with new manual points already says it
+        return status
+    reason = status.split(":", 1)[1].strip() if ":" in status else ""
+    return RowState.of(status).with_reason(f"{note}; {reason}" if reason else note)
 
 
 def _reason(exc: BaseException) -> str:

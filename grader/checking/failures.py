@@ -6,7 +6,7 @@ class's `status`; rendering happens elsewhere.
 
 from __future__ import annotations
 
-from grader.model import ERROR, FAILED, SKIPPED, TIMEOUT
+from grader.model import BUDGET, ERROR, FAILED, SKIPPED, TIMEOUT
 
 
 class CheckFailure(AssertionError):
@@ -31,6 +31,12 @@ class StudentCodeTimeout(CheckFailure):
     """The student's code ran out of time."""
 
     status = TIMEOUT
+
+
+class BudgetExhausted(CheckFailure):
+    """The submission's time budget for all checks ran out during or before this check (grader.checking.budget)."""
+
+    status = BUDGET
 
 
 class NotGraded(CheckFailure):

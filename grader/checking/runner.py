@@ -42,11 +42,13 @@ from grader.checking.student import StudentCode
 from grader.config.assignment import Assignment
 from grader.config.hooks import load_reference
 from grader.config.rubric import selector_matches
-from grader.errors import ConfigurationError
+from grader.errors import ConfigurationError, GraderFault
 from grader.model import ERROR, FAILED, PASSED, SKIPPED, CheckOutcome
-from grader.sandbox import SandboxError
+from grader.sandbox import InfrastructureError, SandboxError
 
 REQUIRES_MARKER = "requires"
+# Exceptions in a check that are failures of the grader's machinery, never of the student's code.
+MACHINERY_FAILURES = (InfrastructureError, OSError, EOFError)
 _MESSAGE_LIMIT = 600
 # Check folders this process has run: pytest imports check files by base name,
 # so another assignment's modules must be forgotten before these run.
@@ -64,6 +66,7 @@ class _GradingPlugin:
         self.outcomes: dict[str, CheckOutcome] = {}
         self.collection_errors: list[str] = []
         self.configuration_errors: list[ConfigurationError] = []
+        self.machinery_failure: str | None = None
         self._started: dict[str, float] = {}
 
     @pytest.fixture(scope="session")
@@ -111,6 +114,9 @@ class _GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        budget = self._student.budget
+        if budget is not None and budget.exhausted():
+            raise budget.not_started()  # status "budget": the check is zero, with the reason
         marker = item.get_closest_marker(REQUIRES_MARKER)
         if marker is not None:
             self._require(item, marker)
@@ -159,6 +165,12 @@ class _GradingPlugin:
         exc = call.excinfo.value if call.excinfo is not None else None
         if isinstance(exc, ConfigurationError):  # the assignment's configuration, not the student's code
             self.configuration_errors.append(exc)
+        if self._machinery_failed(exc):
+            # Nothing this check said is about the student: stop, and let no outcome become a score.
+            item.session.shouldstop = "the grader's shared machinery failed"
+            self.outcomes[nodeid] = CheckOutcome(nodeid, title, ERROR, public=public, duration=duration,
+                                                 message=f"Not graded: {self.machinery_failure}")
+            return
         if report.skipped:
             reason = str(exc.msg) if exc is not None and hasattr(exc, "msg") else "skipped"
             self.outcomes[nodeid] = CheckOutcome(nodeid, title, SKIPPED, message=reason, public=public,
@@ -181,6 +193,17 @@ class _GradingPlugin:
             self.outcomes[nodeid] = CheckOutcome(
                 nodeid, title, ERROR, public=public, details=details, duration=duration,
                 message=f"The check could not use what your code returned ({name}: {_short(str(exc))}).")
+
+    def _machinery_failed(self, exc: BaseException | None) -> bool:
+        """Whether shared machinery (the sandbox's zygote, its connection) failed under this check; remembers why."""
+        if self.machinery_failure is None:
+            if self._student.infrastructure_failure is not None:
+                self.machinery_failure = self._student.infrastructure_failure
+            elif isinstance(exc, MACHINERY_FAILURES):
+                # Student code never raises into this process: an OSError here is ours (a reset
+                # connection to the zygote, a broken pipe), as is the sandbox's InfrastructureError.
+                self.machinery_failure = f"{type(exc).__name__}: {_short(str(exc))}"
+        return self.machinery_failure is not None
 
     def _relative(self, nodeid: str) -> str:
         return nodeid[len(self._prefix):] if nodeid.startswith(self._prefix) else nodeid
@@ -210,7 +233,9 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
     """Run the assignment's checks against `student`; returns (outcomes, collection errors).
 
     Raises ConfigurationError when a check found the assignment's
-    configuration unusable: no student should be scored by it.
+    configuration unusable: no student should be scored by it; raises
+    GraderFault when the sandbox's shared machinery failed during the run
+    (the outcomes would not be about the student's code).
     """
     plugin = _GradingPlugin(assignment, student, seed)
     _forget_other_assignments_checks(assignment)
@@ -242,6 +267,10 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
     if plugin.configuration_errors:
         raise plugin.configuration_errors[0]
+    failure = plugin.machinery_failure or student.infrastructure_failure
+    if failure is not None:
+        raise GraderFault(f"the grader's shared machinery failed while grading this submission ({failure}); "
+                          "no score is recorded: it is graded again")
     errors = list(plugin.collection_errors)
     if code not in (0, 1, 5) and not errors:
         errors.append(f"the checks could not run (pytest exit code {int(code)}): {_short(sink.getvalue())}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import time
+from typing import Any, Iterator
 
 import numpy as np
 
+from grader.checking.budget import Budget, BudgetedConfig
 from grader.checking.compare import safe_hint
-from grader.checking.failures import CheckFailure, StudentCodeError, StudentCodeTimeout
+from grader.checking.failures import BudgetExhausted, CheckFailure, StudentCodeError, StudentCodeTimeout
 from grader.sandbox import (
     CallResult,
     CallTimeout,
@@ -31,7 +34,7 @@ class StudentCode:
 
     def __init__(self, sandbox: Sandbox, aliases: dict[str, list[str]] | None = None,
                  exception_hint: Any = None, not_loaded: dict[str, str] | None = None,
-                 origins: Origins | None = None) -> None:
+                 origins: Origins | None = None, budget: Budget | None = None) -> None:
         self.sandbox = sandbox
         self.aliases = aliases or {}
         self._exception_hint = exception_hint  # (function, type, message, shapes) -> hint or None
@@ -39,6 +42,15 @@ class StudentCode:
         # The submission's own top-level names (grader.source.ownership): a function the checks call earns
         # credit only if the student wrote it. None: every name the worker holds counts (no source known).
         self._origins = origins
+        # The wall-clock budget of all checks; the sandbox's own time limits shrink with it.
+        self.budget = budget
+        if budget is not None:
+            sandbox.config = BudgetedConfig(sandbox.config, budget)
+
+    @property
+    def infrastructure_failure(self) -> str | None:
+        """Why the sandbox's shared machinery failed under this submission (None when it did not)."""
+        return getattr(self.sandbox, "infrastructure_failure", None)
 
     def resolve(self, name: str) -> str:
         """The name the submission actually uses for `name` (itself or an accepted alias).
@@ -72,20 +84,24 @@ class StudentCode:
     def has(self, name: str) -> bool:
         """Whether the submission defines `name` or one of its aliases."""
         try:
-            self.resolve(name)
+            with self._budgeted(name):
+                self.resolve(name)
             return True
+        except BudgetExhausted:
+            raise
         except CheckFailure:
             return False
 
     def run(self, name: str, *args: Any, timeout: float | None = None, patch: dict | None = None,
             measure: bool = False, figure: bool = False, **kwargs: Any) -> CallResult:
         """Call the student's `name` and return the full `CallResult`."""
-        actual = self.resolve(name)
-        try:
-            return self.sandbox.call(actual, args, kwargs, timeout=timeout, patch=patch, measure=measure,
-                                     figure=figure)
-        except SandboxError as exc:
-            raise self._failure(actual, exc, args) from None
+        with self._budgeted(name):
+            actual = self.resolve(name)
+            try:
+                return self.sandbox.call(actual, args, kwargs, timeout=self._clamped(timeout), patch=patch,
+                                         measure=measure, figure=figure)
+            except SandboxError as exc:
+                raise self._failure(actual, exc, args) from None
 
     def run_allowing_raise(self, name: str, *args: Any, timeout: float | None = None,
                            **kwargs: Any) -> CallResult | StudentException:
@@ -94,21 +110,23 @@ class StudentCode:
         For checks whose expected behaviour is to raise (e.g. check_shapes);
         timeouts and crashes still fail with the usual messages.
         """
-        actual = self.resolve(name)
-        try:
-            return self.sandbox.call(actual, args, kwargs, timeout=timeout)
-        except StudentException as exc:
-            return exc
-        except SandboxError as exc:
-            raise self._failure(actual, exc, args) from None
+        with self._budgeted(name):
+            actual = self.resolve(name)
+            try:
+                return self.sandbox.call(actual, args, kwargs, timeout=self._clamped(timeout))
+            except StudentException as exc:
+                return exc
+            except SandboxError as exc:
+                raise self._failure(actual, exc, args) from None
 
     def drive(self, source: str, *args: Any, timeout: float | None = None, measure: bool = False,
               what: str = "the check's driver") -> CallResult:
         """Run trusted driver source (defining ``drive(module, *args)``) against the submission."""
-        try:
-            return self.sandbox.drive(source, args, timeout=timeout, measure=measure)
-        except SandboxError as exc:
-            raise self._failure(what, exc, args) from None
+        with self._budgeted(what):
+            try:
+                return self.sandbox.drive(source, args, timeout=self._clamped(timeout), measure=measure)
+            except SandboxError as exc:
+                raise self._failure(what, exc, args) from None
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's `name` and return its value."""
@@ -121,11 +139,39 @@ class StudentCode:
 
     def put(self, value: Any) -> Any:
         """Store `value` in the worker; returns a handle whose later state `get` reads."""
-        return self.sandbox.put(value)
+        with self._budgeted("a transfer", count=False):
+            return self.sandbox.put(value)
 
     def get(self, ref: Any) -> Any:
-        """Read back a handle's current value."""
-        return self.sandbox.get(ref)
+        """Read back a handle's current value (the worker's word: see `grader.checking.unchanged`)."""
+        with self._budgeted("a transfer", count=False):
+            return self.sandbox.get(ref)
+
+    def _clamped(self, timeout: float | None) -> float | None:
+        """A call's own timeout cut to what is left of the budget (None: the sandbox's, already cut)."""
+        return timeout if timeout is None or self.budget is None else self.budget.clamp(timeout)
+
+    @contextlib.contextmanager
+    def _budgeted(self, what: str, *, count: bool = True) -> Iterator[None]:
+        """Run one use of the sandbox under the budget: none starts after it, one it stopped says so."""
+        if self.budget is None:
+            yield
+            return
+        if self.budget.exhausted():
+            raise self.budget.not_started()
+        started = time.monotonic()
+        try:
+            yield
+        except (CallTimeout, StudentCodeTimeout):
+            if count:
+                self.budget.record(what, time.monotonic() - started)
+                count = False
+            if self.budget.exhausted():
+                raise self.budget.stopped(what) from None
+            raise
+        finally:
+            if count:
+                self.budget.record(what, time.monotonic() - started)
 
     def _failure(self, name: str, exc: SandboxError, args: tuple) -> CheckFailure:
         if isinstance(exc, CallTimeout):

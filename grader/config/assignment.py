@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.util
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -66,6 +67,9 @@ class Assignment:
     required_names: tuple[str, ...] = ()
     # Sandbox limits by the field names of grader.sandbox.Limits (bytes, seconds); absent ones keep its defaults.
     limits: dict[str, float] = field(default_factory=dict)
+    # Wall-clock seconds for all checks of one submission ([limits] submission_seconds); past it the
+    # remaining checks fail with status "budget" (grader.checking.budget).
+    submission_seconds: float = 300.0
     settings: dict[str, Any] = field(default_factory=dict)
     starter: dict[str, Any] = field(default_factory=dict)
     hooks: Hooks = field(default_factory=Hooks)
@@ -163,6 +167,7 @@ def read_assignment(folder: Path, assignment_id: str | None = None) -> Assignmen
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise AssignmentError(f"{path}: aliases.{key} must be a list of names")
     reference, reference_file = _reference(path, folder, data.get("reference"), assignment_id)
+    limits = _typed(path, "limits", data.get("limits", {}), dict)
     assignment = Assignment(
         id=assignment_id,
         title=_typed(path, "title", data.get("title", assignment_id), str),
@@ -177,7 +182,8 @@ def read_assignment(folder: Path, assignment_id: str | None = None) -> Assignmen
         aliases=aliases,
         required_functions=tuple(_str_list(path, "required_functions", data.get("required_functions", []))),
         required_names=tuple(_str_list(path, "required_names", data.get("required_names", []))),
-        limits=_limits(path, _typed(path, "limits", data.get("limits", {}), dict)),
+        limits=_limits(path, limits),
+        submission_seconds=_submission_seconds(path, limits),
         settings=_typed(path, "settings", data.get("settings", {}), dict),
         starter=_starter(path, _typed(path, "starter", data.get("starter", {}), dict)),
         hooks=_hooks(path, folder, _typed(path, "hooks", data.get("hooks", {}), dict)),
@@ -339,15 +345,33 @@ _LIMIT_FIELDS = {
 }
 
 
+# The [limits] key that is not the sandbox's: the wall-clock budget of all checks of one submission.
+_BUDGET_KEY = "submission_seconds"
+
+
 def _limits(path: Path, data: dict) -> dict[str, float]:
     """[limits] in the sandbox's own units, by its field names; keys not given keep the sandbox's defaults."""
-    _no_unknown(path, "limits", data, set(_LIMIT_FIELDS))
+    _no_unknown(path, "limits", data, set(_LIMIT_FIELDS) | {_BUDGET_KEY})
     limits: dict[str, float] = {}
     for key, value in data.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
             raise AssignmentError(f"{path}: limits.{key} must be a positive number, found {value!r}")
+        if key == _BUDGET_KEY:
+            continue
         if key == "disk_files" and value != int(value):
             raise AssignmentError(f"{path}: limits.disk_files must be a whole number of files, found {value!r}")
         name, factor, kind = _LIMIT_FIELDS[key]
         limits[name] = kind(value * factor)
     return limits
+
+
+def _submission_seconds(path: Path, data: dict) -> float:
+    """[limits] submission_seconds (already checked positive by `_limits`), at least as long as one call may be."""
+    default = Assignment.__dataclass_fields__["submission_seconds"].default
+    budget = float(data.get(_BUDGET_KEY, default))
+    for key in ("call_timeout", "load_timeout"):
+        single = float(data.get(key, 0.0))
+        if budget < single:
+            raise AssignmentError(f"{path}: limits.{_BUDGET_KEY} ({budget:g} s, for all checks of a submission) "
+                                  f"must be at least limits.{key} ({single:g} s): one call alone may take that long")
+    return budget

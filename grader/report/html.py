@@ -52,6 +52,7 @@ STATUS_LOOK = {
     "timeout": ("◔", "timed out"),  # a clock-like glyph that common fonts (DejaVu, system UI) all have
     "skipped": ("↷", "not graded"),
     "not_run": ("∅", "did not run"),
+    "budget": ("◷", "time budget used up"),  # the submission's budget for all checks ran out
 }
 NOT_PASSED = ("failed", "error", "timeout", "not_run")
 # The " [n_prev=3,n=4,m=5]" that pytest parametrization appends to a check's title.
@@ -129,10 +130,11 @@ def render_class_index(rows: list[dict], *, assignment: str, rubric_items: list[
     """The class summary (index.html): histogram, per-item statistics, frequent failures, student table.
 
     Each row: ``{"student", "status", "score", "max_score", "items": {item_id: score},
-    "results": results.json dict or None, "reason": str}``; `rubric_items`:
+    "results": results.json dict or None, "reason": str, "folder": str}``; `rubric_items`:
     ``[{"id", "title", "max_score"}]`` in rubric order. Students link to
-    ``<student>/report.html``. `similarity`: ``{"pairs": [{"first", "second",
-    "similarity", "identical"}], "total", "groups", "near"}`` (grader.batch.similarity).
+    ``<folder>/report.html`` (the folder defaults to the student id). `similarity`:
+    ``{"pairs": [{"first", "second", "similarity", "identical"}], "total", "groups", "near"}``
+    (grader.batch.similarity).
     """
     view = _index_view(rows, assignment, rubric_items)
     view["similarity"] = _similarity_view(similarity)
@@ -472,7 +474,7 @@ def _student_row(row: dict, items: list[dict]) -> dict:
         "student": student,
         # Percent-encoded as one path segment: a hostile id cannot become a
         # javascript: URL, an absolute URL or a path outside its folder.
-        "href": quote(student, safe="") + "/report.html",
+        "href": quote(str(row.get("folder") or student), safe="") + "/report.html",
         "status": status,
         "kind": _kind(status),
         "kind_label": {"grader-error": "grader error"}.get(_kind(status), _kind(status)),

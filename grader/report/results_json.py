@@ -23,6 +23,7 @@ from grader import __version__
 from grader.files import write_text_atomic
 from grader.model import CheckOutcome, GradeResult, ItemResult
 from grader.report import format_points, status_label
+from grader.text import valid_text
 
 # extra_data keys this module owns; a run's `extra` may not replace them.
 RESERVED_EXTRA = ("checks", "rubric_items", "metadata")
@@ -137,12 +138,18 @@ def _outcome_lines(outcome: CheckOutcome, passed: bool) -> list[str]:
 
 
 def _jsonable(value: Any) -> Any:
-    """`value` with tuples as lists, NumPy scalars and arrays as Python values, non-finite floats as strings."""
+    """`value` with tuples as lists, NumPy scalars and arrays as Python values, non-finite floats as strings.
+
+    Strings (keys too) lose their lone surrogates (U+FFFD instead): a student's
+    exception message can hold one, and UTF-8 cannot encode it.
+    """
     if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {valid_text(str(key)): _jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(item) for item in value]
-    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
     if isinstance(value, float):
         # JSON has no NaN or infinity, and Gradescope rejects files that use them.
@@ -150,4 +157,4 @@ def _jsonable(value: Any) -> Any:
     tolist = getattr(value, "tolist", None)
     if callable(tolist):  # NumPy arrays and scalars, without importing NumPy here
         return _jsonable(tolist())
-    return str(value)
+    return valid_text(str(value))

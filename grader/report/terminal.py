@@ -4,7 +4,9 @@ Two audiences: `grader grade` (everything, with points, overrides and notes)
 and the student's self-check `grader check` (``public_only``: public checks
 only, counted rather than scored, since hidden checks decide the grade). Only
 a check's title, message and hint are ever printed, never its details, so the
-self-check reveals no expected value the messages do not already state.
+self-check reveals no expected value the messages do not already state. All
+text passes `grader.text.printable` before the summary adds its own colours:
+a student's message cannot clear the screen or write a score of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Callable
 
 from grader.model import PASSED, CheckOutcome, GradeResult, ItemResult
 from grader.report import format_points, status_label
+from grader.text import printable
 
 WIDTH = 88
 BAR_WIDTH = 10
@@ -71,6 +74,7 @@ def _table(result: GradeResult, paint: Callable[[str, str], str], public_only: b
     title_width = max(10, min(_TITLE_MAX, room, max(len(row[1]) for row in rows)))
     lines = []
     for item_id, title, text, fraction in rows:
+        item_id, title = printable(item_id, multiline=False), printable(title, multiline=False)
         if len(title) > title_width:
             title = title[:title_width - 3] + "..."
         line = f"  {item_id:<{id_width}}  {title:<{title_width}}  {text:>{text_width}}"
@@ -129,9 +133,9 @@ def _fed_by_checks(item: ItemResult) -> bool:
 
 
 def _wrap(text: str, indent: str) -> list[str]:
-    """`text` wrapped to WIDTH, every line indented; its own line breaks and indentation are kept."""
+    """`text` made printable and wrapped to WIDTH, every line indented; its own line breaks and indentation are kept."""
     lines = []
-    for raw in text.splitlines() or [""]:
+    for raw in printable(text).splitlines() or [""]:
         stripped = raw.lstrip()
         lead = indent + raw[:len(raw) - len(stripped)]
         if not stripped:

@@ -35,7 +35,6 @@ from grader.checking import (
 )
 from reference.networks import draw_network
 from reference.backprop_lab import sigmoid
-from reference.networks import random_params
 
 KEYS = ("dW1", "db1", "dW2", "db2")
 

@@ -1,0 +1,108 @@
+"""A submission's checks share one wall-clock budget (issue 11): past it the rest fail with status "budget".
+
+Every call is bounded on its own, but a function that sleeps 9.5 s per call
+(under the 10 s call limit) or six class bodies that each sleep 10 s at load
+once made one student take minutes. `[limits] submission_seconds` bounds the
+sum; here the budget is cut to seconds so that the tests stay short.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.checking.budget import MIN_TIMEOUT, Budget, BudgetedConfig
+from grader.config.assignment import AssignmentError, _limits, _submission_seconds, load_assignment
+from grader.grading import grade
+from grader.model import BUDGET, PASSED, Status
+from grader.outputs import render_report
+from grader.report.results_json import to_results_json
+from grader.report.terminal import render_summary
+from grader.sandbox import Limits, SandboxConfig
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "attacks"))
+from make_attacks import write_attacks  # noqa: E402
+
+SHORT_BUDGET = 12.0  # seconds: one 9.5 s call fits, the second does not
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_budget_clamps_timeouts_and_the_sandbox_limits_it_hands_out():
+    clock = _Clock()
+    budget = Budget(30, clock=clock)
+    config = BudgetedConfig(SandboxConfig(assignment="x", limits=Limits(call_timeout=10, load_timeout=10)), budget)
+    assert budget.clamp(60) == 30 and config.limits.call_timeout == 10 and config.assignment == "x"
+    clock.now += 25
+    assert budget.clamp(60) == pytest.approx(5) and config.limits.load_timeout == pytest.approx(5)
+    clock.now += 10
+    assert budget.exhausted() and budget.clamp(60) == MIN_TIMEOUT and config.limits.call_timeout == MIN_TIMEOUT
+    budget.record("linear_forward", 9.5)
+    budget.record("linear_forward", 9.5)
+    failure = budget.not_started()
+    assert failure.status == BUDGET == Status.BUDGET.value
+    assert "30 s" in failure.message and "`linear_forward`: 2 calls, 19.0 s" in failure.hint
+
+
+def test_the_budget_is_a_limit_of_assignment_toml_validated_at_load(tmp_path):
+    assert load_assignment("backprop-lab").submission_seconds == 300
+    path = tmp_path / "assignment.toml"
+    assert _submission_seconds(path, {}) == 300
+    assert "submission_seconds" not in _limits(path, {"submission_seconds": 120, "call_timeout": 5})
+    assert _submission_seconds(path, {"submission_seconds": 120, "call_timeout": 5}) == 120
+    for bad, message in (({"submission_seconds": 0}, "must be a positive number"),
+                         ({"submission_seconds": "long"}, "must be a positive number"),
+                         ({"submission_seconds": float("inf")}, "must be a positive number")):
+        with pytest.raises(AssignmentError, match=message):
+            _limits(path, bad)
+    with pytest.raises(AssignmentError, match="must be at least limits.call_timeout"):
+        _submission_seconds(path, {"submission_seconds": 5, "call_timeout": 10})
+
+
+@pytest.fixture(scope="module")
+def attacks(tmp_path_factory):
+    return write_attacks(tmp_path_factory.mktemp("attacks"), ["sleeps_per_call", "slow_class_bodies"])
+
+
+@pytest.fixture(scope="module")
+def short_budget():
+    return dataclasses.replace(load_assignment("backprop-lab"), submission_seconds=SHORT_BUDGET)
+
+
+def _statuses(run) -> dict[str, str]:
+    return {o.check_id: o.status for o in run.result.outcomes}
+
+
+def test_a_function_that_sleeps_under_the_call_limit_stops_at_the_budget(attacks, short_budget):
+    run = grade(attacks["sleeps_per_call"], short_budget, seed=2, settings={"train_timeout": 10.0})
+    statuses = _statuses(run)
+    budget = [o for o in run.result.outcomes if o.status == BUDGET]
+    assert len(budget) >= len(statuses) - 3, statuses  # at most the checks before the budget ran out differ
+    stopped = [o for o in budget if o.message.startswith("`linear_forward` was stopped")]
+    assert len(stopped) == 1 and "`linear_forward`" in stopped[0].hint
+    assert all(o.message.startswith("Not run: this submission used up its time budget") for o in budget
+               if o is not stopped[0])
+    # Zero points for every check cut by the budget; the reports show the status by name.
+    for item in run.result.items:
+        assert all(o.earned() == 0 for o in item.outcomes if o.status == BUDGET)
+    results = to_results_json(run.result, execution_time=run.execution_time, extra=run.extra_data())
+    assert any("[budget]" in test["output"] for test in results["tests"])
+    assert "time budget used up" in render_report(results, run.assignment)
+    assert "(budget)" in render_summary(run.result, color=False)
+
+
+def test_class_bodies_that_sleep_at_load_cost_the_budget_not_minutes(attacks, short_budget):
+    run = grade(attacks["slow_class_bodies"], short_budget, seed=2)
+    statuses = set(_statuses(run).values())
+    assert PASSED not in statuses and statuses <= {BUDGET, "skipped"}, _statuses(run)
+    first = min((o for o in run.result.outcomes if o.status == BUDGET), key=lambda o: o.duration, default=None)
+    assert first is not None
