@@ -114,7 +114,7 @@ class _GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        budget = self._student.budget
+        budget = getattr(self._student, "budget", None)  # no student: checks that need no code
         if budget is not None and budget.exhausted():
             raise budget.not_started()  # status "budget": the check is zero, with the reason
         marker = item.get_closest_marker(REQUIRES_MARKER)
@@ -197,8 +197,9 @@ class _GradingPlugin:
     def _machinery_failed(self, exc: BaseException | None) -> bool:
         """Whether shared machinery (the sandbox's zygote, its connection) failed under this check; remembers why."""
         if self.machinery_failure is None:
-            if self._student.infrastructure_failure is not None:
-                self.machinery_failure = self._student.infrastructure_failure
+            failure = _infrastructure_failure(self._student)
+            if failure is not None:
+                self.machinery_failure = failure
             elif isinstance(exc, MACHINERY_FAILURES):
                 # Student code never raises into this process: an OSError here is ours (a reset
                 # connection to the zygote, a broken pipe), as is the sandbox's InfrastructureError.
@@ -267,7 +268,7 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
     if plugin.configuration_errors:
         raise plugin.configuration_errors[0]
-    failure = plugin.machinery_failure or student.infrastructure_failure
+    failure = plugin.machinery_failure or _infrastructure_failure(student)
     if failure is not None:
         raise GraderFault(f"the grader's shared machinery failed while grading this submission ({failure}); "
                           "no score is recorded: it is graded again")
@@ -279,6 +280,11 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
         outcome.check_id = plugin._relative(outcome.check_id)
         outcomes.append(outcome)
     return outcomes, errors
+
+
+def _infrastructure_failure(student: Any) -> str | None:
+    # Checks that need no student code (an assignment's own self-tests) run with no student at all.
+    return None if student is None else student.infrastructure_failure
 
 
 def _forget_other_assignments_checks(assignment: Assignment) -> None:
