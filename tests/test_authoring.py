@@ -229,3 +229,31 @@ def test_the_sandbox_hides_each_local_assignment_folder_but_not_the_rest_of_the_
     hidden = locations.hidden_paths()
     assert course / "hidden-one" in hidden
     assert course not in hidden and course / ".venv" not in hidden
+
+
+# ------------------------------------------------------------------ a batch follows the assignment's changes
+
+
+def test_a_batch_rerun_grades_again_when_the_assignment_changes_and_only_then(course, capsys, monkeypatch):
+    from grader.batch import run_batch
+    assert _run(capsys, "new", "sig")[0] == 0
+    monkeypatch.setenv(locations.ENV_VAR, str(course))
+    (course / "class").mkdir()
+    (course / "class" / "ada.py").write_text((course / "sig" / "reference.py").read_text())
+    (course / "class" / "bob.py").write_text((course / "sig" / "fixtures" / "bug_missing_one_minus_s.py").read_text())
+
+    def batch() -> tuple[int, int]:
+        summary = run_batch(course / "class", "sig", course / "out", jobs=1, progress=False)
+        return summary.graded, summary.skipped
+
+    assert batch() == (2, 0)
+    assert batch() == (0, 2)
+    # The instructor fixes a hidden check: every result was made by the old check, so everyone is graded again.
+    hidden = course / "sig" / "checks" / "test_hidden.py"
+    hidden.write_text(hidden.read_text() + "\n# tolerance reviewed\n")
+    assert batch() == (2, 0)
+    assert batch() == (0, 2)
+    # So does a change of the rubric.
+    rubric = course / "sig" / "rubric.toml"
+    rubric.write_text(rubric.read_text() + "\n")
+    assert batch() == (2, 0)

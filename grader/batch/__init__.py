@@ -36,7 +36,7 @@ from grader.batch.overrides import NONE, kept_overrides
 from grader.batch.progress import BatchSummary, Progress
 from grader.batch.similarity import class_pairs
 from grader.batch.record import created_folders, earlier_outputs, read_record, student_seed, write_record
-from grader.batch.store import ResultWriter, cache_key, is_current, stored_record
+from grader.batch.store import ResultWriter, assignment_digest, cache_key, is_current, stored_record
 from grader.batch.workunit import grade_student
 from grader.errors import ConfigurationError
 
@@ -129,7 +129,7 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
         kept.commit(outdir)
         summary.total = len(students)
         summary.unknown_override_students = sorted(set(overrides) - {s.id for s in students})
-        plan = _plan(students, assignment.id, rubric, outdir, overrides, support, summary, force, settings, only)
+        plan = _plan(students, assignment, rubric, outdir, overrides, support, summary, force, settings, only)
         bar = Progress(summary, progress)
         writer = ResultWriter(outdir, assignment, summary.seed, on_stored=bar.advance, on_failure=bar.note)
         writer.finished |= plan.finished
@@ -188,7 +188,7 @@ class _Plan:
     finished: set[str]
 
 
-def _plan(students: list[Student], assignment_id: str, rubric: Any, outdir: Path, overrides: dict,
+def _plan(students: list[Student], assignment: Any, rubric: Any, outdir: Path, overrides: dict,
           support: tuple[str, ...], summary: BatchSummary, force: bool, settings: dict[str, Any] | None,
           only: Collection[str] | None) -> _Plan:
     """The work units to run; students found current are counted as skipped and put in the returned set.
@@ -198,13 +198,15 @@ def _plan(students: list[Student], assignment_id: str, rubric: Any, outdir: Path
     moves an automatic score.
     """
     plan = _Plan([], [], set())
+    assignment_id = assignment.id
+    digest = assignment_digest(assignment, settings)
     class_folder = students[0].path.parent.resolve() if students else None
     for student in students:
         if (outdir / student.folder).resolve() == class_folder:
             raise BatchError(f"the results of student {student.id!r} would be written into the class folder "
                              f"{class_folder} itself; choose an -o OUTDIR that is not the class folder's parent")
         student_overrides = overrides.get(student.id, {})
-        key = cache_key(student, assignment_id, student_overrides)
+        key = cache_key(student, assignment_id, student_overrides, digest)
         seed = student_seed(summary.seed, student.id)
         args = (str(student.path), assignment_id, seed, support, student_overrides)
         kwargs = {"student": student.id, **({"settings": dict(settings)} if settings else {})}
