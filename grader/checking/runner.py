@@ -157,6 +157,15 @@ class _GradingPlugin:
         public = item.get_closest_marker("public") is not None
         duration = call.stop - self._started.get(nodeid, call.start)
         details = dict(getattr(item, "grading_details", {}))
+        stop = self._budget_stop()
+        if stop is not None and not self._machinery_failed(call.excinfo.value if call.excinfo else None):
+            # The budget ran out during this check: it did not run as written, whatever it then made of the
+            # stopped call (a check may catch a student's failure and fall back), so it says where time went.
+            # Claimed at each phase's report, so a failure never carries over to the next check.
+            details.update(stop.details)
+            self.outcomes[nodeid] = CheckOutcome(nodeid, title, stop.status, message=stop.message, hint=stop.hint,
+                                                 public=public, details=details, duration=duration)
+            return
         if report.passed:
             fraction = getattr(item, "grading_fraction", None)
             self.outcomes[nodeid] = CheckOutcome(nodeid, title, PASSED, public=public, details=details,
@@ -193,6 +202,11 @@ class _GradingPlugin:
             self.outcomes[nodeid] = CheckOutcome(
                 nodeid, title, ERROR, public=public, details=details, duration=duration,
                 message=f"The check could not use what your code returned ({name}: {_short(str(exc))}).")
+
+    def _budget_stop(self) -> CheckFailure | None:
+        """The budget failure raised during this check, even one the check caught (None when there was none)."""
+        budget = getattr(self._student, "budget", None)
+        return None if budget is None else budget.claim()
 
     def _machinery_failed(self, exc: BaseException | None) -> bool:
         """Whether shared machinery (the sandbox's zygote, its connection) failed under this check; remembers why."""

@@ -166,12 +166,18 @@ class StudentCode:
             if count:
                 self.budget.record(what, time.monotonic() - started)
                 count = False
-            if self.budget.exhausted():
+            # A timeout while the budget cuts the time limits is the budget's doing (a load cut short even
+            # fails again at once on every later call, before the deadline itself has passed).
+            if self.budget.exhausted() or self._cut():
                 raise self.budget.stopped(what) from None
             raise
         finally:
             if count:
                 self.budget.record(what, time.monotonic() - started)
+
+    def _cut(self) -> bool:
+        config = self.sandbox.config
+        return isinstance(config, BudgetedConfig) and config.cutting()
 
     def _failure(self, name: str, exc: SandboxError, args: tuple) -> CheckFailure:
         if isinstance(exc, CallTimeout):
