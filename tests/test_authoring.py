@@ -7,6 +7,7 @@ instructor types it; the environment variable is restored after each.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,11 @@ def test_the_sandbox_hides_each_local_assignment_folder_but_not_the_rest_of_the_
 def test_a_batch_rerun_grades_again_when_the_assignment_changes_and_only_then(course, capsys, monkeypatch):
     from grader.batch import run_batch
     assert _run(capsys, "new", "sig")[0] == 0
+    # A batch of a bundled assignment first: the pool's fork server starts before the local folder is chosen,
+    # so its processes must be told where the assignment lives rather than inherit it.
+    (course / "quiz").mkdir()
+    shutil.copy(FIXTURES / "quiz" / "correct_literal.py", course / "quiz" / "ada.py")
+    assert run_batch(course / "quiz", "backprop-quiz", course / "quiz-out", jobs=1, progress=False).graded == 1
     monkeypatch.setenv(locations.ENV_VAR, str(course))
     (course / "class").mkdir()
     (course / "class" / "ada.py").write_text((course / "sig" / "reference.py").read_text())

@@ -38,6 +38,7 @@ from grader.batch.similarity import class_pairs
 from grader.batch.record import created_folders, earlier_outputs, read_record, student_seed, write_record
 from grader.batch.store import ResultWriter, assignment_digest, cache_key, is_current, stored_record
 from grader.batch.workunit import grade_student
+from grader.config import locations
 from grader.errors import ConfigurationError
 
 
@@ -200,6 +201,7 @@ def _plan(students: list[Student], assignment: Any, rubric: Any, outdir: Path, o
     plan = _Plan([], [], set())
     assignment_id = assignment.id
     digest = assignment_digest(assignment, settings)
+    local_dirs = tuple(str(p) for p in locations.local_assignment_dirs())
     class_folder = students[0].path.parent.resolve() if students else None
     for student in students:
         if (outdir / student.folder).resolve() == class_folder:
@@ -209,7 +211,8 @@ def _plan(students: list[Student], assignment: Any, rubric: Any, outdir: Path, o
         key = cache_key(student, assignment_id, student_overrides, digest)
         seed = student_seed(summary.seed, student.id)
         args = (str(student.path), assignment_id, seed, support, student_overrides)
-        kwargs = {"student": student.id, **({"settings": dict(settings)} if settings else {})}
+        kwargs = {"student": student.id, **({"settings": dict(settings)} if settings else {}),
+                  **({"assignment_dirs": local_dirs} if local_dirs else {})}
         task = _Task(student, key or {}, student_overrides, args, kwargs, seed)
         stored = stored_record(outdir, student.folder)
         if only is not None and student.id not in only:
