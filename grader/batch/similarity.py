@@ -25,6 +25,10 @@ from typing import Iterable
 NEAR = 0.9           # the share of matching tokens that makes two submissions near-identical
 MIN_TOKENS = 80      # less code of their own than this (an untouched starter) is not compared
 MAX_PAIRS = 50       # the index lists at most this many pairs, most alike first
+# More tokens than this (a full lab solution has about 2,000) and a submission is not compared: tokenizing
+# stops there, and no pair costs more than MAX_TOKENS**2 / 64 steps (an 8 MB file of definitions held a batch
+# in the comparison for minutes after every student was graded).
+MAX_TOKENS = 50_000
 
 _KEEP_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins))
 _SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
@@ -42,11 +46,12 @@ class Pair:
 
 def normalised_tokens(source: str, given: Iterable[str] = ()) -> list[str]:
     """`source` as normalised tokens, without the top-level functions whose normalised code is in `given`
-    (the handout's own functions, as normalised by `function_tokens`). [] when it does not tokenize."""
+    (the handout's own functions, as normalised by `function_tokens`). [] when it does not tokenize or has
+    more than MAX_TOKENS tokens."""
     given = set(given)
     try:
-        tokens = _tokens(source)
-    except (tokenize.TokenError, IndentationError, SyntaxError, ValueError):
+        tokens = _tokens(source, limit=MAX_TOKENS)
+    except (tokenize.TokenError, IndentationError, SyntaxError, ValueError, _TooLong):
         return []
     if not given:
         return tokens
@@ -98,10 +103,16 @@ def similar_pairs(sources: dict[str, str], hashes: dict[str, str], *, given: Ite
     return ranked[:limit], len(ranked)
 
 
-def _tokens(source: str) -> list[str]:
+class _TooLong(Exception):
+    """The source has more tokens than the limit it was read with."""
+
+
+def _tokens(source: str, limit: int | None = None) -> list[str]:
     out: list[str] = []
     statement_start = True
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if limit is not None and len(out) > limit:
+            raise _TooLong
         kind = token.type
         if kind in _SKIP:
             continue
