@@ -16,11 +16,10 @@ benchmarks/attack_class.py (each is covered on its own elsewhere):
   submission's whole 300 s wall-clock budget (tests/test_budget.py, with a
   budget cut to seconds);
 - ``slow_class_bodies``: six 10 s load timeouts, about a minute before its
-  first check (tests/test_budget.py);
-- ``defs_8mb``: about 70 s of loading 280,000 definitions (the memory benchmark
-  grades it; tests/test_trusted_bounds.py covers the class listing it once held
-  up for minutes; ``expression_9mb``, kept here, is the other file too big to
-  compare).
+  first check (tests/test_budget.py).
+
+``defs_8mb`` and ``expression_9mb`` (more than the 1 MB of source the grader
+parses) are in: they are refused at once as "broken" with their size.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from tests.attack_class import LAB, build_attack_class, run_batch_subprocess
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="Linux only")
 
-LEFT_OUT = ("sleeps_per_call", "slow_class_bodies", "defs_8mb")
+LEFT_OUT = ("sleeps_per_call", "slow_class_bodies")
 FIVE_MB = 5 * 2**20
 CORRECTNESS = ("forward", "backward", "gradient_check", "training")
 

@@ -371,3 +371,17 @@ def test_notebook_source_is_json_round_trip_safe(tmp_path):
     path = tmp_path / "lab.ipynb"
     path.write_text(json.dumps(raw))
     assert load_submission(path).source == "# %% cell 1\n" + GOOD
+
+
+def test_more_code_than_the_grader_parses_is_refused_with_the_sizes(tmp_path):
+    """8.5 MB of definitions once cost the grading process 1.5 GB of syntax tree: the source is capped first."""
+    from grader.source.submission import MAX_SOURCE_CHARS
+    body = "".join(f"def f{i}(a, b):\n    return a + b * {i}\n" for i in range(40_000))
+    assert len(body) > MAX_SOURCE_CHARS
+    big = tmp_path / "lab.py"
+    big.write_text(body)
+    with pytest.raises(SubmissionError, match=r"holds 1\.\d MB of Python code, more than the 1\.0 MB the grader reads"):
+        load_submission(big)
+    fits = tmp_path / "fits.py"
+    fits.write_text(body[:MAX_SOURCE_CHARS // 2])
+    assert load_submission(fits).source.startswith("def f0")

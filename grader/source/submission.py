@@ -39,6 +39,9 @@ from grader.errors import SubmissionError
 from grader.source.pyparse import logical_line_starts
 
 CODE_SUFFIXES = (".py", ".ipynb")
+# The most Python source (characters, after a notebook's code cells are joined) the grader parses: 50 times a
+# complete solution, and small enough that parsing it stays far below the grading process's memory cap.
+MAX_SOURCE_CHARS = 2**20
 MAX_ENTRIES = 2000  # files in a zip or folder submission
 PYTHON_BODY_CELL_MAGICS = frozenset({"%%time", "%%timeit", "%%capture"})
 
@@ -415,9 +418,20 @@ def _from_bytes(data: bytes, name: str, label: str, sha256: str) -> Submission:
         raise SubmissionError(f"{label}: the file holds only whitespace; save your work and submit the saved file")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if kind == "py":
+        _check_code_size(text, label)
         return Submission(text, name, kind, sha256)
     source, cells, notes = _notebook_source(text, label)
+    _check_code_size(source, label)
     return Submission(source, name, kind, sha256, notes, cells)
+
+
+def _check_code_size(source: str, label: str) -> None:
+    """Refuse more code than the trusted side parses within its memory cap (its syntax tree costs ~170 bytes of
+    memory per character of source: 8.5 MB of definitions took 1.5 GB)."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise SubmissionError(f"{label}: holds {_size(len(source))} of Python code, more than the "
+                              f"{_size(MAX_SOURCE_CHARS)} the grader reads (a complete lab solution is about "
+                              "20 KB); submit only your own code, without generated or pasted data")
 
 
 def _decode(data: bytes, label: str) -> str:
