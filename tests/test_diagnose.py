@@ -391,3 +391,19 @@ def test_diagnose_array_generic_relations():
     assert diagnose.diagnose_array("dW2", rng.standard_normal((4, 3)), dW, m=6) is None
     assert diagnose.diagnose_array("dW2", "abc", dW, m=6) is None
     assert diagnose.diagnose_array("cost", 1.7, 0.7, m=6) is None  # a lone number is a multiple of any other
+
+
+def test_a_huge_wrong_gradient_is_judged_by_its_shape_without_float_copies():
+    """A 48 MB uint8 "dW1" cost the grading process 760 MB: each mutant compared a float copy of it."""
+    import tracemalloc
+    X, Y, params = network([2, 5, 3, 1], 7)
+    got = mutants.grads_variant(X, Y, params, "missing_1_over_m:dW")
+    got["dW1"] = np.ones(16 * 2**20, dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        diagnosis = diagnose.diagnose_grads(got, X, Y, params)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, f"{peak / 2**20:.0f} MB allocated while diagnosing"
+    assert diagnosis is None or "dW1" in diagnosis.evidence
