@@ -385,3 +385,15 @@ def test_more_code_than_the_grader_parses_is_refused_with_the_sizes(tmp_path):
     fits = tmp_path / "fits.py"
     fits.write_text(body[:MAX_SOURCE_CHARS // 2])
     assert load_submission(fits).source.startswith("def f0")
+
+
+def test_a_zip_whose_entry_name_is_marked_utf8_but_is_not_still_opens(tmp_path):
+    """Some zip tools mark every name UTF-8; zipfile then refused the whole archive ("'utf-8' codec can't
+    decode"). The name is read in the old zip encoding instead, as for a class archive."""
+    data = write_zip(tmp_path / "good.zip", {"lab.py": GOOD, "é_notes.txt": "mine\n"}).read_bytes()
+    assert data.count("é_notes.txt".encode()) == 2  # local header and central directory, flagged UTF-8
+    broken = data.replace("é_notes.txt".encode(), b"\xe9\xe9_notes.txt")
+    (tmp_path / "latin.zip").write_bytes(broken)
+    with pytest.raises(UnicodeDecodeError):
+        zipfile.ZipFile(tmp_path / "latin.zip")
+    assert load_submission(tmp_path / "latin.zip").source == GOOD

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 from grader.errors import SubmissionError
 from grader.source.pyparse import logical_line_starts
+from grader.source.zipnames import zip_from_bytes
 
 CODE_SUFFIXES = (".py", ".ipynb")
 # The most Python source (characters, after a notebook's code cells are joined) the grader parses: 50 times a
@@ -327,9 +328,9 @@ def _size(n: int) -> str:
 
 def _load_zip(data: bytes, label: str, limits: _Limits) -> Submission:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zip_from_bytes(data)
         entries = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, UnicodeDecodeError) as exc:
         raise SubmissionError(f"{label}: is not a valid zip archive ({exc}); create it again with your "
                               "system's 'compress' or 'zip' command") from None
     if len(entries) > limits.max_entries:
