@@ -1,0 +1,53 @@
+"""Nothing the worker says about the student is believed (issue 11): attack submissions graded for real.
+
+Each attack is a correct lab submission (tests/fixtures/lab/correct_classic.py)
+with one attack appended (tests/fixtures/attacks/*.snippet). Each used to score
+on the check it attacks; each must now fail exactly that check, for a reason
+the trusted side established itself: inputs read back from shared memory, the
+gradient check's value compared with the grader's own numerical gradients,
+the figure's rendered pixels, and a training task no pasted network fits.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.grading import grade
+from grader.model import PASSED, SKIPPED
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "attacks"))
+from make_attacks import write_attacks  # noqa: E402
+
+ATTACKS = ["unchanged_lying_worker"]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    paths = write_attacks(tmp_path_factory.mktemp("attacks"), ATTACKS)
+    return {name: grade(path, "backprop-lab", seed=11, settings={"train_timeout": 30.0})
+            for name, path in paths.items()}
+
+
+def _outcomes(run, fragment: str) -> list:
+    found = [o for o in run.result.outcomes if fragment in o.check_id]
+    assert found, f"no check matching {fragment!r}"
+    return found
+
+
+def _others_pass(run, *attacked: str) -> None:
+    """Every check outside the attacked ones passed: the attack costs only what it attacks."""
+    rest = [o for o in run.result.outcomes if not any(a in o.check_id for a in attacked)]
+    assert all(o.status == PASSED for o in rest), [(o.check_id, o.status, o.message[:120]) for o in rest
+                                                    if o.status != PASSED]
+
+
+def test_inputs_changed_behind_a_lying_worker_are_seen_in_shared_memory(graded):
+    run = graded["unchanged_lying_worker"]
+    for outcome in _outcomes(run, "test_L_layer_forward_leaves_inputs_unchanged"):
+        assert outcome.status == "failed" and "changed its inputs X, params (keys W1)" in outcome.message
+    restores = _outcomes(run, "test_gradient_check_restores_parameters")[0]
+    assert restores.status == "failed" and "params" in restores.message
+    _others_pass(run, "test_L_layer_forward_leaves_inputs_unchanged", "test_gradient_check_restores_parameters")
