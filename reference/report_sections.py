@@ -24,7 +24,7 @@ import numpy as np
 
 from grader.report.formats import number, percent, scientific, seconds, significant
 from grader.report.sections import Cell, Figure, Section, Stat, Table
-from reference.moons import moons, rotated
+from reference.moons import MoonsTask, moons, rotated
 
 # Grid size of the probability map: fine enough for a smooth contour at
 # 400x300 px, coarse enough to render in a few milliseconds.
@@ -227,11 +227,13 @@ def training_section(checks: list[dict]) -> Section | None:
                                       if isinstance((figure or {}).get("images"), dict) else None)
     figure_status = f" ({_status_words(figure_check)})" if figure_check else ""
     grader_png = None
+    task = _recorded_task((params or accuracy).get("moons_task"))
     if params is not None and isinstance(params.get("params"), dict):
-        sample = moons(300, 0)
-        X = rotated(sample[0], degrees) if degrees is not None else sample[0]
+        sample = task.sample(300, 0) if task is not None else moons(300, 0)
+        X = rotated(sample[0], degrees) if degrees is not None and task is None else sample[0]
         grader_png = render_boundary_png(params["params"], X, sample[1])
-    turned = " turned like this run's data" if degrees is not None else ""
+    turned = " made like this run's data" if task is not None else \
+        " turned like this run's data" if degrees is not None else ""
     figures = [
         Figure(student_png, "The decision-boundary figure returned by your plot_decision_boundary",
                f"Your figure: what plot_decision_boundary(params, X, Y) returned{figure_status}.",
@@ -245,7 +247,15 @@ def training_section(checks: list[dict]) -> Section | None:
     ]
     return Section("training", "Training and decision boundary", stats=stats, figures=figures,
                    shows_details=("params", "accuracy", "train_accuracy", "train_seconds",
-                                  "moons_rotation_degrees"))
+                                  "moons_rotation_degrees", "moons_task"))
+
+
+def _recorded_task(data: Any) -> MoonsTask | None:
+    """The run's training task as the accuracy check recorded it (None when absent or unreadable)."""
+    try:
+        return MoonsTask.from_dict(data) if isinstance(data, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _recorded_png(encoded: Any) -> tuple[bytes | None, str]:

@@ -21,7 +21,7 @@ from grader.model import PASSED, SKIPPED
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "attacks"))
 from make_attacks import write_attacks  # noqa: E402
 
-ATTACKS = ["unchanged_lying_worker"]
+ATTACKS = ["unchanged_lying_worker", "train_pasted_rotation_search"]
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +51,10 @@ def test_inputs_changed_behind_a_lying_worker_are_seen_in_shared_memory(graded):
     restores = _outcomes(run, "test_gradient_check_restores_parameters")[0]
     assert restores.status == "failed" and "params" in restores.message
     _others_pass(run, "test_L_layer_forward_leaves_inputs_unchanged", "test_gradient_check_restores_parameters")
+
+
+def test_pasted_weights_turned_into_place_do_not_reach_the_bar(graded):
+    run = graded["train_pasted_rotation_search"]
+    accuracy = _outcomes(run, "test_train_reaches_the_accuracy_bar")[0]
+    assert accuracy.status == "failed" and accuracy.details["accuracy"] < 0.9
+    _others_pass(run, "test_train_reaches_the_accuracy_bar")
