@@ -21,7 +21,7 @@ from grader.model import PASSED, SKIPPED
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "attacks"))
 from make_attacks import write_attacks  # noqa: E402
 
-ATTACKS = ["unchanged_lying_worker", "train_pasted_rotation_search"]
+ATTACKS = ["unchanged_lying_worker", "plot_duck_typed_figure", "plot_static_picture", "train_pasted_rotation_search"]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,16 @@ def test_inputs_changed_behind_a_lying_worker_are_seen_in_shared_memory(graded):
     restores = _outcomes(run, "test_gradient_check_restores_parameters")[0]
     assert restores.status == "failed" and "params" in restores.message
     _others_pass(run, "test_L_layer_forward_leaves_inputs_unchanged", "test_gradient_check_restores_parameters")
+
+
+@pytest.mark.parametrize("attack", ["plot_duck_typed_figure", "plot_static_picture"])
+def test_a_figure_that_does_not_draw_its_data_fails_the_plot_check(graded, attack):
+    run = graded[attack]
+    plot = _outcomes(run, "test_plot_decision_boundary_returns_a_figure")[0]
+    assert plot.status == "failed"
+    assert "does not show the data points it is given" in plot.message
+    assert "no decision boundary" in plot.message
+    _others_pass(run, "test_plot_decision_boundary_returns_a_figure")
 
 
 def test_pasted_weights_turned_into_place_do_not_reach_the_bar(graded):

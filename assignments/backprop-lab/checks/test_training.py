@@ -19,8 +19,15 @@ import functools
 import numpy as np
 import pytest
 
-from grader.checking import CheckFailure, NotGraded, StudentCodeTimeout, record
+from grader.checking import CheckFailure, StudentCodeTimeout, record
+from grader.sandbox import ImageError, decode_png
+from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, point_evidence, shifted_params,
+                               subset_with_extremes)
 from reference.moons import MOONS_NOISE, draw_task, moons
+
+# Points of the run's data the plot is drawn with: few enough that markers rarely hide one another.
+PLOT_POINTS = 200
+MAX_RECORDED_PNG = 1 << 20
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +84,6 @@ def _validated_params(value, X):
     return params
 
 
-def _figure_details(figure: dict | None) -> dict:
-    if not figure or not figure.get("png"):
-        return {}
-    return {"images": {"student_decision_boundary": base64.b64encode(figure["png"]).decode()}}
-
-
 @functools.lru_cache(maxsize=1)
 def _reference_params(ref):
     X, Y = moons(1000, 0)
@@ -125,29 +126,58 @@ def test_train_reaches_the_accuracy_bar(training, student, ref, assignment, seed
         details={"accuracy": accuracy})
 
 
-def test_plot_decision_boundary_returns_a_figure(training, student, ref, request):
+def test_plot_decision_boundary_returns_a_figure(training, student, ref, rng, request):
     """plot_decision_boundary(params, X, Y) returns a matplotlib Figure showing the data and the boundary"""
-    params = training["params"]
-    if params is None:
-        params = _reference_params(ref)  # grade the plot even when training failed
+    # Only the image the worker renders is evidence, decoded and compared here (reference/figures.py): the
+    # data's points must be where the data puts them, and the picture must move with the network.
     X, Y = training["X"], training["Y"]
-    result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30)
-    figure = result.figure or {}
-    record(request, **_figure_details(figure), figure_summary={k: v for k, v in figure.items() if k != "png"})
-    if not figure.get("is_figure"):
-        raise CheckFailure(f"plot_decision_boundary returned {figure.get('type', 'nothing')}; expected a "
-                           f"matplotlib Figure.",
-                           hint="Create it with fig, ax = plt.subplots(), draw on ax, and `return fig` "
-                                "(plt.show() alone returns None).")
+    chosen = rng.choice(X.shape[1], size=min(PLOT_POINTS, X.shape[1]), replace=False)
+    X, Y = X[:, chosen], Y[:, chosen]
+    params = training["params"]
+    if params is None or not boundary_moves(params, X, ref.L_layer_forward):
+        # Grade the plot even when training failed or learned no boundary: a network of the grader's,
+        # fitted to plain moons and carried over to this run's data, has one where the points are.
+        params = training["task"].carried(_reference_params(ref))
+    keep = subset_with_extremes(X, rng)
+    removed = np.setdiff1d(np.arange(X.shape[1]), keep)
+    full, png = _rendered(student, params, X, Y)
+    if len(png) <= MAX_RECORDED_PNG:  # a usual figure is well under 100 KB; results.json stays small
+        record(request, images={"student_decision_boundary": base64.b64encode(png).decode()})
+    subset, _ = _rendered(student, params, X[:, keep], Y[:, keep])
+    moved, _ = _rendered(student, shifted_params(params, X, ref.L_layer_forward), X, Y)
+    if not full.shape == subset.shape == moved.shape:
+        raise CheckFailure("The figure's size changed with the data it was given; draw on a figure of a fixed "
+                           "size (e.g. plt.subplots(figsize=(6, 4))).")
+    evidence = point_evidence(full, subset, X[:, removed])
+    record(request, figure_evidence={"point_pixels": evidence.pixels, "points_found": evidence.found,
+                                     "pixels_explained": evidence.explained,
+                                     "boundary_pixels": boundary_pixels(full, moved)})
     problems = []
-    if figure.get("axes", 0) < 1:
-        problems.append("it has no axes")
-    if figure.get("points", 0) < X.shape[1] // 2:
-        problems.append(f"it shows {figure.get('points', 0)} data points (expected the {X.shape[1]} samples, "
-                        f"e.g. with ax.scatter)")
-    if figure.get("filled_regions", 0) + figure.get("lines", 0) + figure.get("images", 0) < 1:
-        problems.append("it shows no decision boundary (e.g. ax.contourf over a grid of predictions)")
+    if evidence.pixels < 20:
+        problems.append(f"it does not show the data points it is given (drawn with {X.shape[1]} points and with "
+                        f"{len(keep)} of them, the image stayed the same), e.g. draw them with ax.scatter and "
+                        f"colours that stand out from the regions")
+    elif not evidence.ok:
+        problems.append(f"its points are not where the data puts them (only {evidence.found:.0%} of the points "
+                        f"checked appear at their place): plot X[0] against X[1] of the X it is given")
+    if not boundary_shown(full, moved):
+        problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
+                        "predictions made with params)")
     if problems:
         raise CheckFailure("The figure is incomplete: " + "; ".join(problems) + ".")
-    if figure.get("png") is None:
-        raise NotGraded("The figure could not be rendered to an image.")
+
+
+def _rendered(student, params, X, Y) -> tuple[np.ndarray, bytes]:
+    """The student's figure for (params, X, Y) as pixels (and its PNG), rendered in the worker, decoded here."""
+    result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30)
+    figure = result.figure or {}
+    if result.png is None:
+        what = "a figure that could not be drawn" if figure.get("is_figure") else figure.get("type", "nothing")
+        raise CheckFailure(f"plot_decision_boundary returned {what}; expected a matplotlib Figure.",
+                           hint="Create it with fig, ax = plt.subplots(), draw on ax, and `return fig` "
+                                "(plt.show() alone returns None).")
+    try:
+        return decode_png(result.png), result.png
+    except ImageError as exc:
+        raise CheckFailure(f"The figure plot_decision_boundary returned could not be used: {exc}.",
+                           hint="Return an ordinary matplotlib Figure of a usual size.") from None
