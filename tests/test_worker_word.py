@@ -21,7 +21,8 @@ from grader.model import PASSED, SKIPPED
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "attacks"))
 from make_attacks import write_attacks  # noqa: E402
 
-ATTACKS = ["unchanged_lying_worker", "plot_duck_typed_figure", "plot_static_picture", "train_pasted_rotation_search"]
+ATTACKS = ["unchanged_lying_worker", "gradient_check_saved_original", "gradient_check_detects_patch",
+           "plot_duck_typed_figure", "plot_static_picture", "train_pasted_rotation_search"]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,20 @@ def test_inputs_changed_behind_a_lying_worker_are_seen_in_shared_memory(graded):
     restores = _outcomes(run, "test_gradient_check_restores_parameters")[0]
     assert restores.status == "failed" and "params" in restores.message
     _others_pass(run, "test_L_layer_forward_leaves_inputs_unchanged", "test_gradient_check_restores_parameters")
+
+
+@pytest.mark.parametrize("attack", ["gradient_check_saved_original", "gradient_check_detects_patch"])
+def test_a_gradient_check_without_numerical_gradients_scores_nothing(graded, attack):
+    run = graded[attack]
+    flags = _outcomes(run, "test_gradient_check_flags_a_planted_bug")[0]
+    assert flags.status == "failed" and "numerical gradients" in flags.message
+    assert _outcomes(run, "test_gradient_check_returns_the_relative_difference")[0].status == "failed"
+    for name in ("passes_correct_code", "uses_two_sided_differences", "restores_parameters"):
+        outcome = _outcomes(run, f"test_gradient_check_{name}")[0]
+        assert outcome.status == SKIPPED and "flags the planted bug" in outcome.message
+    item = run.result.item("gradient_check")
+    assert item.score == 6  # only "your backprop agrees with numerical gradients", which it does
+    _others_pass(run, "test_gradient_check_")
 
 
 @pytest.mark.parametrize("attack", ["plot_duck_typed_figure", "plot_static_picture"])
