@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "attacks"))
 from make_attacks import write_attacks  # noqa: E402
 
 ATTACKS = ["unchanged_lying_worker", "gradient_check_saved_original", "gradient_check_detects_patch",
-           "plot_duck_typed_figure", "plot_static_picture", "train_pasted_rotation_search"]
+           "plot_duck_typed_figure", "plot_static_picture", "train_pasted_rotation_search",
+           "train_sklearn_without_finder"]
 
 
 @pytest.fixture(scope="module")
@@ -82,4 +83,11 @@ def test_pasted_weights_turned_into_place_do_not_reach_the_bar(graded):
     run = graded["train_pasted_rotation_search"]
     accuracy = _outcomes(run, "test_train_reaches_the_accuracy_bar")[0]
     assert accuracy.status == "failed" and accuracy.details["accuracy"] < 0.9
+    _others_pass(run, "test_train_reaches_the_accuracy_bar")
+
+
+def test_a_refused_package_cannot_be_imported_by_removing_the_guard(graded):
+    run = graded["train_sklearn_without_finder"]
+    accuracy = _outcomes(run, "test_train_reaches_the_accuracy_bar")[0]
+    assert accuracy.status == "error" and "`train` raised" in accuracy.message
     _others_pass(run, "test_train_reaches_the_accuracy_bar")
