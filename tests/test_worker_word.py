@@ -10,6 +10,7 @@ the figure's rendered pixels, and a training task no pasted network fits.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from make_attacks import write_attacks  # noqa: E402
 
 ATTACKS = ["unchanged_lying_worker", "gradient_check_saved_original", "gradient_check_detects_patch",
            "plot_duck_typed_figure", "plot_static_picture", "train_pasted_rotation_search",
-           "train_sklearn_without_finder"]
+           "train_sklearn_without_finder", "train_200k_units"]
 
 
 @pytest.fixture(scope="module")
@@ -90,4 +91,12 @@ def test_a_refused_package_cannot_be_imported_by_removing_the_guard(graded):
     run = graded["train_sklearn_without_finder"]
     accuracy = _outcomes(run, "test_train_reaches_the_accuracy_bar")[0]
     assert accuracy.status == "error" and "`train` raised" in accuracy.message
+    _others_pass(run, "test_train_reaches_the_accuracy_bar")
+
+
+def test_a_huge_trained_network_is_refused_before_it_is_evaluated_or_recorded(graded):
+    run = graded["train_200k_units"]
+    accuracy = _outcomes(run, "test_train_reaches_the_accuracy_bar")[0]
+    assert accuracy.status == "failed" and "a network of 800,001 parameters" in accuracy.message
+    assert len(json.dumps([o.details for o in run.result.outcomes], default=str)) < 2**20
     _others_pass(run, "test_train_reaches_the_accuracy_bar")

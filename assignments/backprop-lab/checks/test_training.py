@@ -28,6 +28,8 @@ from reference.moons import MOONS_NOISE, draw_task, moons
 # Points of the run's data the plot is drawn with: few enough that markers rarely hide one another.
 PLOT_POINTS = 200
 MAX_RECORDED_PNG = 1 << 20
+# The largest trained network the grader evaluates (and records in results.json): a thousand times the lab's.
+MAX_PARAMETERS = 100_000
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +67,12 @@ def _validated_params(value, X):
     if L == 0 or missing:
         raise CheckFailure(f"train(X, Y) returned params with keys {sorted(map(str, value))[:12]}; expected "
                            f"W1, b1, ..., WL, bL{' (missing ' + ', '.join(missing) + ')' if missing else ''}.")
+    size = sum(int(getattr(value[k], "size", 0)) for k in expected_keys)
+    if size > MAX_PARAMETERS:
+        # Evaluating, drawing and recording such a network would cost the grader gigabytes and minutes.
+        raise CheckFailure(f"train(X, Y) returned a network of {size:,} parameters; the grader evaluates networks "
+                           f"of at most {MAX_PARAMETERS:,} (the lab's networks have a few hundred).",
+                           hint="Keep the hidden layers small, e.g. layer sizes [2, 16, 8, 1].")
     params, n_prev = {}, X.shape[0]
     for l in range(1, L + 1):
         W, b = value[f"W{l}"], value[f"b{l}"]
