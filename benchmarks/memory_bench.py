@@ -31,11 +31,15 @@ CAP_MB = 512
 
 
 def _child(submission: str, out_json: str, report: str) -> None:
-    """Grade `submission` in this process, then write this process's peak RSS to `report`."""
-    from grader.cli import main as grader_main
+    """Grade `submission` in this process (as ``python -m grader grade`` would), then write this
+    process's peak RSS to `report`."""
+    import runpy
     code = None
+    sys.argv = ["grader", "grade", submission, "-a", "backprop-lab", "--json", out_json, "--no-color"]
     try:
-        code = grader_main(["grade", submission, "-a", "backprop-lab", "--json", out_json, "--no-color"])
+        runpy.run_module("grader", run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        code = exc.code
     finally:
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
         Path(report).write_text(json.dumps({"peak_kb": peak_kb, "exit": code}))

@@ -1,27 +1,27 @@
 """`grader demo --out DIR`: grade a bundled, made-up class of `backprop-lab` students.
 
 The class is described by ``assignments/backprop-lab/demo-class.toml``: each
-student hands in one of the grader's fixture submissions, as a file, a folder
-or a zip. The demo writes the class into ``DIR/submissions/`` (so the inputs
+student hands in one of the grader's fixture submissions (``tests/fixtures/lab``
+in a checkout, bundled inside an installed grader), as a file, a folder or a
+zip. The demo writes the class into ``DIR/submissions/`` (so the inputs
 can be read next to their reports) and grades it with `grader.batch.run_batch`
 into DIR, exactly as `grader batch` would.
 """
 
 from __future__ import annotations
 
-import functools
 import tomllib
 import zipfile
 from pathlib import Path
 
-from grader.config.assignment import ASSIGNMENTS_DIR, REPO_ROOT
 from grader.batch import BatchSummary, run_batch
-from grader.batch.workunit import grade_student
+from grader.config.locations import bundled_assignments_dir, demo_fixtures_dir
 from grader.errors import ConfigurationError
 
 ASSIGNMENT = "backprop-lab"
-CLASS_FILE = ASSIGNMENTS_DIR / ASSIGNMENT / "demo-class.toml"
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "lab"
+# The bundled lab's, also when a local assignment of the same id takes its place for grading.
+CLASS_FILE = bundled_assignments_dir() / ASSIGNMENT / "demo-class.toml"
+FIXTURES = demo_fixtures_dir()
 
 
 class DemoError(ConfigurationError):
@@ -82,5 +82,4 @@ def run_demo(out: str | Path, *, jobs: int | None = None, force: bool = False,
     build_class(submissions, spec)
     # The class file may shorten the training budget; without it the lab's own applies.
     settings = {"train_timeout": float(spec["train_timeout"])} if "train_timeout" in spec else None
-    work = functools.partial(grade_student, settings=settings)
-    return run_batch(submissions, ASSIGNMENT, out, jobs=jobs, force=force, progress=progress, work=work)
+    return run_batch(submissions, ASSIGNMENT, out, jobs=jobs, force=force, progress=progress, settings=settings)

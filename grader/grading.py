@@ -9,6 +9,7 @@ result (results.json, the HTML report) is grader.outputs' job.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -27,6 +28,7 @@ from grader.sandbox import Limits, Sandbox, SandboxConfig, protections_off
 from grader.scoring.quality import estimate_quality
 from grader.scoring.rubric import apply_rubric
 from grader.source.loadplan import RUN, plan_load, statements_to_run
+from grader.source.ownership import origins
 from grader.source.submission import Submission, SubmissionError, load_submission
 
 
@@ -103,10 +105,11 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
     try:
         submission = load_submission(Path(path))
     except SubmissionError as exc:
-        result = apply_rubric(rubric, [], collection_errors=[f"the submission could not be read: {exc}"],
+        message = _without_folders(str(exc), Path(path))
+        result = apply_rubric(rubric, [], collection_errors=[f"the submission could not be read: {message}"],
                               overrides=overrides)
         return GradingRun(assignment, result, seed, time.perf_counter() - started, 0.0,
-                          submission_error=str(exc))
+                          submission_error=message)
     statements = plan_load(submission.source, filename=submission.filename,
                            required_names=assignment.required_names)
     to_run = statements_to_run(statements)
@@ -117,7 +120,7 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
     with sandbox:
         student = StudentCode(sandbox, assignment.aliases, exception_hint=assignment.hooks.exception_hint,
                               not_loaded=_unloaded_definitions(statements, submission),
-                              budget=Budget(assignment.submission_seconds))
+                              origins=origins(statements), budget=Budget(assignment.submission_seconds))
         outcomes, collection_errors = run_checks(assignment, student, seed=seed, public_only=public_only)
         student_seconds = sandbox.student_seconds
         run_kwargs.update(
@@ -134,6 +137,15 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
                           collection_errors=collection_errors)
     return GradingRun(assignment, result, seed, time.perf_counter() - started, student_seconds,
                       submission=submission, skipped_statements=skipped, **run_kwargs)
+
+
+def _without_folders(message: str, path: Path) -> str:
+    """`message` naming the submission by its own name: the folders it was read from are the instructor's
+    (``demo-report/submissions/...``, a private unpack folder), not the student's business."""
+    for folder in {str(path.parent), str(path.absolute().parent), str(path.resolve().parent)}:
+        if folder not in ("", "."):
+            message = message.replace(folder.rstrip(os.sep) + os.sep, "")
+    return message
 
 
 def sandbox_config(assignment: Assignment, support_dirs: tuple[str, ...] = ()) -> SandboxConfig:

@@ -3,35 +3,36 @@
 Assign each name below at module level. Numbers are checked to 1e-3
 relative, shapes as tuples, exam answers as one letter "A"-"D".
 
-The four exam questions and their options (answer with the letter):
+The four exam questions, their options listed as the chapter lists them,
+under the chapter's letters (answer with the letter):
 
-Q1. In a 2-layer network with a sigmoid output and cross-entropy loss, the
-    hidden activation is a1 = 0.8, the output a2 = 0.3 and the label y = 1.
-    What is dz2 = dL/dz2?
-      A) 0.7
-      B) -0.3
-      C) -0.7
+Q1. A 2-layer network has a tanh hidden unit and a sigmoid output trained
+    with cross-entropy loss. The hidden activation is a1 = 0.8, the output
+    a2 = 0.3 and the label y = 1. What is dz2 = dL/dz2?
+      A) -0.7
+      B) 0.7
+      C) -0.3
       D) 0.21
 
-Q2. What does one forward plus backward pass over a batch of m samples cost,
-    for layer widths n_0, n_1, ..., n_L?
-      A) O(sum over l of n_l * n_{l-1} * m)
-      B) O(L * m)
-      C) O((sum over l of n_l)^2 * m^2)
-      D) O(product over l of n_l * m)
+Q2. A network has L layers with n_l neurons in layer l. What does one
+    forward plus backward pass over a batch of m samples cost?
+      A) O(L^2)
+      B) O(sum of n_l * n_{l-1} * m)
+      C) O(L * n^2 * m^2)
+      D) O(n^L)
 
-Q3. Which cached value does the backward pass need to compute dW[l]?
-      A) Z[l]
-      B) W[l+1]
-      C) dA[l-1]
-      D) A[l-1]
+Q3. Which cached forward value does the backward pass need to compute dW[l]?
+      A) A[l] (the same layer's activation)
+      B) A[l-1] (the previous layer's activation)
+      C) Z[l+1] (the next layer's pre-activation)
+      D) W[l+1] (the next layer's weights)
 
 Q4. With step eps, what is the error of the two-sided difference
     (J(theta + eps) - J(theta - eps)) / (2 eps) as an estimate of J'(theta)?
       A) O(eps)
       B) O(eps^2)
-      C) O(1 / eps)
-      D) O(eps^3)
+      C) O(eps^3)
+      D) O(1/eps)
 """
 
 import math
@@ -101,5 +102,5 @@ B5_ERROR = abs(B5_NUMERICAL - B5_ANALYTICAL)  # exactly eps^2 here: f''' = 6, er
 
 # The four exam questions above, by letter.
 # BEGIN SOLUTION
-EXAM_ANSWERS = {1: "C", 2: "A", 3: "D", 4: "B"}
+EXAM_ANSWERS = {1: "A", 2: "B", 3: "B", 4: "B"}
 # END SOLUTION

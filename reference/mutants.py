@@ -30,10 +30,11 @@ output, the mean binary cross-entropy.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from reference.networks import num_layers
 
 # What a bug can change: the four variant functions, a gradient check's
 # behaviour, or (with no variant at all) the exception the code raises.
@@ -298,7 +299,7 @@ def _flag_for(bug: str | None, function: str) -> tuple[str | None, str | None]:
 
 def depth(params: dict) -> int:
     """The number of layers L of a params dict (how many ``W<l>`` keys it has)."""
-    return sum(1 for key in params if re.fullmatch(r"W\d+", str(key)))
+    return num_layers(params)
 
 
 # ---------------------------------------------------------------- activations
@@ -475,3 +476,44 @@ def cost_variant(AL, Y, bug=None):
     total = float(np.sum(terms))
     cost = -total if bug_id == "cost_missing_mean" else -total / m
     return -cost if bug_id == "cost_wrong_sign" else cost
+
+
+def gradient_check_variant(X, Y, params, epsilon, bug=None):
+    """What a gradient check with `bug` returns on these inputs (the chapter's relative difference).
+
+    ``bug`` is None (the chapter's two-sided check), ``"one_sided_differences"``
+    or ``"params_not_restored"`` (each parameter left at theta - eps after its
+    two costs, in the order W1, b1, W2, ... and row by row, as the usual loops
+    go). The backprop gradients are the correct ones, taken before any nudge.
+    """
+    if bug not in (None, "one_sided_differences", "params_not_restored"):
+        raise ValueError(f"no gradient-check variant for {bug!r}")
+    L = depth(params)
+    keys = [f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
+    theta = {key: np.array(params[key], dtype=float) for key in keys}
+
+    def cost():
+        return cost_variant(_forward(X, theta, None, None)[0], Y)
+
+    backprop = grads_variant(X, Y, theta)
+    base = cost() if bug == "one_sided_differences" else None
+    approx = []
+    for key in keys:
+        values = theta[key].reshape(-1)  # a view: writing it nudges theta[key]
+        for i in range(values.size):
+            original = values[i]
+            values[i] = original + epsilon
+            plus = cost()
+            if bug == "one_sided_differences":
+                values[i] = original
+                approx.append((plus - base) / epsilon)
+                continue
+            values[i] = original - epsilon
+            minus = cost()
+            if bug != "params_not_restored":
+                values[i] = original
+            approx.append((plus - minus) / (2 * epsilon))
+    g = np.concatenate([np.ravel(backprop["d" + key]) for key in keys])
+    n = np.asarray(approx)
+    denominator = np.linalg.norm(g) + np.linalg.norm(n)
+    return float(np.linalg.norm(g - n) / denominator) if denominator else 0.0

@@ -8,11 +8,14 @@ a student's gradient check must flag.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
-from grader.checking import CheckFailure, describe_args, kind_of
+from grader.checking import CheckFailure, describe_args, kind_of, relative_difference
+
+_WEIGHT_KEY = re.compile(r"W\d+")
 
 
 def random_params(layer_dims: list[int], rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -42,9 +45,218 @@ def random_data(n_x: int, m: int, rng: np.random.Generator) -> tuple[np.ndarray,
     return X, Y
 
 
+def num_layers(params: Any) -> int:
+    """The depth L of a params dict: how many ``W<l>`` keys it holds (the one rule every check uses)."""
+    return sum(1 for key in params if isinstance(key, str) and _WEIGHT_KEY.fullmatch(key))
+
+
+# ---------------------------------------------------------------- cases that can expose what they test
+#
+# A drawn network must be able to expose the bugs its check is about, on every seed: no dead hidden unit
+# (a unit inactive on every example hides every bug of its weights' gradients: with all of them dead a
+# missing 1/m in dW passes a gradient check), no hidden layer without an inactive entry (a missing ReLU
+# mask would pass), no pre-activation near the kink at 0 (a numerical gradient there sees half the slope),
+# no saturated sigmoid output (the cost's rounding swamps a numerical gradient), no all-zero gradient, and
+# pre-activations well beyond +-3 in every hidden layer (a ReLU derivative masked as (Z > 0) * (Z < 3)
+# passes on the usual small draws). `draw_network` builds such networks and `degenerate` says what is wrong
+# with one that is not; the draw rejects and redraws those.
+
+# The largest hidden pre-activation of each layer is drawn from this range (well beyond +-3).
+HIDDEN_PEAK = (4.0, 8.0)
+# The largest |Z_L| of the sigmoid output: probabilities stay within about [0.05, 0.95].
+OUTPUT_PEAK = (1.0, 3.0)
+# No hidden pre-activation lies closer to the ReLU kink than this: a two-sided difference with
+# epsilon = 1e-4 moves a pre-activation by less than 1e-3 on these networks.
+KINK_MARGIN = 0.02
+# Correct backprop must agree with the reference's numerical gradients this well on a numerical case
+# (a tenth of the chapter's 1e-7: correct code summing in another order passes with room to spare).
+NUMERICAL_AGREEMENT = 1e-8
+_MAX_DRAWS = 50
+
+
+def degenerate(params: dict, X: np.ndarray, Y: np.ndarray, *, numerical: bool = False) -> list[str]:
+    """What keeps this network from exposing the bugs a check looks for; empty when nothing does.
+
+    With `numerical` (a case for numerical gradients), no hidden
+    pre-activation may lie within `KINK_MARGIN` of the kink, and the
+    reference's own backprop must agree with its two-sided numerical
+    gradients to `NUMERICAL_AGREEMENT`, so that correct code passes a
+    gradient check with a wide margin. Without it the kink does not matter:
+    analytic gradients are compared exactly.
+    """
+    from reference import backprop_lab as ref  # the reference imports nothing from here
+
+    problems = []
+    L = ref.num_layers(params)
+    m = X.shape[1]
+    A = X
+    for l in range(1, L + 1):
+        Z = params[f"W{l}"] @ A + params[f"b{l}"]
+        if l == L:
+            if np.max(np.abs(Z)) > OUTPUT_PEAK[1] + 1e-9:
+                problems.append(f"the sigmoid output saturates (|Z{l}| up to {np.max(np.abs(Z)):.3g})")
+            break
+        active = Z > 0
+        if m > 1 and not np.all(active.any(axis=1)):
+            problems.append(f"layer {l} has dead units (inactive on every example): "
+                            f"{np.flatnonzero(~active.any(axis=1)).tolist()}")
+        elif not active.any():
+            problems.append(f"every unit of layer {l} is inactive")
+        if active.all() and Z.size > 1:
+            problems.append(f"no entry of layer {l} is inactive (a missing ReLU mask would not show)")
+        if numerical and np.min(np.abs(Z)) < KINK_MARGIN:
+            problems.append(f"a pre-activation of layer {l} lies within {KINK_MARGIN:g} of the ReLU kink")
+        if np.max(Z) < HIDDEN_PEAK[0] - 1e-9:
+            problems.append(f"no pre-activation of layer {l} reaches {HIDDEN_PEAK[0]:g} (only {np.max(Z):.3g})")
+        A = np.maximum(Z, 0)
+    AL, caches = ref.L_layer_forward(X, params)
+    grads = ref.L_layer_backward(AL, Y, caches)
+    for key in sorted(grads):
+        if key[:2] in ("dW", "db") and not np.any(grads[key]):
+            problems.append(f"{key} is all zeros")
+    if numerical and not problems:
+        numeric = ref.numerical_gradients(X, Y, params, 1e-7)
+        difference = relative_difference(rolled(grads, params), rolled(numeric, params))
+        if difference >= NUMERICAL_AGREEMENT:
+            problems.append(f"the reference's own gradient check reads {difference:.2g}")
+        else:
+            _LAST_NUMERICAL[id(params)] = (params, numeric)
+    return problems
+
+
+# The numerical gradients `degenerate` computed for the network it last accepted, so that a check asking for a
+# numerical case does not compute them twice (see `draw_numerical_case`).
+_LAST_NUMERICAL: dict[int, tuple[dict, dict]] = {}
+
+
+def _hidden_biases(P: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """Biases that make every unit active on some examples and inactive on others, away from the kink.
+
+    Unit j's bias puts its threshold in one of the wider gaps between its
+    sorted pre-activations ``P[j]``, so the margin to the kink is half that
+    gap. With one example, units are switched on or off at random (at least
+    one of each when the layer has two units or more).
+    """
+    n, m = P.shape
+    b = np.empty((n, 1))
+    if m == 1:
+        on = rng.random(n) < 0.5
+        if not on.any():
+            on[rng.integers(n)] = True
+        if n > 1 and on.all():
+            on[rng.integers(n)] = False
+        spread = max(float(np.mean(np.abs(P))), 1e-3)
+        margin = rng.uniform(0.3, 1.0, size=n) * spread
+        b[:, 0] = -P[:, 0] + np.where(on, margin, -margin)
+        return b
+    low, high = max(1, m // 5), min(m - 1, m - m // 5)
+    values = np.sort(P, axis=1)
+    gaps = np.diff(values, axis=1)[:, low - 1:high]   # column i: the gap below sorted value low + i
+    wide = gaps >= 0.5 * gaps.max(axis=1, keepdims=True)
+    pick = np.argmax(np.where(wide, rng.random(gaps.shape), -1.0), axis=1)  # one of the wide gaps at random
+    rows = np.arange(n)
+    if np.any(gaps[rows, pick] <= 0):
+        return None                                  # repeated values: no threshold separates them
+    k = low + pick
+    b[:, 0] = -(values[rows, k - 1] + values[rows, k]) / 2
+    return b
+
+
+def _propose(dims: list[int], m: int, rng: np.random.Generator, *,
+             confident: bool = False) -> tuple[dict, np.ndarray, np.ndarray] | None:
+    """One candidate network, built to pass `degenerate` (which still has the last word).
+
+    `confident`: every output is confidently wrong (|Z_L| between 1.9 and 3,
+    labels on the other side; see `draw_numerical_case`).
+    """
+    X = rng.standard_normal((dims[0], m)) * rng.uniform(0.5, 2.0)
+    params, A, L = {}, X, len(dims) - 1
+    for l in range(1, L + 1):
+        W = rng.standard_normal((dims[l], dims[l - 1])) * np.sqrt(2.0 / dims[l - 1])
+        P = W @ A
+        if l < L:
+            b = _hidden_biases(P, rng)
+            if b is None:
+                return None
+            peak = float(np.max(P + b))
+            scale = rng.uniform(*HIDDEN_PEAK) / peak if peak > 0 else 0.0
+        elif confident:
+            # All outputs on one side, |Z_L| in [1.9, 3]: the labels will be the other class.
+            low = float(np.min(P))
+            spread = float(np.max(P)) - low
+            scale = rng.uniform(0.8, 1.1) / spread if spread > 1e-6 else 1.0 / max(float(np.max(np.abs(P))), 1e-3)
+            b = np.full((dims[l], 1), 1.9 / scale - low)
+        else:
+            # Centre the output on its mean (both signs when m > 1) and scale its spread, not a cancelled
+            # sum: scaling W_L by a huge factor would make every gradient below it huge.
+            centre = np.mean(P, axis=1, keepdims=True)
+            spread = float(np.max(np.abs(P - centre)))
+            if spread < 1e-6 * max(1.0, float(np.max(np.abs(P)))):
+                spread = max(float(np.max(np.abs(P))), 1e-3)   # one example: nothing to centre
+            scale = rng.uniform(OUTPUT_PEAK[0], 0.7 * OUTPUT_PEAK[1]) / spread
+            b = -centre + rng.uniform(-0.3, 0.3, size=(dims[l], 1)) * spread
+        if scale == 0.0:
+            return None
+        W, b = W * scale, b * scale
+        params[f"W{l}"], params[f"b{l}"] = W, b
+        A_last, A = A, np.maximum(W @ A + b, 0)
+    if confident:
+        if rng.random() < 0.5:  # the positive or the negative side, at random
+            params[f"W{L}"], params[f"b{L}"] = -params[f"W{L}"], -params[f"b{L}"]
+        Z = params[f"W{L}"] @ A_last + params[f"b{L}"]
+        return params, X, (Z < 0).astype(float)
+    Y = (rng.random((1, m)) > 0.5).astype(float)
+    if m > 1:
+        Y[0, 0], Y[0, 1] = 0.0, 1.0
+    return params, X, Y
+
+
+def draw_network(dims: list[int], m: int, rng: np.random.Generator, *, numerical: bool = False,
+                 propose=_propose) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(params, X, Y) for `dims` and `m` examples that can expose what a check tests (see `degenerate`).
+
+    Candidates from `propose(dims, m, rng)` are drawn until one is not
+    degenerate; `numerical` asks for a case fit for numerical gradients too.
+    Raises RuntimeError (a grader fault, never the student's) if none is
+    found in a generous number of draws.
+    """
+    seen = []
+    for _ in range(_MAX_DRAWS):
+        candidate = propose(dims, m, rng)
+        if candidate is None:
+            continue
+        problems = degenerate(*candidate, numerical=numerical)
+        if not problems:
+            return candidate
+        seen.append(problems[0])
+    raise RuntimeError(f"no usable network {dims} with m={m} in {_MAX_DRAWS} draws: {seen[:3]}")
+
+
+def draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    """(params, X, Y, the reference's two-sided numerical gradients with epsilon 1e-7) of a network fit for a
+    gradient check (`draw_network` with `numerical`).
+
+    Its outputs are confidently wrong (|Z_L| between 1.9 and 3, every label
+    the other class): the cost's curvature is then small next to its
+    gradient, so a gradient check that is correct but for one thing (one-sided
+    differences) still reads well below 1e-7 with epsilon = 1e-7, on every
+    draw, instead of hovering around it; that one thing is judged by its own
+    check, with a larger epsilon.
+    """
+    _LAST_NUMERICAL.clear()
+    params, X, Y = draw_network(dims, m, rng, numerical=True,
+                                propose=lambda d, n, r: _propose(d, n, r, confident=True))
+    kept = _LAST_NUMERICAL.pop(id(params), None)
+    _LAST_NUMERICAL.clear()
+    if kept is None or kept[0] is not params:  # a proposer that skipped `degenerate`: compute them here
+        from reference import backprop_lab as ref
+        return params, X, Y, ref.numerical_gradients(X, Y, params, 1e-7)
+    return params, X, Y, kept[1]
+
+
 def layer_dims(params: dict) -> list[int]:
     """The layer sizes ``[n_x, n_1, ..., n_L]`` of a params dict."""
-    L = len([k for k in params if k.startswith("W")])
+    L = num_layers(params)
     return [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, L + 1)]
 
 
@@ -97,6 +309,22 @@ def planted_bug_source(factor: float) -> str:
     whatever the network.
     """
     return _PLANTED_BUG.replace("FACTOR", repr(float(factor)))
+
+
+def blame(earlier: Any, checks: dict[str, tuple[tuple[str, ...], str]], *functions: str, why: str = "") -> str | None:
+    """"Your L_layer_backward fails its own checks (see Backward pass): fix it first." for the first of
+    `functions` whose checks did not all pass, else None.
+
+    `earlier` is the runner's view of the checks that already ran; `checks`
+    maps a function to the selectors of the checks that judge it and the
+    item (or exercise) whose report holds them. A hint of another item
+    names that function first instead of guessing at a symptom.
+    """
+    for function in functions:
+        selectors, item = checks[function]
+        if earlier.failed(*selectors):
+            return f"Your {function} fails its own checks (see {item}): fix it first{'; ' + why if why else ''}."
+    return None
 
 
 def layer_case_ids(cases: list[tuple[int, int, int]]) -> list[str]:

@@ -25,6 +25,7 @@ import numpy as np
 from grader.report.formats import number, percent, scientific, seconds, significant
 from grader.report.sections import Cell, Figure, Section, Stat, Table
 from reference.moons import MoonsTask, moons, rotated
+from reference.networks import num_layers
 
 # Grid size of the probability map: fine enough for a smooth contour at
 # 400x300 px, coarse enough to render in a few milliseconds.
@@ -64,7 +65,7 @@ def _layers(params: Any) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """(W, b) per layer as float arrays when `params` is a well-formed 2-input, 1-output network."""
     if not isinstance(params, Mapping):
         return None
-    count = sum(1 for key in params if isinstance(key, str) and key.startswith("W") and key[1:].isdigit())
+    count = num_layers(params)
     if count == 0 or set(params) != {f"{p}{l}" for l in range(1, count + 1) for p in "Wb"}:
         return None
     layers, n_prev, total = [], 2, 0
@@ -207,6 +208,40 @@ def _status_words(check: dict | None) -> str:
             "skipped": "↷ not graded", "not_run": "∅ did not run"}.get(status, status or "unknown")
 
 
+def _student_figure_alt(figure: dict | None, check: dict | None) -> str:
+    """What the student's own figure shows, from what the figure check counted in it (differs per student)."""
+    summary = (figure or {}).get("figure_summary")
+    words = "Your plot_decision_boundary figure"
+    if check is not None:
+        words += f", whose check {_status_words(check).split(' ', 1)[-1]}"
+    evidence = (figure or {}).get("figure_evidence")
+    if isinstance(evidence, dict) and isinstance(evidence.get("points_found"), (int, float)):
+        # The plot check's own pixel evidence (reference/figures.py), not the worker's word.
+        words += f": {percent(evidence['points_found'])} of the data points checked appear where they belong"
+    elif isinstance(summary, dict):
+        parts = [f"{summary.get(key)} {label}" for key, label in
+                 (("axes", "axes"), ("points", "plotted data points"), ("filled_regions", "filled regions"),
+                  ("lines", "lines"), ("images", "images")) if isinstance(summary.get(key), int)]
+        if parts:
+            words += ": it holds " + ", ".join(parts)
+    return words + "."
+
+
+def _boundary_alt(accuracy: dict, degrees: float | None) -> str:
+    """What the grader's drawing of the student's boundary shows, with this student's numbers."""
+    words = "The grader's drawing of the decision boundary your trained network computes on the moons data"
+    if degrees is not None:
+        words += f" turned by {degrees:g} degrees"
+    elif isinstance(accuracy.get("moons_task"), dict):
+        words += " made like this run's data (turned, stretched, shifted, labels swapped beyond a line)"
+    held_out = number(accuracy.get("accuracy"))
+    if held_out is not None:
+        words += f"; it classifies {percent(held_out)} of held-out points correctly"
+        words += (", so the boundary separates the two moons" if held_out > 0.95
+                  else ", so the boundary does not separate the two moons well")
+    return words + "."
+
+
 def training_section(checks: list[dict]) -> Section | None:
     """Accuracy, training time and both decision-boundary pictures, when the training checks recorded them."""
     accuracy_check, accuracy = _details_with(checks, "accuracy")
@@ -235,10 +270,10 @@ def training_section(checks: list[dict]) -> Section | None:
     turned = " made like this run's data" if task is not None else \
         " turned like this run's data" if degrees is not None else ""
     figures = [
-        Figure(student_png, "The decision-boundary figure returned by your plot_decision_boundary",
+        Figure(student_png, _student_figure_alt(figure, figure_check),
                f"Your figure: what plot_decision_boundary(params, X, Y) returned{figure_status}.",
                missing=note or "No figure from your plot_decision_boundary."),
-        Figure(grader_png, "The grader's drawing of the boundary your trained params compute",
+        Figure(grader_png, _boundary_alt(accuracy, degrees),
                "The grader's drawing: the probability your trained network gives to class 1 (red tint) or 0 "
                f"(blue tint), its 0.5 boundary in black, and a fixed moons sample{turned} (class 0 as squares, "
                "class 1 as plus signs).",

@@ -22,6 +22,7 @@ import pytest
 from grader import __version__
 from grader.batch import store
 from grader.batch import run_batch
+from grader.batch.record import student_seed
 from grader.batch.workunit import grade_student
 from grader.cli import main
 
@@ -136,7 +137,7 @@ def test_every_kind_of_submission_is_graded_and_a_broken_one_says_why(mixed):
     assert not summary.interrupted
     scores = {s: _results(mixed.out, s)["score"] for s in ["alice", "bob", "carol", "dave", "eve"]}
     assert scores["alice"] >= 90 and scores["bob"] >= 90
-    assert scores["carol"] == scores["alice"]  # the same file, zipped, with the same seed
+    assert scores["carol"] == scores["alice"]  # the same file, zipped: a verdict depends on the code, not the seed
     assert 0 < scores["dave"] < scores["alice"]  # db summed over the wrong axis
     eve = _results(mixed.out, "eve")
     assert eve["score"] == 0
@@ -144,7 +145,8 @@ def test_every_kind_of_submission_is_graded_and_a_broken_one_says_why(mixed):
     assert "binary file" in eve["extra_data"]["batch"]["status"]
     for student in scores:
         data = _results(mixed.out, student)
-        assert data["extra_data"]["seed"] == SEED  # one seed per batch, recorded for replay
+        # A seed of their own, derived from the batch's and the student id, recorded for replay.
+        assert data["extra_data"]["seed"] == student_seed(SEED, student)
         assert data["extra_data"]["batch"]["grader_version"] == __version__
         assert student in (mixed.out / student / "report.html").read_text(encoding="utf-8")
     index = (mixed.out / "index.html").read_text(encoding="utf-8")
@@ -157,18 +159,20 @@ def test_the_class_folder_is_left_exactly_as_it_was(mixed):
 
 def test_outputs_are_complete_files_only(mixed):
     _assert_no_partial_files(mixed.out)
-    assert sorted(os.listdir(mixed.out)) == ["alice", "bob", "carol", "dave", "eve", "gradebook.csv", "index.html"]
+    assert sorted(os.listdir(mixed.out)) == ["alice", "bob", "carol", "dave", "eve", "gradebook.csv",
+                                             "grader-batch.json", "index.html"]
     assert sorted(os.listdir(mixed.out / "dave")) == ["report.html", "results.json"]
 
 
 def test_the_gradebook_has_one_row_per_student_matching_results_json(mixed):
     header, rows = _gradebook(mixed.out)
-    assert header == ["student", "score", "max_score", *ITEMS, "status"]
+    assert header == ["student", "score", "max_score", *ITEMS, "status", "manual"]
     assert list(rows) == ["alice", "bob", "carol", "dave", "eve"]
     for student, row in rows.items():
         data = _results(mixed.out, student)
-        assert float(row["score"]) == data["score"] and float(row["max_score"]) == data["max_score"] == 100
-        by_item = {test["tags"][0]: test["score"] for test in data["tests"]}
+        # Two decimals: what the rubric resolves (results.json keeps four).
+        assert float(row["score"]) == round(data["score"], 2) and float(row["max_score"]) == data["max_score"] == 100
+        by_item = {test["tags"][0]: round(test["score"], 2) for test in data["tests"]}
         assert {item: float(row[item]) for item in ITEMS} == by_item
         assert row["status"] == data["extra_data"]["batch"]["status"][:300]
     assert rows["alice"]["status"] == "graded" and rows["eve"]["status"].startswith("broken: ")
@@ -191,12 +195,13 @@ def test_a_rerun_skips_what_is_unchanged_and_regrades_only_what_changed(mixed, t
     after = _mtimes(out, students)
     assert [s for s in students if after[s] != before[s]] == ["dave"]
 
-    # A change to a student's manual points invalidates that student's result only.
+    # A change to a student's manual points re-scores that student's result only, without grading anyone.
     overrides = tmp_path / "overrides.csv"
     overrides.write_text("student,item,points,comment\nalice,quality,10,Checked by hand\n"
                          "nobody,quality,1,\n", encoding="utf-8")
-    fourth = run_batch(folder, "backprop-lab", out, jobs=2, progress=False, overrides_file=overrides)
-    assert (fourth.skipped, fourth.graded) == (4, 1)
+    fourth = run_batch(folder, "backprop-lab", out, jobs=2, progress=False, overrides_file=overrides,
+                       work=must_not_run)
+    assert (fourth.skipped, fourth.graded, fourth.rescored) == (4, 0, 1)
     latest = _mtimes(out, students)
     assert [s for s in students if latest[s] != after[s]] == ["alice"]
     assert fourth.unknown_override_students == ["nobody"]
@@ -204,7 +209,7 @@ def test_a_rerun_skips_what_is_unchanged_and_regrades_only_what_changed(mixed, t
     quality = next(t for t in alice["tests"] if t["tags"][0] == "quality")
     assert quality["score"] == 10 and "Checked by hand" in quality["output"]
     _, rows = _gradebook(out)
-    assert rows["alice"]["quality"] == "10" and float(rows["alice"]["score"]) == alice["score"]
+    assert rows["alice"]["quality"] == "10" and float(rows["alice"]["score"]) == round(alice["score"], 2)
 
 
 def test_the_dask_cluster_gives_the_same_scores_as_the_local_pool(mixed, tmp_path):
@@ -225,7 +230,7 @@ def test_the_dask_cluster_gives_the_same_scores_as_the_local_pool(mixed, tmp_pat
         # Everything but the status's file path (a broken file's message names where it was read).
         assert {**remote[student], "status": ""} == {**local[student], "status": ""}
         assert remote[student]["status"].split(":")[0] == local[student]["status"].split(":")[0]
-        assert _results(tmp_path / "out", student)["extra_data"]["seed"] == SEED
+        assert _results(tmp_path / "out", student)["extra_data"]["seed"] == student_seed(SEED, student)
 
 
 # ---------------------------------------------------------------- a class zip, through the command line

@@ -43,9 +43,13 @@ CASES = {
         {"check_shapes": 3 / 5},
         [("test_check_shapes_raises_on_mismatch[dW1_transposed]", "it must raise AssertionError. It printed")]),
     "bug_any_depth_two_layers": (
-        {"any_depth": 1 / 8, "gradient_check": 0.0},  # only depth 2 passes; [5, 4, 3, 1] has three layers
-        [("test_fixed_architecture[3-1]", "This network has 1 layer(s)"),
-         ("test_fixed_architecture[7-6-5-4-3-1]", "returned AL with shape (5, 8); expected shape (1, 8)"),
+        # only depth 2 passes, forward and backward (2 of 18 checks); [5, 4, 3, 1] has three layers
+        {"any_depth": 2 / 18, "gradient_check": 0.0},
+        [("test_forward_fixed_architecture[3-1]", "This network has 1 layer(s)"),
+         ("test_backward_fixed_architecture[3-1]", "This network has 1 layer(s)"),
+         ("test_forward_fixed_architecture[7-6-5-4-3-1]", "returned AL with shape (5, 8); expected shape (1, 8)"),
+         ("test_backprop_agrees_with_numerical_gradients",
+          "Your L_layer_backward fails its own checks (see C3: backpropagation for any depth): fix it first"),
          ("test_gradient_check_passes_correct_code", "Not graded until this check passes: \u201cYour backprop gradients agree")]),
     "bug_gradient_check_own_gradients": (
         {"gradient_check": 2 / 3},

@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.config.assignment import REPO_ROOT, available_assignments, load_assignment
+from grader.config.assignment import available_assignments, load_assignment
+from grader.config.locations import bundled_assignments_dir
 from grader.cli import main
 from grader.handout import HandoutError, public_checks, solution_source, strip_solutions, write_handout
 from grader.grading import grade
@@ -31,8 +32,7 @@ _REFERENCE_IMPORT = re.compile(r"^from reference\.(\w+) import", re.M)
 
 
 def _reference_path(assignment_id: str) -> Path:
-    starter = load_assignment(assignment_id).starter
-    return REPO_ROOT / starter.get("reference", f"reference/{assignment_id.replace('-', '_')}.py")
+    return load_assignment(assignment_id).reference_file or Path("/nonexistent")
 
 
 def _gradable() -> list[str]:
@@ -57,7 +57,7 @@ def fresh_check_modules():
     and a later lab grading in the same process would run it (reported to the
     runner's owner); each test here must see its own assignment's checks.
     """
-    checks_root = str(REPO_ROOT / "assignments") + os.sep
+    checks_root = str(bundled_assignments_dir()) + os.sep
     for name in [n for n, m in sys.modules.items() if str(getattr(m, "__file__", "")).startswith(checks_root)]:
         del sys.modules[name]
 
@@ -282,3 +282,28 @@ def test_public_checks_are_read_from_marks_without_importing(tmp_path):
     assert public_checks(tmp_path) == [("test_a.py::test_shown", "Shown title"),
                                        ("test_a.py::TestGroup::test_in_class", "test_in_class"),
                                        ("test_b.py::test_all", "Whole file public")]
+
+
+def _published_exam_options(text: str) -> dict[int, list[tuple[str, str]]]:
+    """(letter, option) pairs of each exam question, in the order a handout text prints them."""
+    blocks = re.findall(r"^Q(\d)\.(.*?)(?=^Q\d\.|\Z)", text, flags=re.M | re.S)
+    return {int(q): re.findall(r"^\s+([A-D])\) (.+)$", block, flags=re.M) for q, block in blocks}
+
+
+def test_the_quiz_handout_lists_each_exam_questions_options_as_the_chapter_does(tmp_path):
+    """Issue 10 §5: option k of the chapter is option k of the handout, under the same letter."""
+    from tests.test_quiz_grading import CHAPTER_EXAM_OPTIONS
+    assert main(["assign", "backprop-quiz", "-o", str(tmp_path)]) == 0
+    starter = ast.get_docstring(ast.parse((tmp_path / "backprop-quiz.py").read_text(encoding="utf-8")))
+    notebook = "\n".join(cell.source for cell in nbformat.read(tmp_path / "backprop-quiz.ipynb", as_version=4).cells
+                         if cell.cell_type == "markdown")
+    for text in (starter, notebook):
+        published = _published_exam_options(text)
+        assert sorted(published) == sorted(CHAPTER_EXAM_OPTIONS)
+        for question, (options, _) in CHAPTER_EXAM_OPTIONS.items():
+            letters = [letter for letter, _ in published[question]]
+            assert letters == list("ABCD"), (question, letters)
+            # The handout may say more after the chapter's words ("A[l-1] (the previous layer's activation)").
+            shown = [option.split(" (")[0] if not option.startswith("O(") else option
+                     for _, option in published[question]]
+            assert shown == options, (question, shown)

@@ -29,7 +29,8 @@ LAYERS = [
     ("grading", ["grader.grading"]),
     ("report", ["grader.report"]),
     ("outputs", ["grader.outputs"]),
-    ("batch", ["grader.batch", "grader.handout", "grader.demo"]),
+    ("batch", ["grader.batch", "grader.handout", "grader.demo", "grader.authoring",
+                "grader.export"]),
     ("server", ["grader.server"]),
     ("command line", ["grader.cli", "grader.__main__"]),
 ]

@@ -9,6 +9,7 @@ which the runner passes to `plan_load`.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,54 @@ def test_messages_do_not_reveal_the_answers():
 
 def test_every_fixture_is_covered():
     assert {p.stem for p in FIXTURES.glob("*.py")} == set(CASES) | {"correct_literal"}
+
+
+# The exam questions' options exactly as the chapter lists them (../shared/spec/CHAPTER.md, "The exam
+# questions' options, in the chapter's order"), and the position of the one it marks right.
+CHAPTER_EXAM_OPTIONS = {
+    1: (["-0.7", "0.7", "-0.3", "0.21"], 0),
+    2: (["O(L^2)", "O(sum of n_l * n_{l-1} * m)", "O(L * n^2 * m^2)", "O(n^L)"], 1),
+    3: (["A[l]", "A[l-1]", "Z[l+1]", "W[l+1]"], 1),
+    4: (["O(eps)", "O(eps^2)", "O(eps^3)", "O(1/eps)"], 1),
+}
+LETTERS = "ABCD"
+
+
+def _exam_submission(folder: Path, letters: dict[int, str]) -> Path:
+    """correct_literal.py with its EXAM_ANSWERS replaced by `letters`."""
+    source = (FIXTURES / "correct_literal.py").read_text(encoding="utf-8")
+    answers = "EXAM_ANSWERS = {" + ", ".join(f"{q}: {letter!r}" for q, letter in letters.items()) + "}"
+    replaced, count = re.subn(r"^EXAM_ANSWERS = .*$", answers, source, flags=re.M)
+    assert count == 1
+    path = folder / "exam.py"
+    path.write_text(replaced, encoding="utf-8")
+    return path
+
+
+def _exam_verdicts(run) -> dict[int, bool]:
+    return {q: next(o for o in run.result.outcomes if f"test_exam_q{q}_" in o.check_id).status == "passed"
+            for q in CHAPTER_EXAM_OPTIONS}
+
+
+def test_a_student_answering_from_the_book_is_right(tmp_path):
+    """Issue 10 §5: the letter the chapter gives the right option is the right letter, whatever the handout did."""
+    from_the_book = {q: LETTERS[right] for q, (_, right) in CHAPTER_EXAM_OPTIONS.items()}
+    assert _exam_verdicts(grade(_exam_submission(tmp_path, from_the_book), ASSIGNMENT, seed=SEED)) == \
+        {q: True for q in CHAPTER_EXAM_OPTIONS}
+
+
+@pytest.mark.parametrize("shift", [1, 2, 3])
+def test_every_other_letter_of_the_book_is_wrong(tmp_path, shift):
+    others = {q: LETTERS[(right + shift) % 4] for q, (_, right) in CHAPTER_EXAM_OPTIONS.items()}
+    assert _exam_verdicts(grade(_exam_submission(tmp_path, others), ASSIGNMENT, seed=SEED)) == \
+        {q: False for q in CHAPTER_EXAM_OPTIONS}
+
+
+def test_the_examples_in_exam_messages_are_wrong_answers():
+    """A student who copies a message's example must not get an exam question right by it."""
+    right = {q: LETTERS[r] for q, (_, r) in CHAPTER_EXAM_OPTIONS.items()}
+    texts = [f"{o.message} {o.hint or ''}" for name in ("bug_wrong_types", "bug_exam_letters")
+             for o in _graded(name).result.outcomes if "test_exam_" in o.check_id]
+    examples = [(int(q), letter) for text in texts for q, letter in re.findall(r'(\d): "([A-D])"', text)]
+    assert examples and all(right[q] != letter for q, letter in examples)
+    assert not any(f'e.g. "{letter}"' in text for text in texts for letter in set(right.values()))

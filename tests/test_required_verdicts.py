@@ -29,30 +29,6 @@ SEED = 20261129
 
 # Fixture -> the part of issue 10 its verdict waits for (what today's grader gives instead).
 WAITING = {
-    "lab/bug_dW_missing_1_over_m": "§1 dead units and §2 charge once: the gradient check gives 20/20 on seed "
-                                   "275456040; the caching check charges forward; training says 'train longer'",
-    "lab/bug_relu_backward_clipped": "§1 magnitudes: pre-activations stay below 3 on most seeds, so the masked "
-                                     "derivative earns backward 30/30 and the gradient check 20/20 (seed 20261129)",
-    "lab/bug_relu_backward_no_mask": "§2: the caching check charges forward for the backward bug, and the training "
-                                     "hint says 'train longer' instead of naming the backward pass",
-    "lab/bug_forward_reuses_b1": "§2: backward is fed the student's own (wrong) forward caches: 18.75/30",
-    "lab/bug_stubs_return_zero": "§3: docstring-only stubs earn quality 7.5/10",
-    "lab/bug_stubs_mixed": "§3: docstring-only stubs earn quality 2/10",
-    "lab/backward_only_tuples": "§2: a backward-only file scores 0 for backward (no forward to make caches)",
-    "lab/backward_only_lists": "§2: a backward-only file scores 0 for backward (no forward to make caches)",
-    "lab/backward_only_dicts": "§2: the report does not say what caches backward was given",
-    "lab/backward_only_class": "§2: the report does not say what caches backward was given",
-    "lab/uses_dnn_app_utils": "§3: imported forward and backward earn 20/20 and 30/30",
-    "lab/backward_finite_differences": "§3: a finite-difference backward pass earns 30/30",
-    "exercises/bug_any_depth_output_bias_dropped": "§2 (exercises): one check judges forward and backward together, "
-                                                   "so a forward bug costs the whole any-depth item",
-    "exercises/backward_only_any_depth": "§2 (exercises): without a forward pass the backward half earns nothing",
-    "research/bug_value_no_log": "§4: the random expressions use log too (charged 7 times)",
-    "research/bug_value_pow_assigns": "§4: no check reuses pow's operand, no hint names pow",
-    "research/bug_value_exp_assigns": "§1/§4: on seed 1097657232 no check reuses exp's operand (50/50)",
-    "research/bug_value_no_number_operands": "§4: the data/grad check multiplies by a plain number",
-    "research/bug_value_backward_twice": "§4: the hints blame each operation instead of backward()",
-    "research/bug_value_no_rsub": "§4: the random expressions use 2 - x too",
 }
 
 

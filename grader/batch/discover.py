@@ -34,14 +34,16 @@ from typing import Iterable, Iterator
 from grader.batch.class_zip import (MAX_CLASS_BYTES, MAX_CLASS_ENTRIES, MAX_CLASS_ENTRY_BYTES, ArchiveEntry,
                                     DiscoveryError, unpack_class_zip)
 from grader.batch.names import readable, safe_name, unusable
+from grader.batch.overrides import KEPT_NAME
 from grader.batch.progress import GRADEBOOK_NAME, INDEX_NAME
+from grader.batch.record import RECORD_NAME
 from grader.source.submission import SUBMISSION_SUFFIXES, is_ignored, student_id
 
 __all__ = ["MAX_CLASS_BYTES", "MAX_CLASS_ENTRIES", "MAX_CLASS_ENTRY_BYTES", "DiscoveryError", "OUTPUT_NAMES",
            "Student", "discover", "discovered", "unpack_class_zip"]
 
 # The batch's own output files: a student folder of one of these names (in any case) would collide with them.
-OUTPUT_NAMES = frozenset({GRADEBOOK_NAME, INDEX_NAME})
+OUTPUT_NAMES = frozenset({GRADEBOOK_NAME, INDEX_NAME, KEPT_NAME, RECORD_NAME})
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class ClusterError(ConfigurationError):
     """The Dask cluster cannot be used (no `distributed` package, or no scheduler at the address)."""
 
 
-class WorkerDied(GraderFault):
+class PoolProcessDied(GraderFault):
     """A grading process ended abruptly while grading one submission."""
 
 
@@ -100,7 +100,7 @@ def drive(tasks: list[Task], work: WorkUnit, finish: Callable[[Task, Any], bool 
                 executor = None
                 if alone:
                     for task in broken:
-                        settle(task, WorkerDied("the grading process died while grading this submission, also "
+                        settle(task, PoolProcessDied("the grading process died while grading this submission, also "
                                                 "when it was graded alone (a crash of the grader itself, or "
                                                 "the machine ran out of memory)"))
                 else:

@@ -33,14 +33,28 @@ class BatchSummary:
     interrupted: bool = False
     seconds: float = 0.0
     unknown_override_students: list[str] = field(default_factory=list)
+    rescored: int = 0              # results whose manual points changed, re-scored without running code
+    kept: int = 0                  # students left as they were (`grader regrade` grades one student)
+    overrides_origin: str = ""     # where this run's manual points came from (grader.batch.overrides)
+    earlier_outputs: list[str] = field(default_factory=list)   # the grader's own folders in the class folder
+    replays: list[tuple[str, str, int]] = field(default_factory=list)  # (student, entry, seed) graded now
 
     def lines(self, resume_command: str = "the same command") -> list[str]:
         """The summary as the user reads it, with what to do next."""
-        out = [f"{self.total} students: graded {self.graded} in {self.seconds:.1f} s, skipped {self.skipped} "
-               f"unchanged since the last run{' (--force regrades them)' if self.skipped else ''}; "
-               f"in the gradebook: {self.broken} broken, {self.errors} grader errors"]
-        out.append(f"seed {self.seed} (replay one student: grader grade SUBMISSION -a {self.assignment} "
-                   f"--seed {self.seed})")
+        done = f"graded {self.graded} in {self.seconds:.1f} s"
+        if self.rescored:
+            done += f", re-scored {self.rescored} with changed manual points (their code was not run again)"
+        if self.kept:
+            done += f", kept {self.kept} as they were"
+        if self.skipped:
+            done += f", skipped {self.skipped} unchanged since the last run (--force regrades them)"
+        out = [f"{self.total} students: {done}; in the gradebook: {self.broken} broken, {self.errors} grader errors"]
+        if self.overrides_origin:
+            out.append(self.overrides_origin)
+        if self.earlier_outputs:
+            out.append(f"left out of the class: {', '.join(self.earlier_outputs)} (an earlier output folder of the "
+                       "grader, not a student)")
+        out.extend(self.replay_lines())
         out.append(f"gradebook: {self.outdir / GRADEBOOK_NAME}; class summary: {self.outdir / INDEX_NAME}")
         if self.unknown_override_students:
             out.append(f"warning: the overrides name students who are not in the class folder: "
@@ -52,6 +66,20 @@ class BatchSummary:
             out.append(f"interrupted: {self.total - self.pending} of {self.total} students have results in "
                        f"{self.outdir}; run {resume_command} again to grade the other {self.pending} "
                        "(students already graded are skipped)")
+        return out
+
+    def replay_lines(self, shown: int = 5) -> list[str]:
+        """How to replay a student graded by this run: each student has a seed of their own."""
+        from shlex import quote
+        out = [f"seeds: each student's own, derived from the batch's seed {self.seed} and the student id "
+               "(kept for reruns)"]
+        # A name with control characters is not echoed to the terminal; its report gives the command.
+        printable = [r for r in self.replays if r[0].isprintable() and r[1].isprintable()]
+        for student, entry, seed in printable[:shown]:
+            out.append(f"replay {student}: grader grade {quote(entry)} -a {quote(self.assignment)} --seed {seed}")
+        if len(self.replays) > len(printable[:shown]):
+            out.append(f"... and {len(self.replays) - len(printable[:shown])} more: each student's results.json and report give "
+                       "their seed and replay command")
         return out
 
 

@@ -1,9 +1,13 @@
 """A batch's output folder as a store of results: what is current (resume), and writing each student's files.
 
 Resume: results.json records, under ``extra_data["batch"]``, the submission's
-content hash, the assignment, the grader version and a digest of the
-student's manual overrides. A rerun skips a student whose record matches all
-four; a student whose grading failed ("grader error: ...") is retried. A
+content hash, the assignment, a digest of the assignment's own files (its
+folder, rubric, reference module and the trusted modules beside it, its
+hooks) and of the settings replaced for the run, the grader version and a
+digest of the student's manual overrides. A rerun skips a student whose
+record matches them all, so an instructor who fixes a check, the rubric or
+the reference gets every student graded again; a student whose grading
+failed ("grader error: ...") is retried. A
 fault of ours is also regraded within the run (`ResultWriter.finish`), so no
 score is ever recorded from a grading that shared machinery failed under.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,8 +34,14 @@ _REASON_LIMIT = 500
 _TRACEBACK_LIMIT = 20_000
 
 
-def cache_key(student: Student, assignment_id: str, overrides: dict[str, dict] | None) -> dict | None:
-    """What a stored result must match to be reused; None when the submission cannot even be hashed."""
+def cache_key(student: Student, assignment_id: str, overrides: dict[str, dict] | None,
+              assignment_digest: str = "") -> dict | None:
+    """What a stored result must match to be reused; None when the submission cannot even be hashed.
+
+    `assignment_digest` (`assignment_digest`) stands for what grades: when a
+    check, the rubric, the reference or the run's settings change, no stored
+    result is current any more.
+    """
     from grader.source.submission import SubmissionError, content_hash
     if student.problem:
         content = "problem:" + hashlib.sha256(student.problem.encode()).hexdigest()
@@ -39,8 +50,56 @@ def cache_key(student: Student, assignment_id: str, overrides: dict[str, dict] |
             content = content_hash(student.path)
         except SubmissionError:
             return None
-    return {"content_hash": content, "assignment": assignment_id, "grader_version": __version__,
-            "overrides": _digest(overrides or {})}
+    key = {"content_hash": content, "assignment": assignment_id, "grader_version": __version__,
+           "overrides": _digest(overrides or {})}
+    if assignment_digest:
+        key["assignment_digest"] = assignment_digest
+    return key
+
+
+def assignment_digest(assignment: Any, settings: dict[str, Any] | None = None) -> str:
+    """SHA-256 over what decides an assignment's grades besides the grader: its folder's files (assignment.toml,
+    checks), its rubric file, its reference module and the trusted modules beside it, its hooks' modules, and the
+    [settings] this run replaces. Files are named relative to their folder, so moving the project keeps results
+    current."""
+    files: dict[str, Path] = {}
+    for path in _source_files(assignment.folder, recursive=True):
+        files[f"assignment/{path.relative_to(assignment.folder).as_posix()}"] = path
+    rubric = Path(assignment.rubric) if assignment.rubric.endswith(".toml") else None
+    if rubric is None:
+        from grader.config.rubric import RubricError, rubric_file
+        try:
+            rubric = rubric_file(assignment.rubric)
+        except RubricError:
+            rubric = None
+    if rubric is not None:
+        files[f"rubric/{rubric.name}"] = rubric
+    if assignment.reference_file is not None:
+        # The checks import the reference's neighbours too (the lab's networks, caches, mutants).
+        folder = Path(assignment.reference_file).parent
+        for path in _source_files(folder, recursive=False):
+            files[f"reference/{path.name}"] = path
+    for module in assignment.hooks.modules:
+        origin = getattr(sys.modules.get(module), "__file__", None)
+        if origin:
+            files[f"hooks/{module}"] = Path(origin)
+    digest = hashlib.sha256()
+    for label, path in sorted(files.items()):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            content = b"<unreadable>"
+        digest.update(f"{label}\0{len(content)}\0".encode("utf-8", "surrogateescape") + content)
+    digest.update(json.dumps(settings or {}, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _source_files(folder: Path, *, recursive: bool) -> list[Path]:
+    """The files of `folder` that can change a grade (no caches, no hidden files)."""
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    return [p for p in pattern if p.is_file() and "__pycache__" not in p.parts
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+            and p.suffix not in (".pyc", ".pyo")]
 
 
 def stored_record(outdir: Path, student_id: str) -> dict | None:
@@ -130,11 +189,12 @@ class ResultWriter:
                            **more: Any) -> None:
         student = task.student
         overrides = {item: Override.from_dict(o) for item, o in task.overrides.items()}
-        graded = placeholder(self.assignment, state, reason, message=message, seed=self.seed,
+        seed = getattr(task, "seed", None)
+        graded = placeholder(self.assignment, state, reason, message=message, seed=self.seed if seed is None else seed,
                              submission_file=student.entry, student=student.id, overrides=overrides)
         self._store(student, graded, task.key, traceback=trace, **more)
 
-    def _store(self, student: Student, graded: Graded, key: dict, **more: Any) -> None:
+    def _store(self, student: Student, graded: Graded, key: dict, *, counted: bool = True, **more: Any) -> None:
         status = with_folder_note(graded.status, student)
         record = {"student": student.id, "entry": student.entry, "folder": student.folder, "status": status,
                   **key, "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -144,7 +204,8 @@ class ResultWriter:
         folder.mkdir(exist_ok=True)
         graded.write(folder)
         self.finished.add(student.folder)
-        self.on_stored(status)
+        if counted:  # a re-scored result (changed manual points) is not a grading
+            self.on_stored(status)
 
 
 def with_folder_note(status: str, student: Student) -> str:
@@ -153,6 +214,8 @@ def with_folder_note(status: str, student: Student) -> str:
         return status
     # First, so that a long reason cut short in the gradebook never hides where the results are.
     note = f"results in the folder {student.folder} ({student.renamed})"
+    if note in status:  # a stored result re-scored with new manual points already says it
+        return status
     reason = status.split(":", 1)[1].strip() if ":" in status else ""
     return RowState.of(status).with_reason(f"{note}; {reason}" if reason else note)
 

@@ -21,12 +21,15 @@ _GRADING_LOCK = threading.Lock()
 
 def grade_student(path: str, assignment_id: str, seed: int, support_dirs: tuple[str, ...] = (),
                   overrides: dict[str, dict] | None = None, *, student: str | None = None,
-                  settings: dict[str, Any] | None = None) -> dict:
+                  settings: dict[str, Any] | None = None, assignment_dirs: tuple[str, ...] = ()) -> dict:
     """Grade one submission in this process; returns plain data.
 
     `overrides` maps rubric item ids to ``{"points", "comment"}``; `student`
     names the student in the report's title; `settings` replaces entries of
-    the assignment's [settings] (the demo's shorter training budget). The result holds ``results``
+    the assignment's [settings] (the demo's shorter training budget);
+    `assignment_dirs` are the batch's local assignment folders (a pool or
+    cluster process may have started before they were chosen, so it is told
+    rather than left to inherit them). The result holds ``results``
     (the results.json dict), ``report_html``, ``status`` ("graded", or
     "broken: why" when the submission could not be read), ``seconds``,
     ``student_seconds``, ``worker_pid`` and ``worker_peak_rss_kb``. A bad
@@ -36,6 +39,10 @@ def grade_student(path: str, assignment_id: str, seed: int, support_dirs: tuple[
     from grader.outputs import grade_submission
 
     started = time.perf_counter()
+    if assignment_dirs:
+        from grader.config.locations import local_assignment_dirs, use_assignment_dirs
+        if [str(p) for p in local_assignment_dirs()] != list(assignment_dirs):
+            use_assignment_dirs(assignment_dirs)
     item_overrides = {item: Override.from_dict(o) for item, o in (overrides or {}).items()}
     with _GRADING_LOCK:
         graded = grade_submission(path, assignment_id, seed=seed, student=student, support_dirs=tuple(support_dirs),

@@ -35,6 +35,7 @@ class Budget:
         self._clock = clock
         self.deadline = clock() + self.seconds
         self.spent: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])  # what -> [calls, seconds]
+        self._pending: BudgetExhausted | None = None
 
     def remaining(self) -> float:
         """Seconds left (negative once the deadline has passed)."""
@@ -55,16 +56,30 @@ class Budget:
         entry[1] += seconds
 
     def stopped(self, what: str) -> BudgetExhausted:
-        """The failure of the call to `what` that was running when the budget ran out."""
-        return BudgetExhausted(f"`{what}` was stopped: this submission's time budget ran out "
-                               f"({self.seconds:g} s of wall-clock time for all of its checks).",
-                               hint=self._hint(), details=self._details())
+        """The failure of the call to `what` that was running when the budget ran out (or that the budget's cut
+        of its time limit stopped); from now on the budget counts as spent."""
+        self.deadline = min(self.deadline, self._clock())
+        return self._raised(BudgetExhausted(f"`{what}` was stopped: this submission's time budget ran out "
+                                            f"({self.seconds:g} s of wall-clock time for all of its checks).",
+                                            hint=self._hint(), details=self._details()))
 
     def not_started(self) -> BudgetExhausted:
         """The failure of a check that starts after the budget ran out."""
-        return BudgetExhausted(f"Not run: this submission used up its time budget ({self.seconds:g} s of "
-                               "wall-clock time for all of its checks) before this check started.",
-                               hint=self._hint(), details=self._details())
+        return self._raised(BudgetExhausted(f"Not run: this submission used up its time budget ({self.seconds:g} s "
+                                            "of wall-clock time for all of its checks) before this check started.",
+                                            hint=self._hint(), details=self._details()))
+
+    def _raised(self, failure: BudgetExhausted) -> BudgetExhausted:
+        # Kept until `claim` takes it: the check it happened in reports it even when that check caught it.
+        if self._pending is None:
+            self._pending = failure
+        return failure
+
+    def claim(self) -> BudgetExhausted | None:
+        """The first budget failure raised since the last claim, once (the runner gives it to the check it
+        happened in, whatever that check made of it)."""
+        pending, self._pending = self._pending, None
+        return pending
 
     def _hint(self) -> str:
         heaviest = sorted(self.spent.items(), key=lambda pair: -pair[1][1])[:_SHOWN_FUNCTIONS]
@@ -102,6 +117,11 @@ class BudgetedConfig:
             return limits
         return dataclasses.replace(limits, call_timeout=self._budget.clamp(limits.call_timeout),
                                    load_timeout=self._budget.clamp(limits.load_timeout))
+
+    def cutting(self) -> bool:
+        """Whether the budget cuts a time limit now (what is left is less than a call or a load may take)."""
+        limits = self._config.limits
+        return self._budget.remaining() < max(limits.call_timeout, limits.load_timeout)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._config, name)

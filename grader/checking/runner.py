@@ -1,10 +1,16 @@
 """Run an assignment's checks (pytest files) against one student's code and record every outcome as data.
 
 The checks run in this (trusted) process with a plugin that provides their
-fixtures (``student``, ``assignment``, ``seed``, ``rng``, ``module_rng``),
-honours declared prerequisites (``@pytest.mark.requires(...)``) and turns
-each check's report into a `CheckOutcome`. Student code runs only in the
-sandbox behind ``student``.
+fixtures (``student``, ``assignment``, ``reference``, ``seed``, ``rng``,
+``module_rng``, and ``earlier``: the checks that already ran and did not
+pass), honours declared prerequisites (``@pytest.mark.requires(...)``) and
+turns each check's report into a `CheckOutcome`. Student code runs only in
+the sandbox behind ``student``.
+
+While the checks run, their folder is first on ``sys.path``: a check file
+imports what its folder's ``conftest.py`` or another module there defines
+(``from conftest import Lab``) by the ordinary import system, and those
+modules are forgotten when another assignment's checks run in this process.
 
 Prerequisites, as check50 declares them::
 
@@ -34,6 +40,7 @@ import pytest
 from grader.checking.failures import CheckFailure, NotGraded
 from grader.checking.student import StudentCode
 from grader.config.assignment import Assignment
+from grader.config.hooks import load_reference
 from grader.config.rubric import selector_matches
 from grader.errors import ConfigurationError, GraderFault
 from grader.model import ERROR, FAILED, PASSED, SKIPPED, CheckOutcome
@@ -73,9 +80,19 @@ class _GradingPlugin:
         return self._assignment
 
     @pytest.fixture(scope="session")
+    def reference(self) -> Any:
+        """The assignment's reference module (its `reference` key), imported on the trusted side only."""
+        return load_reference(self._assignment)
+
+    @pytest.fixture(scope="session")
     def seed(self) -> int:
         """This grading run's seed."""
         return self._seed
+
+    @pytest.fixture(scope="session")
+    def earlier(self) -> "EarlierChecks":
+        """The outcomes of the checks that already ran (to name another item's failing function in a hint)."""
+        return EarlierChecks(self)
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
@@ -97,7 +114,7 @@ class _GradingPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        budget = self._student.budget
+        budget = getattr(self._student, "budget", None)  # no student: checks that need no code
         if budget is not None and budget.exhausted():
             raise budget.not_started()  # status "budget": the check is zero, with the reason
         marker = item.get_closest_marker(REQUIRES_MARKER)
@@ -140,6 +157,15 @@ class _GradingPlugin:
         public = item.get_closest_marker("public") is not None
         duration = call.stop - self._started.get(nodeid, call.start)
         details = dict(getattr(item, "grading_details", {}))
+        stop = self._budget_stop()
+        if stop is not None and not self._machinery_failed(call.excinfo.value if call.excinfo else None):
+            # The budget ran out during this check: it did not run as written, whatever it then made of the
+            # stopped call (a check may catch a student's failure and fall back), so it says where time went.
+            # Claimed at each phase's report, so a failure never carries over to the next check.
+            details.update(stop.details)
+            self.outcomes[nodeid] = CheckOutcome(nodeid, title, stop.status, message=stop.message, hint=stop.hint,
+                                                 public=public, details=details, duration=duration)
+            return
         if report.passed:
             fraction = getattr(item, "grading_fraction", None)
             self.outcomes[nodeid] = CheckOutcome(nodeid, title, PASSED, public=public, details=details,
@@ -177,11 +203,17 @@ class _GradingPlugin:
                 nodeid, title, ERROR, public=public, details=details, duration=duration,
                 message=f"The check could not use what your code returned ({name}: {_short(str(exc))}).")
 
+    def _budget_stop(self) -> CheckFailure | None:
+        """The budget failure raised during this check, even one the check caught (None when there was none)."""
+        budget = getattr(self._student, "budget", None)
+        return None if budget is None else budget.claim()
+
     def _machinery_failed(self, exc: BaseException | None) -> bool:
         """Whether shared machinery (the sandbox's zygote, its connection) failed under this check; remembers why."""
         if self.machinery_failure is None:
-            if self._student.infrastructure_failure is not None:
-                self.machinery_failure = self._student.infrastructure_failure
+            failure = _infrastructure_failure(self._student)
+            if failure is not None:
+                self.machinery_failure = failure
             elif isinstance(exc, MACHINERY_FAILURES):
                 # Student code never raises into this process: an OSError here is ours (a reset
                 # connection to the zygote, a broken pipe), as is the sandbox's InfrastructureError.
@@ -190,6 +222,25 @@ class _GradingPlugin:
 
     def _relative(self, nodeid: str) -> str:
         return nodeid[len(self._prefix):] if nodeid.startswith(self._prefix) else nodeid
+
+
+class EarlierChecks:
+    """What a check may know of the checks that ran before it: which of them did not earn full credit.
+
+    Checks run file by file in name order, so a training check sees every
+    forward and backward check. A hint may then say "your L_layer_backward
+    fails its checks: fix it first" instead of guessing at a symptom; it
+    never changes a verdict.
+    """
+
+    def __init__(self, plugin: _GradingPlugin) -> None:
+        self._plugin = plugin
+
+    def failed(self, *selectors: str) -> list[CheckOutcome]:
+        """The checks that ran, match one of `selectors` (as in ``requires``) and did not earn full credit."""
+        plugin = self._plugin
+        return [o for check_id, o in plugin.outcomes.items()
+                if any(_selects(s, plugin._relative(check_id)) for s in selectors) and not o.earned_full_credit()]
 
 
 def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
@@ -217,17 +268,21 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
     sink = io.StringIO()
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # third-party plugins have no business here
+    checks_path = str(assignment.checks_dir)
+    sys.path.insert(0, checks_path)  # `from conftest import ...` and helper modules of the checks folder
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             code = pytest.main(args, plugins=[plugin])
     finally:
+        if checks_path in sys.path:
+            sys.path.remove(checks_path)
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
     if plugin.configuration_errors:
         raise plugin.configuration_errors[0]
-    failure = plugin.machinery_failure or student.infrastructure_failure
+    failure = plugin.machinery_failure or _infrastructure_failure(student)
     if failure is not None:
         raise GraderFault(f"the grader's shared machinery failed while grading this submission ({failure}); "
                           "no score is recorded: it is graded again")
@@ -239,6 +294,11 @@ def run_checks(assignment: Assignment, student: StudentCode, *, seed: int,
         outcome.check_id = plugin._relative(outcome.check_id)
         outcomes.append(outcome)
     return outcomes, errors
+
+
+def _infrastructure_failure(student: Any) -> str | None:
+    # Checks that need no student code (an assignment's own self-tests) run with no student at all.
+    return None if student is None else student.infrastructure_failure
 
 
 def _forget_other_assignments_checks(assignment: Assignment) -> None:

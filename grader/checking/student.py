@@ -11,8 +11,17 @@ import numpy as np
 from grader.checking.budget import Budget, BudgetedConfig
 from grader.checking.compare import safe_hint
 from grader.checking.failures import BudgetExhausted, CheckFailure, StudentCodeError, StudentCodeTimeout
-from grader.sandbox import (CallResult, CallTimeout, MissingName, Sandbox, SandboxError, StaleHandle,
-                            StudentException, WorkerDied)
+from grader.sandbox import (
+    CallResult,
+    CallTimeout,
+    MissingName,
+    Sandbox,
+    SandboxError,
+    StaleHandle,
+    StudentException,
+    WorkerDied,
+)
+from grader.source.ownership import Origins
 
 
 class StudentCode:
@@ -25,11 +34,14 @@ class StudentCode:
 
     def __init__(self, sandbox: Sandbox, aliases: dict[str, list[str]] | None = None,
                  exception_hint: Any = None, not_loaded: dict[str, str] | None = None,
-                 budget: Budget | None = None) -> None:
+                 origins: Origins | None = None, budget: Budget | None = None) -> None:
         self.sandbox = sandbox
         self.aliases = aliases or {}
         self._exception_hint = exception_hint  # (function, type, message, shapes) -> hint or None
         self._not_loaded = not_loaded or {}    # name -> why its definition was not loaded
+        # The submission's own top-level names (grader.source.ownership): a function the checks call earns
+        # credit only if the student wrote it. None: every name the worker holds counts (no source known).
+        self._origins = origins
         # The wall-clock budget of all checks; the sandbox's own time limits shrink with it.
         self.budget = budget
         if budget is not None:
@@ -41,17 +53,30 @@ class StudentCode:
         return getattr(self.sandbox, "infrastructure_failure", None)
 
     def resolve(self, name: str) -> str:
-        """The name the submission actually uses for `name` (itself or an accepted alias)."""
-        for candidate in [name, *self.aliases.get(name, [])]:
-            if self.sandbox.has(candidate):
-                return candidate
+        """The name the submission actually uses for `name` (itself or an accepted alias).
+
+        Only a name the submission defines itself counts: one it merely
+        imports (from a course helper module or a package) fails with a
+        message saying where it comes from.
+        """
+        candidates = [name, *self.aliases.get(name, [])]
+        present = [c for c in candidates if self.sandbox.has(c)]
+        own = [c for c in present if self._origins is None or self._origins.is_own(c)]
+        if own:
+            return own[0]
         also = self.aliases.get(name)
         alias_note = f" (or {', '.join(f'`{a}`' for a in also)})" if also else ""
-        for candidate in [name, *self.aliases.get(name, [])]:
+        for candidate in candidates:
             if candidate in self._not_loaded:
                 raise StudentCodeError(f"`{candidate}` could not be loaded, so this could not be checked: "
                                  f"{self._not_loaded[candidate]}.",
                                  hint="Fix the line Python points at; the rest of your file was graded.")
+        if present:
+            raise StudentCodeError(f"{self._origins.origin(present[0])}; the assignment asks you to write "
+                                   f"`{name}`{alias_note} yourself, so it earns no credit here.",
+                                   hint=f"Define `{name}` in your own file. Helpers from a course module may "
+                                        f"still be used inside your own functions.",
+                                   details={"not_own": present[0]})
         raise StudentCodeError(f"Your submission does not define `{name}`{alias_note}, so this could not be checked.",
                          hint=f"Define `{name}` at the top level of your file with the signature the "
                               f"assignment gives; check its spelling.")
@@ -150,12 +175,18 @@ class StudentCode:
             if count:
                 self.budget.record(what, time.monotonic() - started)
                 count = False
-            if self.budget.exhausted():
+            # A timeout while the budget cuts the time limits is the budget's doing (a load cut short even
+            # fails again at once on every later call, before the deadline itself has passed).
+            if self.budget.exhausted() or self._cut():
                 raise self.budget.stopped(what) from None
             raise
         finally:
             if count:
                 self.budget.record(what, time.monotonic() - started)
+
+    def _cut(self) -> bool:
+        config = self.sandbox.config
+        return isinstance(config, BudgetedConfig) and config.cutting()
 
     def _failure(self, name: str, exc: SandboxError, args: tuple) -> CheckFailure:
         if isinstance(exc, CallTimeout):

@@ -36,15 +36,21 @@ def changed_inputs(student: StudentCode, function: str, *, unchecked: tuple[str,
     from the student's own forward pass) and sandbox handles are passed as
     they are and not compared.
     """
+    return call_and_changes(student, function, unchecked=unchecked, **inputs)[1]
+
+
+def call_and_changes(student: StudentCode, function: str, *, unchecked: tuple[str, ...] = (),
+                     **inputs: Any) -> tuple[Any, dict[str, list[str]]]:
+    """`changed_inputs`, and what the call returned: for checks that judge one call both ways."""
     checked = [name for name, value in inputs.items() if name not in unchecked and not isinstance(value, Handle)]
     refs = {name: _stored(student, value) if name in checked else value for name, value in inputs.items()}
-    student.call(function, *refs.values())
+    value = student.call(function, *refs.values())
     changed = {}
     for name in checked:
         keys = _changes_seen(student, refs[name], inputs[name])
         if keys is not None:
             changed[name] = keys
-    return changed
+    return value, changed
 
 
 def _shareable(value: Any) -> bool:

@@ -60,7 +60,7 @@ def load_hooks(toml_path: Path, folder: Path, table: dict[str, Any]) -> Hooks:
         match = _SPEC.fullmatch(spec) if isinstance(spec, str) else None
         if match is None:
             raise ConfigurationError(f"{toml_path}: [hooks] {name} must be \"module:function\", found {spec!r}")
-        module = _import(toml_path, folder, name, match["module"])
+        module = load_module(toml_path, folder, f"[hooks] {name}", match["module"])
         function = getattr(module, match["function"], None)
         if not callable(function):
             raise ConfigurationError(f"{toml_path}: [hooks] {name}: {match['module']} has no function "
@@ -70,14 +70,26 @@ def load_hooks(toml_path: Path, folder: Path, table: dict[str, Any]) -> Hooks:
     return Hooks(**found, modules=tuple(dict.fromkeys(modules)))
 
 
-def _import(toml_path: Path, folder: Path, hook: str, module: str) -> Any:
-    """A dotted module, or a .py file of the assignment's folder under a private module name."""
+def load_reference(assignment: Any) -> Any:
+    """The assignment's reference module (grader.config.assignment's `reference`), for its checks."""
+    if not assignment.reference:
+        raise ConfigurationError(f"{assignment.toml_path}: the checks use the `reference` fixture but the "
+                                 f"assignment has no reference module (set `reference`)")
+    return load_module(assignment.toml_path, assignment.folder, "`reference`", assignment.reference)
+
+
+def load_module(toml_path: Path, folder: Path, hook: str, module: str) -> Any:
+    """A dotted module, or a .py file of the assignment's folder under a private module name (loaded once).
+
+    `hook` says which key names the module, for the configuration error
+    raised when it cannot be imported.
+    """
     try:
         if not module.endswith(".py"):
             return importlib.import_module(module)
         path = (folder / module).resolve()
         if not path.is_file() or folder.resolve() not in path.parents:
-            raise ConfigurationError(f"{toml_path}: [hooks] {hook}: {module} is not a file of {folder}")
+            raise ConfigurationError(f"{toml_path}: {hook}: {module} is not a file of {folder}")
         name = f"_grader_hooks_{abs(hash(str(path)))}"
         if name in sys.modules:
             return sys.modules[name]
@@ -93,5 +105,5 @@ def _import(toml_path: Path, folder: Path, hook: str, module: str) -> Any:
     except ConfigurationError:
         raise
     except Exception as exc:  # noqa: BLE001 -- any failure to import is the same configuration error
-        raise ConfigurationError(f"{toml_path}: [hooks] {hook}: cannot import {module} "
+        raise ConfigurationError(f"{toml_path}: {hook}: cannot import {module} "
                                  f"({type(exc).__name__}: {exc})") from None

@@ -1,6 +1,8 @@
 """Rubric files: which checks feed which item and how their credit counts, validated at load time.
 
-Scoring a submission with a rubric is grader.scoring.rubric's job. A rubric is a TOML file ``rubrics/<assignment>.toml``::
+Scoring a submission with a rubric is grader.scoring.rubric's job. A rubric is a TOML file: a bundled
+one is ``rubrics/<name>.toml``, an instructor's assignment keeps its own (``rubric = "rubric.toml"`` in its
+assignment.toml)::
 
     assignment = "backprop-lab"
     title = "Backprop lab"
@@ -50,9 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.config import locations
 from grader.errors import ConfigurationError
-
-RUBRICS_DIR = Path(__file__).resolve().parents[2] / "rubrics"
 
 CREDIT_RULES = ("proportional", "all_or_nothing", "thresholds")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -179,13 +180,27 @@ class Rubric:
         return problems
 
 
-def rubric_for(assignment: str) -> Rubric:
-    """Load the shipped rubric ``rubrics/<assignment>.toml``."""
-    path = RUBRICS_DIR / f"{assignment}.toml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in RUBRICS_DIR.glob("*.toml"))) or "none"
-        raise RubricError(f"{path}: no rubric for assignment {assignment!r} (rubrics: {known})")
-    return load_rubric(path)
+def rubric_for(name: str) -> Rubric:
+    """Load a rubric: a bundled one by name (``rubrics/<name>.toml``), or a ``.toml`` file by its path.
+
+    An assignment's `rubric` is one or the other (grader.config.assignment
+    resolves an assignment's own rubric file to its path when it loads).
+    """
+    if name.endswith(".toml"):
+        return load_rubric(name)
+    return load_rubric(rubric_file(name))
+
+
+def rubric_file(name: str, *, where: str = "") -> Path:
+    """The bundled rubric file of `name`; RubricError naming the known ones when there is none."""
+    folder = locations.bundled_rubrics_dir()
+    path = folder / f"{name}.toml"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.toml"))) or "none"
+        prefix = f"{where}: " if where else f"{path}: "
+        raise RubricError(f"{prefix}no rubric for assignment {name!r} (rubrics: {known}; an assignment's own "
+                          f"rubric is a .toml file of its folder, e.g. rubric = \"rubric.toml\")")
+    return path
 
 
 def load_rubric(path: str | Path) -> Rubric:

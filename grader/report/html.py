@@ -58,16 +58,27 @@ NOT_PASSED = ("failed", "error", "timeout", "not_run")
 # The " [n_prev=3,n=4,m=5]" that pytest parametrization appends to a check's title.
 PARAMETRIZATION = re.compile(r"\s*\[[^\[\]]*\]$")
 
-# Trusted, fixed code (never built from data): sorts the student table by the
-# clicked column using each cell's data-sort value. Without it the table is
-# still complete, in student order.
+# Trusted, fixed code (never built from data): turns each header of the student
+# table into a button that sorts by its column (each cell's data-sort value),
+# marks the column with aria-sort and says what happened in a live region.
+# Without it the table is still complete, in student order.
 SORT_SCRIPT = """
 (function () {
   var table = document.getElementById("students");
+  var status = document.getElementById("sort-status");
   if (!table || !table.tHead) { return; }
   var heads = table.tHead.rows[0].cells;
   Array.prototype.forEach.call(heads, function (th, column) {
-    function sort() {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    while (th.firstChild) { button.appendChild(th.firstChild); }
+    var arrow = document.createElement("span");
+    arrow.className = "arrow";
+    arrow.setAttribute("aria-hidden", "true");
+    button.appendChild(arrow);
+    th.appendChild(button);
+    button.addEventListener("click", function () {
       var ascending = th.getAttribute("aria-sort") !== "ascending";
       Array.prototype.forEach.call(heads, function (other) { other.removeAttribute("aria-sort"); });
       th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
@@ -80,14 +91,14 @@ SORT_SCRIPT = """
         return ascending ? order : -order;
       });
       rows.forEach(function (row) { table.tBodies[0].appendChild(row); });
-    }
-    th.tabIndex = 0;
-    th.classList.add("sortable");
-    th.addEventListener("click", sort);
-    th.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+      if (status) {
+        status.textContent = "Sorted by " + (th.getAttribute("data-label") || th.textContent) + ", " +
+          (ascending ? "ascending" : "descending") + ".";
+      }
     });
   });
+  if (status) { status.textContent = ""; }
+  table.classList.add("sortable");
 })();
 """
 SORT_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SORT_SCRIPT.encode()).digest()).decode()
@@ -114,23 +125,28 @@ def write_student_report(path: str | os.PathLike, results: dict, *, student: str
     write_text_atomic(Path(path), render_student_report(results, student=student, sections=sections))
 
 
-def render_class_index(rows: list[dict], *, assignment: str, rubric_items: list[dict]) -> str:
+def render_class_index(rows: list[dict], *, assignment: str, rubric_items: list[dict],
+                       similarity: dict | None = None) -> str:
     """The class summary (index.html): histogram, per-item statistics, frequent failures, student table.
 
     Each row: ``{"student", "status", "score", "max_score", "items": {item_id: score},
     "results": results.json dict or None, "reason": str, "folder": str}``; `rubric_items`:
     ``[{"id", "title", "max_score"}]`` in rubric order. Students link to
-    ``<folder>/report.html`` (the folder defaults to the student id).
+    ``<folder>/report.html`` (the folder defaults to the student id). `similarity`:
+    ``{"pairs": [{"first", "second", "similarity", "identical"}], "total", "groups", "near"}``
+    (grader.batch.similarity).
     """
     view = _index_view(rows, assignment, rubric_items)
+    view["similarity"] = _similarity_view(similarity)
     return _environment().get_template("index.html.j2").render(index=view, sort_script=SORT_SCRIPT,
                                                                sort_script_hash=SORT_SCRIPT_HASH)
 
 
 def write_class_index(path: str | os.PathLike, rows: list[dict], *, assignment: str,
-                      rubric_items: list[dict]) -> None:
+                      rubric_items: list[dict], similarity: dict | None = None) -> None:
     """Write `render_class_index` to `path` atomically."""
-    write_text_atomic(Path(path), render_class_index(rows, assignment=assignment, rubric_items=rubric_items))
+    write_text_atomic(Path(path), render_class_index(rows, assignment=assignment, rubric_items=rubric_items,
+                                                     similarity=similarity))
 
 
 # ---------------------------------------------------------------- plumbing
@@ -363,15 +379,20 @@ def _section_view(section: Section) -> dict:
                  "empty": _text(section.table.empty, 500)}
     return {"id": re.sub(r"[^A-Za-z0-9_-]", "-", section.id)[:60] or "section", "title": _text(section.title, 200),
             "intro": _text(section.intro, 4000),
-            "stats": [{"label": _text(s.label, 200), "text": _text(s.text, 500), "value": "" if s.value is None else _text(s.value, 100),
+            "stats": [{"label": _text(s.label, 200), "text": _text(s.text, 500), "value": _value(s.value),
                        "band": s.band, "icon": s.icon} for s in section.stats[:20]],
             "legend": [(band, _text(words, 200)) for band, words in section.legend[:10]],
             "figures": figures, "table": table}
 
 
 def _cell_view(cell: Any) -> dict:
-    return {"text": _text(cell.text, 500), "value": "" if cell.value is None else _text(cell.value, 100), "band": cell.band, "icon": cell.icon,
+    return {"text": _text(cell.text, 500), "value": _value(cell.value), "band": cell.band, "icon": cell.icon,
             "numeric": cell.numeric, "row_header": cell.row_header}
+
+
+def _value(value: Any) -> str:
+    """The exact value behind a shown number, for a data-value attribute ("" when there is none)."""
+    return "" if value is None else _text(value, 100)
 
 
 def _sandbox_view(extra: dict) -> dict:
@@ -448,6 +469,7 @@ def _student_row(row: dict, items: list[dict]) -> dict:
     scores = row.get("items") if isinstance(row.get("items"), dict) else {}
     status = _text(row.get("status") or "graded", 100)
     score, max_score = _number(row.get("score")), _number(row.get("max_score"))
+    manual = {str(m) for m in row.get("manual") or []} if isinstance(row.get("manual"), (list, tuple, set)) else set()
     return {
         "student": student,
         # Percent-encoded as one path segment: a hostile id cannot become a
@@ -455,11 +477,13 @@ def _student_row(row: dict, items: list[dict]) -> dict:
         "href": quote(str(row.get("folder") or student), safe="") + "/report.html",
         "status": status,
         "kind": _kind(status),
+        "kind_label": {"grader-error": "grader error"}.get(_kind(status), _kind(status)),
         "score": score,
         "max_score": max_score,
         "share": _share(score, max_score),
-        "items": [{"score": _number(scores.get(item["id"])),
+        "items": [{"score": _number(scores.get(item["id"])), "manual": item["id"] in manual,
                    "grade": _grade_class(scores.get(item["id"]), item["max_score"])} for item in items],
+        "manual": bool(manual),
         "item_scores": {item["id"]: _number(scores.get(item["id"])) for item in items},
         "reason": _text(row.get("reason") or "", 1000),
     }
@@ -508,9 +532,16 @@ def _tick_step(largest: int) -> int:
 
 
 def _frequent_failures(rows: list[dict]) -> dict:
-    """The checks that failed for most students and the hints most students got, with student counts."""
+    """The checks that failed for most students and the mistakes most students were told about, with counts.
+
+    Hints are grouped by mistake: the hint's own words without the evidence
+    in its closing parentheses ("(each of your dW and db equals the expected
+    value times m = 5)") and with numbers set aside (the layer a bug was
+    found in), so one mistake met by five checks is one row, not five.
+    """
     failing: dict[str, set[str]] = defaultdict(set)
     hinted: dict[str, set[str]] = defaultdict(set)
+    wording: dict[str, Counter] = defaultdict(Counter)
     for row in rows:
         results = row.get("results")
         if not isinstance(results, dict) or not isinstance(results.get("extra_data"), dict):
@@ -522,12 +553,44 @@ def _frequent_failures(rows: list[dict]) -> dict:
             # One row per check function: "title [m=1]" and "title [m=5]" are the same mistake.
             title = PARAMETRIZATION.sub("", str(check.get("title") or check.get("check_id")))
             failing[_text(title, 300)].add(student)
-            hint = str(check.get("hint") or "").strip()
+            hint = mistake_of(str(check.get("hint") or ""))
             if hint:
-                hinted[_text(hint, 2000)].add(student)
+                key = DIGITS.sub("#", hint)
+                hinted[key].add(student)
+                wording[key][_text(hint, 2000)] += 1
 
-    def top(groups: dict[str, set[str]]) -> list[dict]:
+    def top(groups: dict[str, set[str]], shown: dict[str, Counter] | None = None) -> list[dict]:
         ranked = sorted(groups.items(), key=lambda pair: (-len(pair[1]), pair[0]))[:TOP_FAILURES]
-        return [{"text": text, "students": len(who), "block": "\n" in text} for text, who in ranked]
+        out = []
+        for key, who in ranked:
+            text = shown[key].most_common(1)[0][0] if shown else key
+            out.append({"text": text, "students": len(who), "block": "\n" in text,
+                        "variants": len(shown[key]) - 1 if shown else 0})
+        return out
 
-    return {"checks": top(failing), "hints": top(hinted)}
+    return {"checks": top(failing), "hints": top(hinted, wording)}
+
+
+DIGITS = re.compile(r"\d+")
+_EVIDENCE = re.compile(r"\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*$")
+
+
+def mistake_of(hint: str) -> str:
+    """A hint's words about the mistake: without the closing parenthesised evidence of the one case."""
+    hint = hint.strip()
+    stripped = _EVIDENCE.sub("", hint).strip()
+    return stripped or hint
+
+
+def _similarity_view(similarity: dict | None) -> dict:
+    similarity = similarity if isinstance(similarity, dict) else {}
+    pairs = [{"first": _text(p.get("first"), 200), "second": _text(p.get("second"), 200),
+              "href_first": quote(str(p.get("first")), safe="") + "/report.html",
+              "href_second": quote(str(p.get("second")), safe="") + "/report.html",
+              "percent": percent(p.get("similarity")), "identical": bool(p.get("identical"))}
+             for p in _dicts(similarity.get("pairs"))]
+    groups = [[_text(s, 200) for s in group[:MAX_LIST]] for group in (similarity.get("groups") or [])[:MAX_LIST]
+              if isinstance(group, list)]
+    total = similarity.get("total") if isinstance(similarity.get("total"), int) else len(pairs)
+    return {"pairs": pairs, "groups": groups, "total": total, "near": percent(similarity.get("near", 0.9)),
+            "identical": sum(1 for p in pairs if p["identical"])}

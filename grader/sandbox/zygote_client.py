@@ -21,10 +21,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from grader.config.locations import code_root, hidden_paths
 from grader.sandbox import cleanup
 from grader.sandbox.config import Limits
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# Where the zygote starts (its sys.path[0]): the folder holding the grader package, a checkout or site-packages.
+REPO_ROOT = code_root()
 
 
 # ---------------------------------------------------------------- protections
@@ -136,7 +138,7 @@ class Zygote:
             start_new_session=True)
         child.close()
         self._ctrl = parent
-        exclude = [str(REPO_ROOT), self.base_dir]
+        exclude = [*map(str, hidden_paths()), self.base_dir]
         if self.cgroup is not None:  # left by a zygote of ours that died
             from grader.sandbox.protections import remove_cgroup
             remove_cgroup(self.cgroup)
@@ -328,10 +330,34 @@ def _make_zygote_cgroup() -> Path | None:
     own = cgroup2_own_dir()
     if own is None:
         return None
+    _sweep_stale_cgroups(own)
     try:
-        return make_cgroup(own, f"grader-sandbox-{os.getpid()}-{os.urandom(4).hex()}")
+        return make_cgroup(own, f"{_CGROUP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
     except OSError:
         return None
+
+
+_CGROUP_PREFIX = "grader-sandbox-"
+
+
+def _sweep_stale_cgroups(parent: Path) -> None:
+    """Remove empty zygote cgroups whose grading process is gone (it was killed before it could).
+
+    Only ever removes empty folders (rmdir of a populated cgroup fails): it kills nothing.
+    """
+    for folder in parent.glob(f"{_CGROUP_PREFIX}*"):
+        creator = folder.name[len(_CGROUP_PREFIX):].split("-")[0]
+        if not creator.isdigit() or Path(f"/proc/{creator}").exists():
+            continue
+        try:
+            if "populated 0" not in (folder / "cgroup.events").read_text():
+                continue
+            for child in folder.iterdir():
+                if child.is_dir():
+                    child.rmdir()
+            folder.rmdir()
+        except OSError:
+            continue
 
 
 _ZYGOTES: dict[tuple[str, ...], Zygote] = {}

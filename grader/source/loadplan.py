@@ -41,11 +41,9 @@ Skip, with a reason:
   (``W1 = params["W1"]`` after ``params = train(X, Y)`` was skipped), which
   could only fail with a NameError;
 - code that does not parse: the rest of the file is still planned. The source
-  is cut into top-level chunks (a chunk starts at an unindented line that does
-  not continue a bracket, string or backslash line, follow a decorator, or
-  start with else/elif/except/finally), each chunk is parsed on its own, and
-  a chunk that fails is narrowed down to the smallest run of lines around the
-  reported error line; that run is skipped with Python's SyntaxError message.
+  is read piece by piece by grader.source.pyparse.parse_pieces (the same
+  reading as the code-quality estimate's); a piece that does not parse is
+  skipped with Python's SyntaxError message.
 
 How a call is matched: by the dotted path it is written with. An entry with
 one component (``zeros``) matches the last component, so it covers
@@ -69,10 +67,10 @@ Each run statement compiles on its own with the student's line numbers:
 from __future__ import annotations
 
 import ast
-import re
-import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
+
+from grader.source.pyparse import bound_names, parse_pieces
 
 RUN = "run"
 SKIP = "skip"
@@ -120,10 +118,6 @@ _SIMPLE_NODES = (
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _ALWAYS_RUN = (ast.Import, ast.ImportFrom, ast.Global, ast.Pass) + _DEFINITIONS
 
-_CONTINUATION_KEYWORD = re.compile(r"(else|elif|except|finally)\b")
-_TOP_TOKENS = re.compile(r"\"\"\"|'''|[\"'#\\()\[\]{}]")
-_STRING_END = {quote: re.compile(r"\\.|" + re.escape(quote), re.S) for quote in ('"""', "'''", '"', "'")}
-_DEFINITION_LINE = re.compile(r"(?:async\s+def|def|class|import)\s|from\s+[\w.]+\s+import\s")
 
 
 @dataclass
@@ -154,9 +148,11 @@ def plan_load(source: str, filename: str = "submission.py", *,
     source in messages. `required_names` are module-level names the
     assignment reads as values; the statements that bind them are run.
     """
-    source = source.replace("\r\n", "\n").replace("\r", "\n")
-    lines = _split_lines(source)
-    items = _parse_items(source, lines, filename)
+    parsed = parse_pieces(source, filename)
+    lines = parsed.lines
+    items = [(node, node.lineno, node.end_lineno, "") if piece.parsed else
+             (None, piece.first, piece.last, f"{piece.error} (line {piece.error_line})")
+             for piece in parsed.pieces for node in (piece.tree.body if piece.parsed else [None])]
     plan = []
     for index, (node, start, end, error) in enumerate(items):
         if node is None:
@@ -184,184 +180,12 @@ def statements_to_run(plan: Sequence[Statement]) -> list[tuple[int, int, str]]:
     return [(s.index, s.lineno, s.source) for s in plan if s.action == RUN]
 
 
-def logical_line_starts(lines: Sequence[str], opaque: Callable[[str], bool] | None = None) -> list[bool]:
-    """For each line, whether a new logical line of Python begins on it.
-
-    A line does not begin one when it continues an open bracket, a
-    triple-quoted string or a backslash-continued line. The scan is lexical
-    and forgiving: unbalanced closers are ignored and an unterminated
-    single-quoted string ends with its line. A line that begins a logical
-    line and for which `opaque(line)` is true is not scanned (IPython's
-    ``!cmd`` lines, whose quotes are not Python's).
-    """
-    starts = []
-    depth = 0
-    quote: str | None = None
-    continued = False
-    for line in lines:
-        if depth and quote is None and _DEFINITION_LINE.match(line):
-            # `def`, `class` and `import` cannot sit inside brackets: the
-            # bracket before them was never closed, so stop counting it.
-            depth, continued = 0, False
-        begins = depth == 0 and quote is None and not continued
-        starts.append(begins)
-        continued = False
-        if begins and opaque is not None and opaque(line):
-            continued = line.rstrip("\n").endswith("\\")
-            continue
-        pos, n = 0, len(line)
-        while True:
-            if quote is not None:
-                pattern = _STRING_END[quote]
-                match = pattern.search(line, pos)
-                while match is not None and match.group(0)[0] == "\\":
-                    pos = match.end()
-                    match = pattern.search(line, pos)
-                if match is None:
-                    # A single-quoted string only goes on past a backslash-newline.
-                    if len(quote) == 1 and not (pos == n and line.endswith("\\\n")):
-                        quote = None
-                    break
-                quote, pos = None, match.end()
-                continue
-            match = _TOP_TOKENS.search(line, pos)
-            if match is None:
-                break
-            token, pos = match.group(0), match.end()
-            if token == "#":
-                break
-            if token == "\\":
-                if line[pos:] in ("\n", ""):
-                    continued = True
-                    break
-            elif token in "([{":
-                depth += 1
-            elif token in ")]}":
-                depth = max(0, depth - 1)
-            else:
-                quote = token
-    return starts
-
-
 # ---------------------------------------------------------------- parsing
 
 @dataclass
 class _Planned:
     statement: Statement
     node: ast.stmt | None
-
-
-def _split_lines(source: str) -> list[str]:
-    # str.splitlines also breaks at form feeds and other characters that
-    # Python's tokenizer does not treat as line ends; line numbers must agree.
-    parts = source.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def _parse(text: str, filename: str) -> ast.Module:
-    with warnings.catch_warnings():
-        # Parsing student code must not print its SyntaxWarnings into the grader's output.
-        warnings.simplefilter("ignore")
-        return ast.parse(text, filename)
-
-
-def _parse_items(source: str, lines: list[str], filename: str) -> list[tuple]:
-    """(node, lineno, end_lineno, error) for each top-level statement or unparsable run of lines."""
-    try:
-        return [(node, node.lineno, node.end_lineno, "") for node in _parse(source, filename).body]
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        pass
-    items: list[tuple] = []
-    starts = logical_line_starts(lines)
-    bounds = sorted(set([0] + _chunk_starts(lines, starts)))
-    regions = list(zip(bounds, bounds[1:] + [len(lines)]))
-    while regions:
-        first, stop = regions.pop()
-        try:
-            # Blank lines in front give the student's line numbers everywhere,
-            # for less than walking the tree to shift them.
-            tree = _parse("\n" * first + "".join(lines[first:stop]), filename)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            regions.extend(_narrow(lines, first, stop, exc, items))
-            continue
-        items.extend((node, node.lineno, node.end_lineno, "") for node in tree.body)
-    items.sort(key=lambda item: (item[1], item[0].col_offset if item[0] is not None else -1))
-    return items
-
-
-def _chunk_starts(lines: list[str], starts: list[bool]) -> list[int]:
-    """0-based lines where a top-level chunk begins, using the lexical scan."""
-    result = []
-    after_decorator = False
-    for i, line in enumerate(lines):
-        if not starts[i] or not _is_code(line):
-            continue
-        if line[0] in " \t\f" or _CONTINUATION_KEYWORD.match(line):
-            after_decorator = False
-            continue
-        if after_decorator:
-            after_decorator = line.startswith("@")
-            continue
-        result.append(i)
-        after_decorator = line.startswith("@")
-    return result
-
-
-def _narrow(lines: list[str], first: int, stop: int, exc: BaseException, items: list) -> list[tuple[int, int]]:
-    """Record the unparsable piece of lines[first:stop] around the error; return the regions left to parse.
-
-    Pieces are cut at every unindented line that could start a statement,
-    ignoring brackets and strings (an unclosed bracket is the usual reason
-    the lexical chunks ran together).
-    """
-    pieces = [first]
-    after_decorator = lines[first].startswith("@")
-    backslash = lines[first].rstrip("\n").endswith("\\")
-    for i in range(first + 1, stop):
-        line = lines[i]
-        if not _is_code(line):
-            continue
-        if (line[0] not in " \t\f)]}" and not _CONTINUATION_KEYWORD.match(line)
-                and not after_decorator and not backslash):
-            pieces.append(i)
-        after_decorator = line.startswith("@")
-        backslash = line.rstrip("\n").endswith("\\")
-    error_line = first
-    if isinstance(exc, SyntaxError) and exc.lineno:
-        error_line = min(max(exc.lineno - 1, first), stop - 1)
-    p = max(k for k, start in enumerate(pieces) if start <= error_line)
-    piece_start = pieces[p]
-    piece_stop = pieces[p + 1] if p + 1 < len(pieces) else stop
-    lo, hi = _code_span(lines, piece_start, piece_stop)
-    # Errors found at the end of a piece ("expected an indented block") point
-    # past its code, at blank lines; name the last line the student wrote.
-    error_line = min(error_line, hi - 1)
-    items.append((None, lo, hi, _syntax_reason(exc, error_line)))
-    return [(a, b) for a, b in ((first, piece_start), (piece_stop, stop)) if a < b]
-
-
-def _syntax_reason(exc: BaseException, error_line: int) -> str:
-    if isinstance(exc, SyntaxError):
-        return f"{type(exc).__name__}: {exc.msg or 'invalid syntax'} (line {error_line + 1})"
-    if isinstance(exc, ValueError):
-        return f"this code contains a character Python cannot read ({exc}) (line {error_line + 1})"
-    return f"this code is nested too deeply for Python to read (line {error_line + 1})"
-
-
-def _is_code(line: str) -> bool:
-    stripped = line.strip()
-    return bool(stripped) and not stripped.startswith("#")
-
-
-def _code_span(lines: list[str], first: int, stop: int) -> tuple[int, int]:
-    """1-based first and last code lines of lines[first:stop] (the whole range if none)."""
-    code = [i for i in range(first, stop) if _is_code(lines[i])]
-    if not code:
-        return first + 1, stop
-    return code[0] + 1, code[-1] + 1
 
 
 def _text(lines: list[str], lineno: int, end_lineno: int) -> str:
@@ -544,37 +368,6 @@ def _offence(node: ast.AST) -> str:
 
 # ---------------------------------------------------------------- names
 
-def _bound_names(node: ast.stmt) -> set[str]:
-    """Names a top-level statement binds in the module when it runs."""
-    names: set[str] = set()
-    stack: list[ast.AST] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, _DEFINITIONS):
-            names.add(current.name)
-            continue
-        if isinstance(current, ast.Lambda):
-            continue
-        if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Store):
-            names.add(current.id)
-        elif isinstance(current, (ast.Import, ast.ImportFrom)):
-            for alias in current.names:
-                if alias.name != "*":
-                    names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(current, ast.ExceptHandler) and current.name:
-            names.add(current.name)
-        elif isinstance(current, (ast.MatchAs, ast.MatchStar)) and current.name:
-            names.add(current.name)
-        elif isinstance(current, ast.MatchMapping) and current.rest:
-            names.add(current.rest)
-        if isinstance(current, ast.comprehension):
-            # A comprehension's own variable is local to it.
-            stack.extend([current.iter, *current.ifs])
-            continue
-        stack.extend(ast.iter_child_nodes(current))
-    return names
-
-
 def _loaded_names(node: ast.AST, *, lazy: bool) -> set[str]:
     """Module-level names a statement reads: when it runs, or also later from function and lambda bodies."""
     loads: set[str] = set()
@@ -622,7 +415,7 @@ def _force_required(plan: list[_Planned], required: set[str]) -> None:
             node = planned.node
             if node is None or (isinstance(node, ast.If) and is_main_test(node.test)):
                 continue
-            bound = _bound_names(node)
+            bound = set(bound_names(node))
             if not bound & wanted:
                 continue
             if planned.statement.action == SKIP:
@@ -652,13 +445,13 @@ def _run_constants_functions_read(plan: list[_Planned]) -> None:
     for planned in plan:
         node = planned.node
         if isinstance(node, _DEFINITIONS) and planned.statement.action == RUN:
-            defined |= _bound_names(node)
+            defined |= set(bound_names(node))
             read_by_functions |= _loaded_names(node, lazy=True)
     for planned in plan:
         node, statement = planned.node, planned.statement
         if statement.action != SKIP or not isinstance(node, (ast.Assign, ast.AnnAssign)):
             continue
-        if not _bound_names(node) & read_by_functions:
+        if not set(bound_names(node)) & read_by_functions:
             continue
         called = {_callee_text(call.func).split(".")[0] for call in ast.walk(node) if isinstance(call, ast.Call)}
         if called & defined:
@@ -681,7 +474,7 @@ def _skip_dependents(plan: list[_Planned]) -> None:
                 statement.action = SKIP
                 statement.reason = f"uses `{name}`, which is only set by code that is not run when grading " \
                                    f"(line {line})"
-        bound = _bound_names(node)
+        bound = set(bound_names(node))
         if statement.action == RUN:
             set_by_run |= bound
             for name in bound:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from grader.errors import SubmissionError
-from grader.source.loadplan import logical_line_starts
+from grader.source.pyparse import logical_line_starts
 
 CODE_SUFFIXES = (".py", ".ipynb")
 MAX_ENTRIES = 2000  # files in a zip or folder submission

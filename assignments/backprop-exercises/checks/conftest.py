@@ -8,23 +8,38 @@ from typing import Any
 import numpy as np
 import pytest
 
-import reference.backprop_exercises as reference_exercises
 import reference.backprop_lab as reference_lab
 from grader.checking import CheckFailure, kind_of
-from reference.networks import random_data, random_params, student_forward, student_grads
 from grader.sandbox import StudentException
+from reference.caches import CacheLayouts
+from reference.networks import blame, draw_network, student_forward, student_grads
+
+
+# The student's passes and the checks that judge them (C3): a later exercise that fails because one of them is
+# wrong names it first.
+FUNCTION_CHECKS = {
+    "L_layer_backward": (("test_any_depth.py::test_backward_*",), "C3: backpropagation for any depth"),
+    "L_layer_forward": (("test_any_depth.py::test_forward_*",), "C3: backpropagation for any depth"),
+}
 
 
 @pytest.fixture(scope="session")
-def ref() -> Any:
-    """The exercises' reference solutions (trusted side only)."""
-    return reference_exercises
+def ref(reference: Any) -> Any:
+    """The exercises' reference solutions (trusted side only): the assignment's `reference` module
+    (a copy made with `grader new NAME --from ...` has its own reference.py)."""
+    return reference
 
 
 @pytest.fixture(scope="session")
 def ex() -> "Exercises":
     """Helpers shared by the checks: networks, the student's passes, calls that may raise."""
     return Exercises()
+
+
+@pytest.fixture(scope="session")
+def layouts(student, seed) -> CacheLayouts:
+    """The student's cache layouts, learnt from their own L_layer_forward when first needed."""
+    return CacheLayouts(student, seed)
 
 
 @dataclass
@@ -71,9 +86,14 @@ class Exercises:
             return float(value)
         raise CheckFailure(f"{call} returned {kind_of(value)}; expected one number.", hint=hint)
 
-    params = staticmethod(random_params)
-    data = staticmethod(random_data)
+    # (params, X, Y) that can expose what a check tests: no dead units, large pre-activations (see networks).
+    network = staticmethod(draw_network)
 
     # The student's L_layer_forward, and their gradients from their own caches and backward.
     forward = staticmethod(student_forward)
     grads = staticmethod(student_grads)
+
+    @staticmethod
+    def blame(earlier: Any, *functions: str) -> str | None:
+        """"Your L_layer_backward fails its own checks (see C3 ...): fix it first." (reference.networks.blame)."""
+        return blame(earlier, FUNCTION_CHECKS, *functions)

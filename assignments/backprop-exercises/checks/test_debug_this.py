@@ -23,9 +23,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checking import (StudentCodeError, CheckFailure, NotGraded, expect_array, kind_of, partial_credit, record,
-                           wrong_entries)
-from reference.networks import random_params
+from grader.checking import (
+    CheckFailure,
+    NotGraded,
+    StudentCodeError,
+    expect_array,
+    kind_of,
+    partial_credit,
+    record,
+    wrong_entries,
+)
+from reference.networks import draw_network
 from reference.backprop_lab import sigmoid
 
 KEYS = ("dW1", "db1", "dW2", "db2")
@@ -33,10 +41,8 @@ KEYS = ("dW1", "db1", "dW2", "db2")
 
 def _case(rng: np.random.Generator, n_x: int, n_h: int, m: int) -> dict:
     """A 2-layer network's inputs and its forward cache (A1, A2, Z1)."""
-    params = random_params([n_x, n_h, 1], rng)
-    X = rng.standard_normal((n_x, m))
-    Y = (rng.random((1, m)) > 0.5).astype(float)
-    Y[0, 0], Y[0, 1] = 0.0, 1.0
+    # No dead hidden unit, so every bug shows in the gradients it touches (reference/networks.py).
+    params, X, Y = draw_network([n_x, n_h, 1], m, rng)
     Z1 = params["W1"] @ X + params["b1"]
     A1 = np.maximum(Z1, 0)
     A2 = sigmoid(params["W2"] @ A1 + params["b2"])

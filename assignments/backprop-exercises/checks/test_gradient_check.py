@@ -5,8 +5,9 @@ gradients computed here, on the trusted side; then the student's own
 gradient_check must pass their correct code and flag a planted bug (their
 backward with every dW and db doubled, swapped in inside the sandbox for one
 call: the relative difference is then 1/3 whatever the network). Inputs have
-standard deviation 0.5 and the biases are small and random, so correct code
-stays well below 1e-7 (no ReLU kink within epsilon, no saturated sigmoid).
+no hidden pre-activation within reach of the ReLU kink, and the output is
+not saturated, so correct code stays well below 1e-7; no hidden unit is dead
+and pre-activations reach well beyond +-3, so every gradient bug shows.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checking import CheckFailure, record, relative_difference
-from reference.networks import planted_bug_source, rolled
+from grader.checking import CheckFailure, call_and_changes, record, relative_difference
+from reference.networks import draw_numerical_case, planted_bug_source, rolled
 
 DIMS = [5, 4, 3, 1]
 M = 7  # != n_x, so a transposed gradient cannot pass by shape
@@ -38,9 +39,8 @@ def case(student, ex, module_rng, tolerance) -> dict:
     the student's function on the very network the first check found their
     backprop right on, and the reference work runs once per submission.
     """
-    params = ex.params(DIMS, module_rng)
-    X, Y = ex.data(DIMS[0], M, module_rng)
-    numerical = ex.lab.numerical_gradients(X, Y, params, 1e-7)
+    # No dead unit, no pre-activation near the kink, large pre-activations (reference/networks.py).
+    params, X, Y, numerical = draw_numerical_case(DIMS, M, module_rng)
     grads, call = ex.grads(student, X, Y, params)
     table, overall = [], float("inf")
     usable = all(("d" + k) in grads and isinstance(grads["d" + k], np.ndarray)
@@ -61,32 +61,41 @@ requires_correct_backprop = pytest.mark.requires(
 
 
 @pytest.mark.public
-def test_backprop_agrees_with_numerical_gradients(case, tolerance, request):
+def test_backprop_agrees_with_numerical_gradients(case, ex, tolerance, earlier, request):
     """Your backprop gradients agree with two-sided numerical gradients on a [5, 4, 3, 1] network (< 1e-7)"""
     record(request, gradient_table=case["table"], overall_relative_difference=case["overall"])
+    blame = ex.blame(earlier, "L_layer_backward", "L_layer_forward")
     if not case["usable"]:
         expected = {"d" + k: v.shape for k, v in case["params"].items()}
         got = {str(k): getattr(v, "shape", type(v).__name__) for k, v in case["grads"].items()}
         raise CheckFailure(f"{case['call']} did not return an array of its parameter's shape for every parameter: "
                            f"expected {expected}, got {got}.",
-                           hint="grads must hold dW1, db1, dW2, db2, dW3, db3, each of its parameter's shape.")
+                           hint=blame or "grads must hold dW1, db1, dW2, db2, dW3, db3, each of its parameter's shape.")
     if case["overall"] >= tolerance:
         worst = max(case["table"], key=lambda row: row["relative_difference"])
         raise CheckFailure(
             f"The relative difference between your backprop gradients and numerical gradients on [5, 4, 3, 1] is "
             f"{case['overall']:.3g}; the chapter asks for < {tolerance:g}. The worst parameter is "
             f"{worst['parameter']} ({worst['relative_difference']:.3g}).",
-            hint="Above 1e-3 there is a bug: start with the layer of the worst parameter. Check the factor 1/m, "
-                 "the transposes, and which layer's Z the ReLU derivative uses.")
+            hint=blame or "Above 1e-3 there is a bug: start with the layer of the worst parameter. Check the factor "
+                          "1/m, the transposes, and which layer's Z the ReLU derivative uses.")
 
 
 @requires_correct_backprop
 def test_gradient_check_passes_correct_code(case, student, ex, tolerance, request):
     """Your gradient_check passes your correct backprop on [5, 4, 3, 1] (returns < 1e-7)"""
     call = "gradient_check(X, Y, params) on a [5, 4, 3, 1] network"
-    value = ex.number(student.gradient_check(case["X"], case["Y"], case["params"]), call,
+    returned, changed = call_and_changes(student, "gradient_check", X=case["X"], Y=case["Y"],
+                                         params=case["params"], unchecked=("X", "Y"))
+    value = ex.number(returned, call,
                       hint="Return the relative difference ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
     record(request, returned=value)
+    if changed:
+        # Parameters left nudged make the reading hover around 1e-7 whatever the draw: judged on that, not on it.
+        raise CheckFailure(f"After {call}, params {', '.join(changed['params'])} differ from what was passed in "
+                           f"(it returned {value:.3g}).",
+                           hint="Put each parameter back after computing J(theta + eps) and J(theta - eps), or "
+                                "perturb a copy: otherwise every later gradient is computed at the wrong point.")
     if not value < tolerance:
         expected = ex.lab.gradient_check(case["X"], case["Y"], case["params"])
         raise CheckFailure(f"{call} returned {value:.3g} although your backprop is correct; the reference "

@@ -11,23 +11,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checking import expect_unchanged, CheckFailure, describe_args, expect_array
+from grader.checking import describe_args, expect_array, expect_unchanged
 
 # (n, m): a square block, a single sample, a single unit, a wide batch.
 SHAPES = [(4, 6), (3, 1), (1, 5), (7, 9)]
 
 
 def _inputs(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """dA, and Z with both signs and at least one exact zero."""
+    """dA, and Z with both signs, at least one exact zero and, from five entries on, values well beyond +-3."""
     dA = rng.standard_normal(shape)
-    Z = rng.standard_normal(shape)
+    Z = rng.standard_normal(shape) * rng.uniform(1.0, 3.0)
     flat = Z.reshape(-1)
-    # Place a positive, a negative and a zero entry whatever the shape's size.
+    # Place a positive, a negative and a zero entry whatever the shape's size, then a large value of each
+    # sign: a derivative clipped at some magnitude (Z < 3) must show on every draw.
     flat[0] = abs(flat[0]) + 0.1
     if flat.size > 1:
         flat[1] = -abs(flat[1]) - 0.1
     if flat.size > 2:
         flat[2] = 0.0
+    if flat.size > 4:
+        flat[3], flat[4] = rng.uniform(4.0, 8.0), -rng.uniform(4.0, 8.0)
     return dA, Z
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures of the lab's checks: the reference, random inputs, and the student's network."""
+"""Shared fixtures of the lab's checks: the reference, random inputs, the student's network and cache layouts."""
 
 from __future__ import annotations
 
@@ -7,16 +7,28 @@ from typing import Any
 import numpy as np
 import pytest
 
-import reference.backprop_lab as reference_lab
 from grader.checking import CheckFailure, kind_of, safe_hint
 from reference import diagnose
-from reference.networks import random_data, random_params, student_forward, student_grads
+from reference.caches import CacheLayouts
+from reference.networks import blame, draw_network, student_forward, student_grads
+
+# The student's functions, the checks that judge each (selectors as in @pytest.mark.requires), and the item
+# whose report holds them: a hint of another item names the function first ("fix it first").
+FUNCTION_CHECKS = {
+    "L_layer_backward": (("test_backward.py::test_L_layer_backward_*",), "Backward pass"),
+    "linear_backward": (("test_backward.py::test_linear_backward_*",), "Backward pass"),
+    "L_layer_forward": (("test_forward.py::test_L_layer_forward_*", "test_forward.py::test_caches_*"),
+                        "Forward pass"),
+    "linear_forward": (("test_forward.py::test_linear_forward_*",), "Forward pass"),
+    "compute_cost": (("test_forward.py::test_compute_cost_*",), "Forward pass"),
+}
 
 
 @pytest.fixture(scope="session")
-def ref() -> Any:
-    """The reference implementation (trusted side only)."""
-    return reference_lab
+def ref(reference: Any) -> Any:
+    """The reference implementation (trusted side only): the assignment's `reference` module
+    (a copy made with `grader new NAME --from ...` has its own reference.py)."""
+    return reference
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +37,18 @@ def lab() -> "Lab":
     return Lab()
 
 
+@pytest.fixture(scope="session")
+def layouts(student, seed) -> CacheLayouts:
+    """The student's cache layouts, learnt from their own forward pass when first needed."""
+    return CacheLayouts(student, seed)
+
+
 class Lab:
     """Random inputs in the chapter's conventions, and the student's network run end to end."""
 
-    ref = reference_lab
 
-    params = staticmethod(random_params)
-    data = staticmethod(random_data)
+    # (params, X, Y) that can expose what a check tests: no dead units, large pre-activations (see networks).
+    network = staticmethod(draw_network)
 
     @staticmethod
     def unpack(value: Any, n: int, call: str, expected: str) -> tuple:
@@ -51,3 +68,8 @@ class Lab:
         if not isinstance(got, np.ndarray):
             return None
         return safe_hint(diagnose.diagnose_array, name, got, expected, m=m)
+
+    @staticmethod
+    def blame(earlier: Any, *functions: str, why: str = "") -> str | None:
+        """"Your L_layer_backward fails its own checks (see Backward pass): fix it first." (reference.networks.blame)."""
+        return blame(earlier, FUNCTION_CHECKS, *functions, why=why)

@@ -1,4 +1,11 @@
-"""Forward pass (20 points): values and shapes of linear_forward and L_layer_forward, proper caching."""
+"""Forward pass (20 points): values and shapes of linear_forward and L_layer_forward, proper caching.
+
+Proper caching is judged on the caches themselves: they must hold A_prev, W,
+b and Z of every layer, in any layout (reference/caches.py learns it), so a
+backward bug cannot fail it. Only caches the grader cannot look into or lay
+out again (e.g. objects it cannot copy) are judged through the student's own
+backward pass, as before.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,16 @@ import numbers
 import numpy as np
 import pytest
 
-from grader.checking import CheckFailure, describe_args, expect_array, expect_unchanged, kind_of, safe_hint
+from grader.checking import (CheckFailure, StudentCodeError, describe_args, expect_array, expect_entries,
+                             expect_unchanged, kind_of, record, safe_hint)
 from reference import diagnose
+from reference.caches import missing
 from reference.networks import layer_case_ids, network_case_ids
 
-# (n_prev, n, m): n_x != m everywhere, m = 1, a single input feature, a square W.
-LINEAR_CASES = [(3, 4, 5), (5, 2, 1), (1, 3, 7), (6, 6, 2)]
-# (layer_dims, m): the chapter's network, a single layer, m = 1, deeper than the chapter's.
-NETWORKS = [([2, 5, 3, 1], 7), ([4, 1], 3), ([5, 4, 3, 1], 1), ([3, 6, 5, 4, 2, 1], 9)]
+# (n_prev, n, m): n_x != m everywhere, m = 1, a single input feature, a square W, a wide layer and many examples.
+LINEAR_CASES = [(3, 4, 5), (5, 2, 1), (1, 3, 7), (6, 6, 2), (33, 32, 65)]
+# (layer_dims, m): the chapter's network, a single layer, m = 1, deeper than the chapter's, wide with many examples.
+NETWORKS = [([2, 5, 3, 1], 7), ([4, 1], 3), ([5, 4, 3, 1], 1), ([3, 6, 5, 4, 2, 1], 9), ([3, 32, 16, 1], 64)]
 
 
 @pytest.mark.public
@@ -43,8 +52,7 @@ def test_linear_forward_leaves_inputs_unchanged(student, rng, n_prev, n, m):
 @pytest.mark.parametrize("dims, m", NETWORKS, ids=network_case_ids(NETWORKS))
 def test_L_layer_forward_values(student, ref, lab, rng, dims, m):
     """L_layer_forward computes AL with ReLU hidden layers and a sigmoid output, for any depth"""
-    params = lab.params(dims, rng)
-    X, _ = lab.data(dims[0], m, rng)
+    params, X, _ = lab.network(dims, m, rng)
     AL, _caches, call = lab.forward(student, X, params)
     expected, _ = ref.L_layer_forward(X, params)
     expect_array(AL, expected, name="AL", call=call,
@@ -55,27 +63,41 @@ def test_L_layer_forward_values(student, ref, lab, rng, dims, m):
 @pytest.mark.parametrize("dims, m", NETWORKS[:1], ids=network_case_ids(NETWORKS[:1]))
 def test_L_layer_forward_leaves_inputs_unchanged(student, lab, rng, dims, m):
     """L_layer_forward does not modify X or params"""
-    params = lab.params(dims, rng)
-    X, _ = lab.data(dims[0], m, rng)
+    params, X, _ = lab.network(dims, m, rng)
     expect_unchanged(student, "L_layer_forward", X=X, params=params)
 
-@pytest.mark.parametrize("dims, m", [([2, 5, 3, 1], 6), ([4, 3, 2, 1], 5)], ids=["2-5-3-1,m=6", "4-3-2-1,m=5"])
-def test_caches_let_backward_compute_gradients(student, ref, lab, rng, dims, m):
-    """The caches from L_layer_forward let your L_layer_backward compute correct gradients"""
-    params = lab.params(dims, rng)
-    X, Y = lab.data(dims[0], m, rng)
+def test_caches_hold_what_backward_needs(student, ref, lab, layouts, earlier, rng, request):
+    """The caches from L_layer_forward hold what the backward pass needs: A_prev, W, b and Z of every layer"""
+    layout = layouts.network
+    if layout.source == "chapter":  # the forward pass did not run on the equal-widths network
+        raise StudentCodeError(f"Your caches could not be checked: {layout.reason}.")
+    if layout.source == "yours":
+        record(request, layout="learnt from your L_layer_forward")
+        problems = missing(layout)
+        if problems:
+            raise CheckFailure(f"Your L_layer_forward's caches lack what the backward pass needs: "
+                               f"{'; '.join(problems)}.",
+                               hint="Keep in each layer's cache its input A_prev, its W and b (the linear cache) "
+                                    "and its pre-activation Z: the backward pass needs A_prev and W for dW and "
+                                    "dA_prev, and Z for the activation's derivative.")
+        return
+    # Caches the grader cannot look into (or lay out again): judged through your own backward pass.
+    record(request, layout=f"judged through your own L_layer_backward: {layout.reason}")
+    params, X, Y = lab.network([2, 5, 3, 1], 6, rng)
     grads, call = lab.grads(student, X, Y, params)
     AL, caches = ref.L_layer_forward(X, params)
     expected = ref.L_layer_backward(AL, Y, caches)
-    missing = [k for k in expected if k.startswith(("dW", "db")) and k not in grads]
-    if missing:
-        raise CheckFailure(f"{call} returned no {', '.join(missing)}.",
-                           hint="Caching is checked through your backward pass: it must return dW and db "
-                                "for every layer.")
-    for key in sorted(k for k in expected if k.startswith(("dW", "db"))):
-        expect_array(grads[key], expected[key], name=key, call=call,
-                     hint="If your backward pass is right on its own, check what each cache holds: "
-                          "layer l needs A[l-1], W[l], b[l] and Z[l].")
+    keys = sorted(k for k in expected if k.startswith(("dW", "db")))
+    blame = lab.blame(earlier, "L_layer_backward", "linear_backward",
+                      why="these caches could only be checked through it")
+    missing_keys = [k for k in keys if k not in grads]
+    if missing_keys:
+        raise CheckFailure(f"{call} returned no {', '.join(missing_keys)}.",
+                           hint=blame or "Caching is checked through your backward pass: it must return dW and db "
+                                         "for every layer.")
+    expect_entries(grads, expected, keys, call=call, lead="With your own caches, wrong gradients:",
+                   hint=blame or "If your backward pass is right on its own, check what each cache holds: "
+                                 "layer l needs A[l-1], W[l], b[l] and Z[l].")
 
 
 @pytest.mark.public

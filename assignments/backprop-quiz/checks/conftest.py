@@ -9,7 +9,6 @@ file was loaded (and why), or raised, or no top-level line assigns it.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import math
 import re
@@ -18,9 +17,9 @@ from typing import Any
 
 import pytest
 
-import reference.backprop_quiz as reference_quiz
-from grader.checking import StudentCodeError, CheckFailure
+from grader.checking import CheckFailure, StudentCodeError
 from grader.source.loadplan import plan_load
+from grader.source.pyparse import PARSE_ERRORS, names_bound_by, parse
 
 # Runs in the worker: any value becomes {"kind": ..., ...} made of plain data only.
 PLAIN_SOURCE = '''
@@ -117,7 +116,6 @@ def is_number(value: Any) -> bool:
 class Quiz:
     """Reads the student's answers, explains missing ones, and compares numbers with the quiz's tolerance."""
 
-    ref = reference_quiz
     describe = staticmethod(describe)
     is_number = staticmethod(is_number)
 
@@ -185,25 +183,11 @@ class Quiz:
 def _assigned_names(source: str) -> set[str]:
     """Module-level names a top-level statement binds (inside if/try/with/for too, not inside functions)."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
+        tree = parse(source)
+    except PARSE_ERRORS:
         # Code that does not parse still says what it meant to assign: NAME = ... at a line's start.
         return set(re.findall(r"^\s*([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", source, flags=re.M))
-    names: set[str] = set()
-    pending = list(tree.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            continue  # a function's or class's body binds nothing at module level
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        if not isinstance(node, ast.Lambda):
-            pending.extend(ast.iter_child_nodes(node))
-    return names
+    return names_bound_by(tree.body)
 
 
 @pytest.fixture(scope="session")
@@ -213,6 +197,7 @@ def quiz(assignment) -> Quiz:
 
 
 @pytest.fixture(scope="session")
-def ref() -> Any:
-    """The reference answers (trusted side only)."""
-    return reference_quiz
+def ref(reference: Any) -> Any:
+    """The reference answers (trusted side only): the assignment's `reference` module
+    (a copy made with `grader new NAME --from ...` has its own reference.py)."""
+    return reference

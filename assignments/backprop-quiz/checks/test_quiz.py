@@ -211,7 +211,7 @@ def _check_exam(student, quiz, ref, request, number: int) -> None:
     answers = quiz.value(student, "EXAM_ANSWERS")
     if not isinstance(answers, dict):
         raise CheckFailure(f"EXAM_ANSWERS is {quiz.describe(answers)}; expected a dict such as "
-                           f'{{1: "A", 2: "B", 3: "C", 4: "D"}}.',
+                           f'{{1: "C", 2: "D", 3: "A", 4: "D"}} (one letter per question).',
                            hint="Key each letter by its question number, so that EXAM_ANSWERS[1] is question 1's.")
     keys = [k for k in (number, str(number), f"Q{number}", f"q{number}") if k in answers]
     if not keys:
@@ -223,7 +223,7 @@ def _check_exam(student, quiz, ref, request, number: int) -> None:
     record(request, answer=answer if isinstance(answer, (str, int, float)) else str(answer))
     if letter not in tuple(LETTERS):
         raise CheckFailure(f"EXAM_ANSWERS[{keys[0]!r}] is {quiz.describe(answer)}; expected one letter, "
-                           f"\"A\" to \"D\".", hint="Answer with the letter of the option, e.g. \"B\".")
+                           f"\"A\" to \"D\".", hint="Answer with the letter of the option, e.g. \"C\".")
     if letter != ref.EXAM_ANSWERS[number]:
         raise CheckFailure(f"Exam question {number}: {letter} is not the right option.", hint=EXAM_HINTS[number])
 

@@ -11,8 +11,7 @@ rubric names comments, docstrings and modularity, so they carry 8 of the 10:
 - Docstrings, 3: every required function has a docstring that says what its
   arguments are and what it returns (a fifth of the credit goes to public
   helper functions having a docstring at all, when there are any). A missing
-  required function, or one still a starter stub (only `pass` or
-  `raise NotImplementedError`), earns nothing here.
+  required function, or one still a stub, earns nothing here.
 - Comments, 2.5: meaningful comments in function bodies, about one every
   10 lines of code and at least one in every function of 10 or more lines.
   Commented-out code is not a comment and costs a little on its own.
@@ -23,6 +22,11 @@ rubric names comments, docstrings and modularity, so they carry 8 of the 10:
   imported modules, no single-letter names beyond the chapter's math notation.
 - Top-level code, 1: importing the file runs only imports, definitions and
   constants (demo and training code belongs under ``if __name__ == "__main__":``).
+
+A stub is a function whose body does nothing: past its docstring it only
+passes, returns a constant or raises NotImplementedError. No criterion judges
+a stub (its docstring, comments, length and names are not the student's
+work), and a required function that is a stub counts as not implemented.
 
 Each criterion's points are rounded to the nearest 0.5 and the total is their
 sum. A file that does not parse is analysed chunk by chunk (top-level
@@ -42,7 +46,12 @@ import warnings
 from dataclasses import dataclass, field
 
 from grader.scoring.quality.criteria import (
-    find_required, implemented_share, score_comments, score_docstrings, score_modularity, score_names,
+    find_required,
+    implemented_share,
+    score_comments,
+    score_docstrings,
+    score_modularity,
+    score_names,
     score_top_level,
 )
 from grader.scoring.quality.facts import Facts
@@ -130,6 +139,12 @@ def estimate_quality(source: str, required_functions: list[str],
             done = sum(item.implemented for item in required)
             file_notes.append((0, f"{done} of {len(required)} required functions are implemented, so each "
                                   f"criterion counts {done}/{len(required)} of its points"))
+        required_nodes = {item.node for item in required}
+        idle = [f.name for f in facts.stubs if f.node not in required_nodes]
+        if idle:
+            shown = ", ".join(f"`{name[:60]}`" for name in idle[:6]) + (", ..." if len(idle) > 6 else "")
+            file_notes.append((0, f"{shown} {'does' if len(idle) == 1 else 'do'} nothing yet (a stub body), so no "
+                                  f"criterion judges {'it' if len(idle) == 1 else 'them'}"))
         docstrings, docstring_evidence = score_docstrings(facts, required)
         scored = [
             (DOCSTRINGS, (docstrings, file_notes + docstring_evidence)),

@@ -12,9 +12,10 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from grader.source.loadplan import is_main_test
-from grader.scoring.quality.facts import FUNCTION_TYPES, Comment, Facts, Function, Scope, children, parameters
+from grader.scoring.quality.facts import (FUNCTION_TYPES, Comment, Facts, Function, Scope, children, is_stub,
+                                          parameters)
 from grader.scoring.quality.parsing import PARSE_ERRORS
+from grader.source.loadplan import is_main_test
 
 MAX_FUNCTION_LINES = 40
 MAX_NESTING = 3
@@ -79,7 +80,7 @@ def find_required(facts: Facts, groups: list[tuple[str, ...]]) -> list[Required]
     required = []
     for group in groups:
         node = next((facts.top_defs[name] for name in group if name in facts.top_defs), None)
-        required.append(Required(group, node, node is not None and _is_stub(node)))
+        required.append(Required(group, node, node is not None and is_stub(node)))
     return required
 
 
@@ -91,25 +92,6 @@ def implemented_share(required: list[Required]) -> float:
 def _required_names(required: list[Required]) -> set[str]:
     """Every name and alias of the required functions."""
     return {name for item in required for name in item.group}
-
-
-def _is_stub(node: ast.AST) -> bool:
-    """True for a function whose body, past its docstring, only passes,
-    raises NotImplementedError or returns None: a starter's placeholder."""
-    if not isinstance(node, FUNCTION_TYPES):
-        return False
-    for stmt in node.body:
-        if isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
-            continue
-        if isinstance(stmt, ast.Return) and (stmt.value is None or (
-                isinstance(stmt.value, ast.Constant) and stmt.value.value is None)):
-            continue
-        raised = stmt.exc.func if isinstance(stmt, ast.Raise) and isinstance(stmt.exc, ast.Call) else \
-            getattr(stmt, "exc", None)
-        if isinstance(stmt, ast.Raise) and isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
-            continue
-        return False
-    return True
 
 
 def _why_missing(facts: Facts, group: tuple[str, ...]) -> str:
@@ -192,7 +174,7 @@ def _docstring_quality(facts: Facts, node: ast.AST, name: str,
 def score_comments(facts: Facts) -> tuple[float, list]:
     """Density and spread of meaningful comments; commented-out code costs."""
     evidence: list[tuple[int, str]] = []
-    kinds = [(c, _comment_kind(c)) for c in facts.comments]
+    kinds = [(c, _comment_kind(c)) for c in facts.comments if not facts.in_stub(c.line)]
     meaningful = sorted(c.line for c, kind in kinds if kind == "comment")
     # Nested functions lie inside their parent's range; count their lines once.
     outermost = _outermost_ranges(facts.functions)
@@ -200,7 +182,9 @@ def score_comments(facts: Facts) -> tuple[float, list]:
     in_bodies = sum(bisect.bisect_right(meaningful, last) - bisect.bisect_left(meaningful, first)
                     for first, last in outermost)
     density = min(1.0, in_bodies * COMMENT_EVERY / body_lines) if body_lines else 0.0
-    if density < 1.0:
+    if not body_lines:
+        evidence.append((0, "no implemented function holds code, so there is nothing to comment yet"))
+    elif density < 1.0:
         evidence.append((0, f"{in_bodies} meaningful comment{'s' if in_bodies != 1 else ''} in "
                             f"{body_lines} lines of function code: aim for about one every "
                             f"{COMMENT_EVERY} lines, saying why the code does what it does"))
@@ -432,7 +416,9 @@ def score_names(facts: Facts, required: list[Required]) -> tuple[float, list]:
         for name, line in _unused_locals(function.scope):
             flag("unused", line, f"`{_short(name)}` is assigned but never used")
         _check_bindings(function.scope.bindings, facts, required_names, flag, in_function=True)
-    _check_bindings(facts.module.bindings, facts, required_names, flag, in_function=False)
+    stub_names = {(f.node.name, f.node.lineno) for f in facts.stubs}
+    module_bindings = [b for b in facts.module.bindings if b[0] != "function" or (b[1], b[2]) not in stub_names]
+    _check_bindings(module_bindings, facts, required_names, flag, in_function=False)
     # One-letter names are a matter of taste next to the chapter's notation, so they cost less.
     fraction = 1 - 0.3 * counts["unused"] - 0.3 * counts["shadow"] - min(0.3, 0.1 * counts["letter"])
     return fraction, evidence

@@ -15,6 +15,7 @@ import tokenize
 from dataclasses import dataclass, field
 
 from grader.scoring.quality.parsing import Parsed, Unit
+from grader.source.pyparse import target_names
 
 FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LAYOUT_TOKENS = {tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
@@ -43,6 +44,7 @@ class Function:
     parent: Scope
     scope: Scope = field(default_factory=Scope)
     length: int = 0
+    stub: bool = False  # its body does nothing (see `is_stub`): no criterion judges it
 
 
 @dataclass
@@ -92,6 +94,13 @@ class Facts:
             node = function.node
             function.length = self.count_code_lines(node.lineno, node.end_lineno) - sum(
                 self.count_code_lines(child.lineno, child.end_lineno) for child in function.scope.nested)
+        # A stub is not code the student wrote: every criterion judges only the other functions.
+        self.stubs = [function for function in self.functions if function.stub]
+        self.functions = [function for function in self.functions if not function.stub]
+
+    def in_stub(self, line: int) -> bool:
+        """Whether `line` lies inside a stub function (its comments are not judged either)."""
+        return any(f.node.lineno <= line <= f.node.end_lineno for f in self.stubs)
 
     def count_code_lines(self, first: int, last: int) -> int:
         """Lines of code (not blank, comment or docstring) in [first, last]."""
@@ -152,7 +161,7 @@ class Facts:
     def _enter_function(self, node: ast.AST, scope: Scope, prefix: str, module_level: bool,
                         binds: bool) -> Scope:
         """Record a function definition; return the scope of its body."""
-        function = Function(node, prefix + node.name, module_level, scope)
+        function = Function(node, prefix + node.name, module_level, scope, stub=is_stub(node))
         self.functions.append(function)
         scope.nested.append(node)
         self._define(node, scope, module_level, binds, "function")
@@ -219,6 +228,50 @@ def _token_shape(kind: int, text: str, previous: str) -> str:
     return text
 
 
+def is_stub(node: ast.AST) -> bool:
+    """True for a function whose body does nothing: past its docstring it only
+    passes, returns a constant (``return``, ``return 0``, ``return None, []``)
+    or raises NotImplementedError. A starter's placeholder, or a documented
+    stub: no code of the student's to judge."""
+    if not isinstance(node, FUNCTION_TYPES):
+        return False
+    for stmt in node.body:
+        if isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+            continue
+        if isinstance(stmt, ast.Return) and (stmt.value is None or _is_literal(stmt.value)):
+            continue
+        if isinstance(stmt, ast.Raise) and _names_not_implemented(stmt.exc):
+            continue
+        return False
+    return True
+
+
+def _is_literal(node: ast.AST) -> bool:
+    """Whether an expression is a constant written out: numbers, strings, None,
+    a sign on a number, and tuples, lists, sets and dicts of those."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Constant):
+            continue
+        if isinstance(item, ast.UnaryOp) and isinstance(item.op, (ast.USub, ast.UAdd)):
+            stack.append(item.operand)
+        elif isinstance(item, (ast.Tuple, ast.List, ast.Set)):
+            stack.extend(item.elts)
+        elif isinstance(item, ast.Dict):
+            stack.extend(k for k in item.keys if k is not None)
+            stack.extend(item.values)
+        else:
+            return False
+    return True
+
+
+def _names_not_implemented(exc: ast.AST | None) -> bool:
+    """``raise NotImplementedError`` or ``raise NotImplementedError(...)``."""
+    raised = exc.func if isinstance(exc, ast.Call) else exc
+    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+
+
 def children(node: ast.AST) -> list[ast.AST]:
     """Child nodes, leaving out the Load/Store markers (cheaper than
     `ast.iter_child_nodes`, which matters on 10,000-line files)."""
@@ -258,27 +311,13 @@ def _bindings_of(node: ast.AST) -> list[tuple[str, str, int]]:
     if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         return [("variable" if isinstance(target, ast.Name) else "unpacked", name.id, name.lineno)
-                for target in targets for name in _target_names(target)]
+                for target in targets for name in target_names(target)]
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        return [("loop", name.id, name.lineno) for name in _target_names(node.target)]
+        return [("loop", name.id, name.lineno) for name in target_names(node.target)]
     if isinstance(node, (ast.With, ast.AsyncWith)):
         return [("with", name.id, name.lineno) for item in node.items if item.optional_vars
-                for name in _target_names(item.optional_vars)]
+                for name in target_names(item.optional_vars)]
     return []
-
-
-def _target_names(target: ast.AST) -> list[ast.Name]:
-    """Plain names bound by an assignment target (not attributes or items)."""
-    names, stack = [], [target]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Name):
-            names.append(node)
-        elif isinstance(node, (ast.Tuple, ast.List)):
-            stack.extend(node.elts)
-        elif isinstance(node, ast.Starred):
-            stack.append(node.value)
-    return names
 
 
 def parameters(node: ast.AST) -> list[ast.arg]:

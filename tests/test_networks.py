@@ -1,0 +1,118 @@
+"""The networks the checks draw can expose what they test, on every seed (issue 10 §1).
+
+reference.networks.draw_network rejects degenerate draws (dead or never
+inactive hidden units, pre-activations near the ReLU kink for numerical
+gradients, a saturated sigmoid output, all-zero gradients) and covers
+magnitudes (every hidden layer reaches pre-activations well beyond +-3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reference import backprop_lab as ref
+from reference.mutants import gradient_check_variant
+from reference.networks import HIDDEN_PEAK, KINK_MARGIN, degenerate, draw_network, draw_numerical_case
+
+# (dims, m, numerical): the shapes the lab's and the exercises' checks draw.
+SHAPES = [([2, 5, 3, 1], 5, True), ([5, 4, 3, 1], 7, True), ([2, 5, 3, 1], 10, False), ([3, 1], 4, False),
+          ([6, 5, 4, 3, 2, 1], 8, False), ([2, 5, 3, 1], 1, False), ([4, 32, 33, 1], 65, False),
+          ([1, 1, 1], 2, False), ([3, 5, 5, 5, 1], 7, False)]
+
+
+def _dead_network():
+    """A [2, 5, 3, 1] network whose first hidden layer is dead on every example (biases of -100)."""
+    rng = np.random.default_rng(0)
+    params = {"W1": rng.standard_normal((5, 2)), "b1": np.full((5, 1), -100.0),
+              "W2": rng.standard_normal((3, 5)), "b2": np.full((3, 1), 0.5),
+              "W3": rng.standard_normal((1, 3)), "b3": np.zeros((1, 1))}
+    X = rng.standard_normal((2, 5))
+    Y = np.array([[0.0, 1.0, 1.0, 0.0, 1.0]])
+    return params, X, Y
+
+
+def test_a_dead_unit_network_is_degenerate():
+    problems = degenerate(*_dead_network())
+    assert any("layer 1 has dead units" in p for p in problems), problems
+    assert any("dW1 is all zeros" in p for p in problems), problems
+
+
+def test_the_drawing_rejects_a_dead_unit_network_and_draws_again():
+    good = draw_network([2, 5, 3, 1], 5, np.random.default_rng(1), numerical=True)
+    proposals = iter([_dead_network(), good])
+    params, X, Y = draw_network([2, 5, 3, 1], 5, np.random.default_rng(2), numerical=True,
+                                propose=lambda dims, m, rng: next(proposals))
+    assert params is good[0] and X is good[1]
+
+
+def test_the_drawing_gives_up_loudly_rather_than_return_a_degenerate_network():
+    with pytest.raises(RuntimeError, match="dead units"):
+        draw_network([2, 5, 3, 1], 5, np.random.default_rng(3), propose=lambda dims, m, rng: _dead_network())
+
+
+def test_near_kink_and_saturated_networks_are_degenerate():
+    rng = np.random.default_rng(4)
+    params, X, Y = draw_network([2, 5, 3, 1], 5, rng, numerical=True)
+    near = {k: v.copy() for k, v in params.items()}
+    Z1 = near["W1"] @ X + near["b1"]
+    near["b1"][0, 0] -= Z1[0, 0] - KINK_MARGIN / 10   # unit 0 sits just above the kink on example 0
+    assert any("kink" in p for p in degenerate(near, X, Y, numerical=True))
+    saturated = {k: v.copy() for k, v in params.items()}
+    saturated["W3"] = saturated["W3"] * 100
+    assert any("saturates" in p for p in degenerate(saturated, X, Y))
+
+
+@pytest.mark.parametrize("dims, m, numerical", SHAPES, ids=[f"{d}-m={m}" for d, m, _ in SHAPES])
+def test_every_draw_can_expose_what_it_tests(dims, m, numerical):
+    for seed in range(25):
+        params, X, Y = draw_network(dims, m, np.random.default_rng(seed), numerical=numerical)
+        assert degenerate(params, X, Y, numerical=numerical) == []
+        A = X
+        for l in range(1, len(dims) - 1):
+            Z = params[f"W{l}"] @ A + params[f"b{l}"]
+            assert Z.max() >= HIDDEN_PEAK[0] - 1e-9              # well beyond +-3
+            if m > 1:
+                assert np.all((Z > 0).any(axis=1))               # no dead unit
+            A = np.maximum(Z, 0)
+
+
+@pytest.mark.parametrize("dims, m", [([2, 5, 3, 1], 5), ([2, 5, 3, 1], 1), ([5, 4, 3, 1], 7), ([3, 4, 1], 2)])
+def test_a_relu_derivative_clipped_at_3_changes_the_gradients_on_every_draw(dims, m):
+    """(Z > 0) * (Z < 3) passed on most of the old draws; here it changes some gradient every time."""
+    for seed in range(40):
+        params, X, Y = draw_network(dims, m, np.random.default_rng(seed))
+        AL, caches = ref.L_layer_forward(X, params)
+        right = ref.L_layer_backward(AL, Y, caches)
+        clipped, dZ = {}, AL - Y
+        for l in range(len(caches), 0, -1):
+            (A_prev, W, _), _ = caches[l - 1]
+            clipped[f"dW{l}"] = dZ @ A_prev.T / m
+            clipped[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True) / m
+            if l > 1:
+                Z_below = caches[l - 2][1]
+                dZ = (W.T @ dZ) * (Z_below > 0) * (Z_below < 3)
+        assert any(not np.allclose(clipped[k], right[k], rtol=1e-5, atol=1e-8) for k in clipped), seed
+
+
+def test_the_same_seed_draws_the_same_network():
+    a = draw_network([2, 5, 3, 1], 5, np.random.default_rng(7), numerical=True)
+    b = draw_network([2, 5, 3, 1], 5, np.random.default_rng(7), numerical=True)
+    assert all(np.array_equal(a[0][k], b[0][k]) for k in a[0]) and np.array_equal(a[1], b[1])
+
+
+def test_a_numerical_case_comes_with_the_numerical_gradients_it_was_checked_with():
+    params, X, Y, numerical = draw_numerical_case([2, 5, 3, 1], 5, np.random.default_rng(8))
+    again = ref.numerical_gradients(X, Y, params, 1e-7)
+    assert set(numerical) == set(again) and all(np.array_equal(numerical[k], again[k]) for k in again)
+
+
+@pytest.mark.parametrize("dims, m", [([2, 5, 3, 1], 5), ([5, 4, 3, 1], 7)])
+def test_a_one_sided_gradient_check_reads_well_below_the_bar_on_every_numerical_case(dims, m):
+    """Confident outputs keep the cost's curvature small: a check whose only flaw is one-sided differences
+    reads < 1e-7 on every draw (its flaw is judged by the epsilon = 1e-4 probe), never around it."""
+    for seed in range(12):
+        params, X, Y, _ = draw_numerical_case(dims, m, np.random.default_rng(seed))
+        assert gradient_check_variant(X, Y, params, 1e-7, "one_sided_differences") < 5e-8
+        assert gradient_check_variant(X, Y, params, 1e-4, "one_sided_differences") > 1e-6
+        assert gradient_check_variant(X, Y, params, 1e-7) < 1e-8
