@@ -6,6 +6,8 @@ that "moons" means the same distribution everywhere in the grader.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.datasets import make_moons
 
@@ -43,3 +45,93 @@ def rotated(X: np.ndarray, degrees: float) -> np.ndarray:
     theta = np.radians(degrees)
     rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     return rotation @ X
+
+
+# ------------------------------------------------------------ the training task of one run
+
+# The centre of make_moons' two arcs: the affine map turns and stretches the data about it.
+CENTER = np.array([[0.5], [0.25]])
+# Half the width of the empty band along the line that swaps the labels (in plain moons' units; the
+# arcs' own gap is about as wide once their noise is counted).
+LINE_GAP = 0.18
+
+
+@dataclass(frozen=True)
+class MoonsTask:
+    """One run's training problem: moons under an affine map, the labels swapped on one side of a line.
+
+    Drawn per run (`draw_task`), so that nothing fitted in advance fits it:
+    the map turns the moons by any angle and stretches them along a random
+    axis (area kept) before shifting them; a line across both arcs, at a
+    random place and slant, swaps the two classes on one side of it. Every correct
+    network of the lab learns it as well as plain moons (the boundary is the
+    moons' gap plus a straight cut; benchmarks/train_robustness.py), while
+    parameters fitted to plain moons and pasted in, even turned and shifted
+    to fit, classify little more than half of it.
+    """
+
+    matrix: tuple[tuple[float, float], tuple[float, float]]
+    shift: tuple[float, float]
+    normal: tuple[float, float]
+    offset: float
+
+    def apply(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Plain moons `(X, Y)` (as `moons` draws them) turned into this task's data, minus the points
+        within LINE_GAP of the line (the cut gets a gap like the one between the arcs)."""
+        # The line is drawn across the arcs, in the plain moons' frame.
+        distance = np.array(self.normal) @ (X - CENTER) - self.offset
+        keep = np.abs(distance) > LINE_GAP
+        side = (distance[keep] > 0).astype(np.float64).reshape(1, -1)
+        mapped = np.array(self.matrix) @ (X[:, keep] - CENTER) + CENTER + np.array(self.shift).reshape(2, 1)
+        return np.ascontiguousarray(mapped), np.abs(Y[:, keep] - side)
+
+    def sample(self, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """`n_samples` points of this task drawn with `seed` (the first ones outside the line's gap)."""
+        drawn = 2 * n_samples
+        while True:
+            X, Y = self.apply(*moons(drawn, seed))
+            if X.shape[1] >= n_samples:
+                return np.ascontiguousarray(X[:, :n_samples]), np.ascontiguousarray(Y[:, :n_samples])
+            drawn *= 2
+
+    def carried(self, params: dict) -> dict:
+        """A network fitted to plain moons, made to see this task's points as it saw plain ones (first layer)."""
+        inverse = np.linalg.inv(np.array(self.matrix))
+        shift = np.array(self.shift).reshape(2, 1)
+        W1 = np.asarray(params["W1"], dtype=float)
+        carried = {k: np.array(v, dtype=float) for k, v in params.items()}
+        carried["W1"] = W1 @ inverse
+        carried["b1"] = np.asarray(params["b1"], dtype=float).reshape(-1, 1) + W1 @ (CENTER - inverse @ (CENTER + shift))
+        return carried
+
+    def to_dict(self) -> dict:
+        """A JSON-able description (the report draws the run's data from it)."""
+        return {"matrix": [list(row) for row in self.matrix], "shift": list(self.shift),
+                "normal": list(self.normal), "offset": self.offset}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MoonsTask":
+        """Rebuild a task from `to_dict` output."""
+        matrix = np.asarray(data["matrix"], dtype=float).reshape(2, 2)
+        return cls(tuple(map(tuple, matrix.tolist())), tuple(np.asarray(data["shift"], dtype=float).reshape(2)),
+                   tuple(np.asarray(data["normal"], dtype=float).reshape(2)), float(data["offset"]))
+
+
+def draw_task(rng: np.random.Generator, *, rotation_degrees: tuple[float, float] = (0.0, 360.0),
+              stretch: tuple[float, float] = (1.25, 1.6), shift: float = 0.8,
+              line_offset: float = 0.3) -> MoonsTask:
+    """A fresh task: turned by an angle in `rotation_degrees`, stretched by a factor in `stretch` along a
+    random axis (and shrunk by as much across it), shifted by up to `shift`, labels swapped beyond a
+    random line across the arcs passing within `line_offset` of their centre."""
+    def turn(degrees: float) -> np.ndarray:
+        theta = np.radians(degrees)
+        return np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+
+    factor = rng.uniform(*stretch)
+    matrix = turn(rng.uniform(*rotation_degrees)) @ np.diag([factor, 1 / factor]) @ turn(rng.uniform(0, 360))
+    direction, distance = rng.uniform(0, 2 * np.pi), shift * np.sqrt(rng.uniform(0.25, 1.0))
+    # Across the arcs: within 30 degrees of the plain moons' horizontal axis, either way round.
+    angle = np.radians(rng.uniform(-30, 30) + 180 * rng.integers(2))
+    return MoonsTask(tuple(map(tuple, matrix.tolist())),
+                     (float(distance * np.cos(direction)), float(distance * np.sin(direction))),
+                     (float(np.cos(angle)), float(np.sin(angle))), float(rng.uniform(-line_offset, line_offset)))

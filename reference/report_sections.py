@@ -24,7 +24,7 @@ import numpy as np
 
 from grader.report.formats import number, percent, scientific, seconds, significant
 from grader.report.sections import Cell, Figure, Section, Stat, Table
-from reference.moons import moons, rotated
+from reference.moons import MoonsTask, moons, rotated
 from reference.networks import num_layers
 
 # Grid size of the probability map: fine enough for a smooth contour at
@@ -214,7 +214,11 @@ def _student_figure_alt(figure: dict | None, check: dict | None) -> str:
     words = "Your plot_decision_boundary figure"
     if check is not None:
         words += f", whose check {_status_words(check).split(' ', 1)[-1]}"
-    if isinstance(summary, dict):
+    evidence = (figure or {}).get("figure_evidence")
+    if isinstance(evidence, dict) and isinstance(evidence.get("points_found"), (int, float)):
+        # The plot check's own pixel evidence (reference/figures.py), not the worker's word.
+        words += f": {percent(evidence['points_found'])} of the data points checked appear where they belong"
+    elif isinstance(summary, dict):
         parts = [f"{summary.get(key)} {label}" for key, label in
                  (("axes", "axes"), ("points", "plotted data points"), ("filled_regions", "filled regions"),
                   ("lines", "lines"), ("images", "images")) if isinstance(summary.get(key), int)]
@@ -228,6 +232,8 @@ def _boundary_alt(accuracy: dict, degrees: float | None) -> str:
     words = "The grader's drawing of the decision boundary your trained network computes on the moons data"
     if degrees is not None:
         words += f" turned by {degrees:g} degrees"
+    elif isinstance(accuracy.get("moons_task"), dict):
+        words += " made like this run's data (turned, stretched, shifted, labels swapped beyond a line)"
     held_out = number(accuracy.get("accuracy"))
     if held_out is not None:
         words += f"; it classifies {percent(held_out)} of held-out points correctly"
@@ -256,11 +262,13 @@ def training_section(checks: list[dict]) -> Section | None:
                                       if isinstance((figure or {}).get("images"), dict) else None)
     figure_status = f" ({_status_words(figure_check)})" if figure_check else ""
     grader_png = None
+    task = _recorded_task((params or accuracy).get("moons_task"))
     if params is not None and isinstance(params.get("params"), dict):
-        sample = moons(300, 0)
-        X = rotated(sample[0], degrees) if degrees is not None else sample[0]
+        sample = task.sample(300, 0) if task is not None else moons(300, 0)
+        X = rotated(sample[0], degrees) if degrees is not None and task is None else sample[0]
         grader_png = render_boundary_png(params["params"], X, sample[1])
-    turned = " turned like this run's data" if degrees is not None else ""
+    turned = " made like this run's data" if task is not None else \
+        " turned like this run's data" if degrees is not None else ""
     figures = [
         Figure(student_png, _student_figure_alt(figure, figure_check),
                f"Your figure: what plot_decision_boundary(params, X, Y) returned{figure_status}.",
@@ -274,7 +282,15 @@ def training_section(checks: list[dict]) -> Section | None:
     ]
     return Section("training", "Training and decision boundary", stats=stats, figures=figures,
                    shows_details=("params", "accuracy", "train_accuracy", "train_seconds",
-                                  "moons_rotation_degrees"))
+                                  "moons_rotation_degrees", "moons_task"))
+
+
+def _recorded_task(data: Any) -> MoonsTask | None:
+    """The run's training task as the accuracy check recorded it (None when absent or unreadable)."""
+    try:
+        return MoonsTask.from_dict(data) if isinstance(data, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _recorded_png(encoded: Any) -> tuple[bytes | None, str]:

@@ -60,10 +60,23 @@ def _gradient_bands(settings: dict) -> list[str]:
     return found
 
 
+def stretch_range(value: Any) -> str | None:
+    """[low, high] with 1 <= low <= high."""
+    if isinstance(value, list) and len(value) == 2 and all(_number(v) for v in value) and 1 <= value[0] <= value[1]:
+        return None
+    return "[low, high] with 1 <= low <= high (a stretch factor)"
+
+
+def non_negative(value: Any) -> str | None:
+    """A number, zero or more."""
+    return None if _number(value) and value >= 0 else "a number, 0 or more"
+
+
 def lab(settings: dict) -> list[str]:
     """The lab's training and gradient-check settings."""
     return _gradient_bands(settings) + problems(settings, {
-        "moons_rotation_degrees": degrees_range, "train_samples": positive_int, "holdout_samples": positive_int,
+        "moons_rotation_degrees": degrees_range, "moons_stretch": stretch_range, "moons_shift": non_negative,
+        "moons_line_offset": non_negative, "train_samples": positive_int, "holdout_samples": positive_int,
         "train_timeout": positive, "accuracy_threshold": fraction})
 
 

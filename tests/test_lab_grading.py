@@ -373,11 +373,11 @@ def test_items_not_affected_by_a_bug_keep_full_marks(graded):
 
 
 def test_pasted_in_trained_weights_do_not_pass_the_training_bar(graded):
-    """bug_hardcoded_answers' train returns weights trained once elsewhere: right on the usual moons, wrong rotated."""
+    """bug_hardcoded_answers' train returns weights trained once elsewhere: right on plain moons, wrong on this run's task."""
     outcome = next(o for o in graded["bug_hardcoded_answers"].result.outcomes if "accuracy_bar" in o.check_id)
     assert not outcome.passed
     assert "the parameters train returns do not come from the X and Y it is given" in outcome.message
-    assert outcome.details["unrotated_accuracy"] > 0.95 and outcome.details["accuracy"] < 0.90
+    assert outcome.details["plain_moons_accuracy"] > 0.95 and outcome.details["accuracy"] < 0.90
 
 
 def test_broken_files_are_graded_with_a_reason_not_a_crash(graded):

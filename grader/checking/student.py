@@ -147,6 +147,15 @@ class StudentCode:
         with self._budgeted("a transfer", count=False):
             return self.sandbox.get(ref)
 
+    def put_shared(self, value: Any) -> Any:
+        """Put arrays (or a dict of them) in memory the trusted side owns; `read_shared` reads them back itself."""
+        with self._budgeted("a transfer", count=False):
+            return self.sandbox.put_shared(value)
+
+    def read_shared(self, ref: Any) -> Any:
+        """The current contents of `put_shared` arrays, read from the trusted side's memory (not the worker's word)."""
+        return self.sandbox.read_shared(ref)
+
     def _clamped(self, timeout: float | None) -> float | None:
         """A call's own timeout cut to what is left of the budget (None: the sandbox's, already cut)."""
         return timeout if timeout is None or self.budget is None else self.budget.clamp(timeout)

@@ -1,4 +1,9 @@
-"""One invariance check for every "leaves its inputs unchanged" check (after scikit-learn's estimator checks)."""
+"""One invariance check for every "leaves its inputs unchanged" check (after scikit-learn's estimator checks).
+
+What a function did to its inputs is read from memory the trusted side owns,
+never taken from the worker's word (issue 11: student code that hooked the
+worker's replies passed while mutating its inputs).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import numpy as np
 
 from grader.checking.failures import CheckFailure
 from grader.checking.student import StudentCode
-from grader.sandbox import Handle
+from grader.sandbox import Handle, SandboxError, SharedHandle
 
 DEFAULT_HINT = ("Never write into an input (e.g. `X *= ...`, `X[...] = ...` or `params[key] = ...`): the caller "
                 "still needs it. Work on a copy, or build new arrays and a new dict.")
@@ -16,16 +21,20 @@ DEFAULT_HINT = ("Never write into an input (e.g. `X *= ...`, `X[...] = ...` or `
 
 def changed_inputs(student: StudentCode, function: str, *, unchecked: tuple[str, ...] = (),
                    **inputs: Any) -> dict[str, list[str]]:
-    """Call ``function(*inputs.values())`` on copies stored in the worker; the inputs it changed in place.
+    """Call ``function(*inputs.values())`` on copies it may change; the inputs it changed in place.
 
     Returns ``{input name: the keys that changed}`` (for a dict: keys
     modified, added or removed; for an array an empty list), in call order.
 
-    Arrays and dicts of arrays are stored in the worker first, so the
-    student's function receives (and can modify) the very objects it is
-    given. Inputs named in `unchecked` (e.g. caches from the student's own
-    forward pass) and sandbox handles are passed as they are and not
-    compared.
+    Arrays and dicts of arrays go into memory the trusted side owns
+    (`Sandbox.put_shared`): the student's function receives (and can modify)
+    real arrays over it, and what it wrote is read back from that memory, not
+    from the worker, whose replies the student's code can shape. Only a
+    dict's own entries (a key added, removed or rebound to a new array) are
+    known from the worker alone: a change it reports counts, its "unchanged"
+    proves nothing about the arrays. Inputs named in `unchecked` (e.g. caches
+    from the student's own forward pass) and sandbox handles are passed as
+    they are and not compared.
     """
     return call_and_changes(student, function, unchecked=unchecked, **inputs)[1]
 
@@ -34,14 +43,49 @@ def call_and_changes(student: StudentCode, function: str, *, unchecked: tuple[st
                      **inputs: Any) -> tuple[Any, dict[str, list[str]]]:
     """`changed_inputs`, and what the call returned: for checks that judge one call both ways."""
     checked = [name for name, value in inputs.items() if name not in unchecked and not isinstance(value, Handle)]
-    refs = {name: student.put(_copy(value)) if name in checked else value for name, value in inputs.items()}
+    refs = {name: _stored(student, value) if name in checked else value for name, value in inputs.items()}
     value = student.call(function, *refs.values())
     changed = {}
     for name in checked:
-        keys = _changes(student.get(refs[name]), inputs[name])
+        keys = _changes_seen(student, refs[name], inputs[name])
         if keys is not None:
             changed[name] = keys
     return value, changed
+
+
+def _shareable(value: Any) -> bool:
+    """Whether `value` can live in shared memory: a numeric array, or a non-empty dict of str -> numeric array."""
+    def numeric(array: Any) -> bool:
+        return isinstance(array, np.ndarray) and array.dtype.kind in "biufc" and array.dtype.fields is None
+    if isinstance(value, dict):
+        return bool(value) and all(type(k) is str and numeric(v) for k, v in value.items())
+    return numeric(value)
+
+
+def _stored(student: StudentCode, value: Any) -> Any:
+    """A copy of `value` in the worker: in trusted shared memory when it can be, else as a plain handle."""
+    if _shareable(value):
+        try:
+            return student.put_shared(_copy(value))
+        except OSError:  # no sealable shared memory on this system: the worker's word is all there is
+            pass
+    return student.put(_copy(value))
+
+
+def _changes_seen(student: StudentCode, ref: Any, before: Any) -> list[str] | None:
+    """What changed of `before` behind `ref`: array contents from shared memory, dict entries as the worker says."""
+    if not isinstance(ref, SharedHandle):
+        return _changes(student.get(ref), before)
+    trusted = _changes(student.read_shared(ref), before)
+    if not isinstance(before, dict):
+        return trusted
+    try:
+        reported = _changes(student.get(ref), before)
+    except (CheckFailure, SandboxError):
+        reported = None  # the worker would not say: the shared memory still did
+    if trusted is None and reported is None:
+        return None
+    return sorted(set(trusted or []) | set(reported or []), key=str)
 
 
 def expect_unchanged(student: StudentCode, function: str, *, hint: str | None = None,

@@ -1,11 +1,14 @@
 """Gradient check (20 points): backprop agrees with numerical gradients, and gradient_check works.
 
 The student's gradient_check is tested on their own (correct) code, on their
-code with a planted bug swapped in for their backward pass (a wrapper that
-scales every gradient by a factor, applied inside the sandbox for that call
-only: the relative difference is then known exactly), with a larger
-epsilon that tells two-sided from one-sided differences, and for restoring
-the parameters it perturbs.
+code with a planted bug (a term added to their compute_cost for that call
+only, inside the sandbox: numerical gradients see it, their backward pass
+does not, and the grader's own numerical gradients say exactly what the
+check must report; see reference/planted.py), with a larger epsilon that
+tells two-sided from one-sided differences, and for restoring the
+parameters it perturbs. A gradient_check that does not differentiate
+compute_cost numerically (e.g. one comparing the backward pass with a saved
+copy of it) fails the planted bug, and its other checks are not graded.
 """
 
 from __future__ import annotations
@@ -15,29 +18,14 @@ import numbers
 import numpy as np
 import pytest
 
-from grader.checking import CheckFailure, call_and_changes, record, relative_difference, safe_hint
+from grader.checking import CheckFailure, NotGraded, call_and_changes, record, relative_difference, safe_hint
 from reference import diagnose
 from reference.mutants import gradient_check_variant
-from reference.networks import draw_numerical_case, planted_bug_source, rolled
+from reference.networks import draw_numerical_case, rolled
+from reference.planted import PlantedCost, planted_cost
 
 DIMS = [2, 5, 3, 1]
 M = 5
-
-
-def _planted(case) -> tuple[str, float]:
-    """The planted-bug patch for this input, and its factor.
-
-    Scaling by f gives a relative difference of (f - 1) / (f + 1) whatever the
-    network, and an absolute one of (f - 1) ||g||: the factor is chosen so
-    the two differ at least threefold, so returning the absolute difference
-    can never pass for the chapter's relative one by coincidence.
-    """
-    norm = float(np.linalg.norm(rolled(case["grads"], case["params"])))
-    for factor in (2.0, 10.0, 1.25):
-        relative, absolute = (factor - 1) / (factor + 1), (factor - 1) * norm
-        if max(relative, absolute) >= 3 * min(relative, absolute):
-            break
-    return planted_bug_source(factor), factor
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +59,7 @@ def case(student, ref, lab, module_rng, tolerance):
             shapes_ok = False
     return {"params": params, "X": X, "Y": Y, "numerical": numerical, "grads": grads, "call": call,
             "table": table, "overall": overall, "shapes_ok": shapes_ok,
-            "correct": shapes_ok and overall < tolerance}
+            "correct": shapes_ok and overall < tolerance, "seed": int(module_rng.integers(2**31))}
 
 
 def _number(value, call: str) -> float:
@@ -116,8 +104,9 @@ def test_backprop_agrees_with_numerical_gradients(case, lab, tolerance, earlier,
 
 
 @requires_correct_code
-def test_gradient_check_passes_correct_code(case, student, ref, tolerance, request):
+def test_gradient_check_passes_correct_code(case, student, ref, tolerance, assignment, request):
     """Your gradient_check passes your correct backprop (returns < 1e-7)"""
+    _numerical_first(case, student, assignment)
     call = "gradient_check(X, Y, params) on a [2, 5, 3, 1] network"
     returned, changed = _on_correct_code(case, student)
     value = _number(returned, call)
@@ -153,19 +142,46 @@ def _once(case: dict, key: str, call):
     return kept
 
 
-def _with_planted_bug(case, student) -> tuple[object, float]:
-    """What the student's gradient_check returns with the planted bug swapped in, and the bug's factor.
+def _with_planted_bug(case, student, assignment) -> tuple[object, PlantedCost]:
+    """What the student's gradient_check returns with the planted cost bug swapped in, and the bug.
 
     Two checks judge this one call (does it flag the bug; is it the chapter's
-    relative difference).
+    relative difference), and it gates the others (`_numerical_first`).
     """
-    patch, factor = _planted(case)
+    if "planted_cost" not in case:
+        threshold = float(assignment.setting("planted_bug_threshold"))
+        case["planted_cost"] = planted_cost(case["X"], case["Y"], case["params"], case["numerical"], case["grads"],
+                                            np.random.default_rng(case["seed"]), threshold)
+    planted = case["planted_cost"]
 
     def call():
-        backward = student.resolve("L_layer_backward")
-        return student.run("gradient_check", case["X"], case["Y"], case["params"], patch={backward: patch}).value
+        cost = student.resolve("compute_cost")
+        return student.run("gradient_check", case["X"], case["Y"], case["params"],
+                           patch={cost: planted.source}).value
 
-    return _once(case, "planted", call), factor
+    return _once(case, "planted", call), planted
+
+
+def _numerical_first(case, student, assignment) -> None:
+    """NotGraded unless the student's gradient_check reported the planted bug as numerical gradients see it.
+
+    A check that does not differentiate compute_cost numerically is charged
+    once, on the planted-bug checks; nothing else can be judged on it.
+    """
+    try:
+        value, planted = _with_planted_bug(case, student, assignment)
+    except CheckFailure:
+        value, planted = None, None
+    if planted is None or not _is_real(value) or not planted.consistent(float(_number(value, ""))):
+        raise NotGraded("Not graded until your gradient_check flags the planted bug (\u201cYour gradient_check "
+                        "flags a planted bug\u201d): a gradient check that does not differentiate compute_cost "
+                        "numerically cannot be judged on anything else.")
+
+
+def _is_real(value) -> bool:
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
 def _on_correct_code(case, student) -> tuple[object, dict]:
@@ -180,41 +196,45 @@ def _on_correct_code(case, student) -> tuple[object, dict]:
 
 @requires_correct_code
 def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
-    """Your gradient_check flags a backward pass with a planted bug (returns > 1e-3)"""
+    """Your gradient_check flags a planted bug: a cost your backward pass does not know (returns > 1e-3)"""
     threshold = float(assignment.setting("planted_bug_threshold"))
-    returned, factor = _with_planted_bug(case, student)
-    call = f"gradient_check(X, Y, params) with every gradient scaled by {factor:g} in your backward pass"
+    returned, planted = _with_planted_bug(case, student, assignment)
+    call = ("gradient_check(X, Y, params) with a term added to your compute_cost for this call (numerical "
+            "gradients see it, your backward pass does not)")
     value = _number(returned, call)
-    record(request, returned=value)
+    record(request, returned=value, expected=planted.relative)
+    hint = ("Differentiate compute_cost(L_layer_forward(X, params)[0], Y) numerically, calling your own "
+            "compute_cost (do not recompute the cost another way), and compare with the gradients your "
+            "L_layer_backward returns.")
     if not value > threshold:
         raise CheckFailure(f"{call} returned {value:.3g}; a gradient check must report more than {threshold:g} "
-                           f"for this bug.",
-                           hint="Compare against the gradients your L_layer_backward returns (call it, do not "
-                                "recompute them another way), and return the relative difference.")
+                           f"for this bug (numerical gradients give {planted.relative:.3g}).", hint=hint)
+    if not planted.consistent(value):
+        raise CheckFailure(f"{call} returned {value:.4g}; comparing your backprop with numerical gradients of "
+                           f"compute_cost gives {planted.relative:.4g} here. Your gradient_check does not seem to "
+                           f"compare with numerical gradients of compute_cost.", hint=hint)
 
 
 @requires_correct_code
-def test_gradient_check_returns_the_relative_difference(case, student, request):
+def test_gradient_check_returns_the_relative_difference(case, student, assignment, request):
     """Your gradient_check returns ||grad - gradapprox|| / (||grad|| + ||gradapprox||)"""
-    returned, factor = _with_planted_bug(case, student)
+    returned, planted = _with_planted_bug(case, student, assignment)
     value = _number(returned, "gradient_check(X, Y, params)")
-    planted = {"d" + k: factor * np.asarray(case["grads"]["d" + k], dtype=float) for k in case["params"]}
-    g, n = rolled(planted, case["params"]), rolled(case["numerical"], case["params"])
-    expected = relative_difference(g, n)
+    expected = planted.relative
     record(request, returned=value, expected=expected)
     if not np.isclose(value, expected, rtol=0.05):
-        absolute = float(np.linalg.norm(g - n))
         hint = ("You return the norm of the difference without dividing by ||grad|| + ||gradapprox||."
-                if np.isclose(value, absolute, rtol=0.05) else
+                if np.isclose(value, planted.absolute, rtol=0.05) else
                 "Roll every dW and db into one vector, and every numerical gradient into another in the same "
                 "order, then return ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
-        raise CheckFailure(f"With every gradient scaled by {factor:g} your gradient_check returned {value:.4g}; the chapter's relative "
-                           f"difference on this input is {expected:.4g}.", hint=hint)
+        raise CheckFailure(f"With a planted bug in compute_cost your gradient_check returned {value:.4g}; the "
+                           f"chapter's relative difference on this input is {expected:.4g}.", hint=hint)
 
 
 @requires_correct_code
-def test_gradient_check_uses_two_sided_differences(case, student, ref, request):
+def test_gradient_check_uses_two_sided_differences(case, student, ref, assignment, request):
     """Your gradient_check uses the two-sided difference (accurate to O(eps^2))"""
+    _numerical_first(case, student, assignment)
     eps = 1e-4  # large enough that a one-sided difference's O(eps) error shows, small enough for two-sided
     call = f"gradient_check(X, Y, params, {eps:g})"
     value = _number(student.gradient_check(case["X"], case["Y"], case["params"], eps), call)
@@ -238,8 +258,9 @@ def test_gradient_check_uses_two_sided_differences(case, student, ref, request):
 
 
 @requires_correct_code
-def test_gradient_check_restores_parameters(case, student):
+def test_gradient_check_restores_parameters(case, student, assignment):
     """Your gradient_check leaves params as it found them"""
+    _numerical_first(case, student, assignment)
     changed = _on_correct_code(case, student)[1]
     if changed:
         raise CheckFailure(f"After gradient_check, params {', '.join(changed['params'])} differ from what was "

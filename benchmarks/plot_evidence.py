@@ -1,0 +1,86 @@
+"""How clearly the plot check's evidence separates honest figures from figures that do not draw their data.
+
+The lab's plot check (assignments/backprop-lab/checks/test_training.py,
+reference/figures.py) renders the student's figure three times and compares
+pixels. This script renders every correct fixture's plot_decision_boundary
+(and a few hand-written plotting styles and fakes, if given) on N runs' data
+exactly as the check draws it, and prints the lowest shares of points found
+and pixels explained (the check asks for 0.85 of each) and the smallest
+boundary change.
+
+    python benchmarks/plot_evidence.py --seeds 30 [extra_plot_files.py ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_robustness import FIXTURES, run_task  # noqa: E402
+
+PLOT_POINTS = 200
+
+
+def render(plot, params, X, Y) -> np.ndarray:
+    """The figure as the worker renders it (PNG at 72 dpi), decoded as the check decodes it."""
+    import matplotlib.pyplot as plt
+
+    from grader.sandbox import decode_png
+    with contextlib.redirect_stdout(io.StringIO()):
+        figure = plot(params, X, Y)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=72)
+    plt.close("all")
+    return decode_png(buffer.getvalue())
+
+
+def evidence(path: Path, seeds: list[int]) -> list[tuple[float, float, int]]:
+    """(points found, pixels explained, boundary pixels) of one plot function on each seed's data."""
+    import matplotlib
+    matplotlib.use("Agg")
+
+    import reference.backprop_lab as ref
+    from grader.source.submission import load_submission
+    from reference.figures import boundary_pixels, point_evidence, shifted_params, subset_with_extremes
+    namespace = {"__name__": "submission"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(load_submission(path).source, str(path), "exec"), namespace)
+    plot, out = namespace["plot_decision_boundary"], []
+    for seed in seeds:
+        X, Y, _, _ = run_task(seed)
+        params = ref.train(X, Y, num_iterations=300)
+        rng = np.random.default_rng([seed, 7])
+        chosen = rng.choice(X.shape[1], size=PLOT_POINTS, replace=False)
+        X, Y = X[:, chosen], Y[:, chosen]
+        keep = subset_with_extremes(X, rng)
+        removed = np.setdiff1d(np.arange(X.shape[1]), keep)
+        full, subset = render(plot, params, X, Y), render(plot, params, X[:, keep], Y[:, keep])
+        moved = render(plot, shifted_params(params, X, ref.L_layer_forward), X, Y)
+        found = point_evidence(full, subset, X[:, removed])
+        out.append((found.found, found.explained, boundary_pixels(full, moved)))
+    return out
+
+
+def main() -> None:
+    """Print, per plot function, the weakest evidence over --seeds runs."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("extra", nargs="*", type=Path, help="more submissions (plotting styles, fakes)")
+    args = parser.parse_args()
+    for path in [*FIXTURES, *args.extra]:
+        rows = np.array(evidence(path, list(range(args.seeds))))
+        print(f"{path.name:36s} points found min {rows[:, 0].min():.2f}, pixels explained min "
+              f"{rows[:, 1].min():.2f}, boundary pixels min {int(rows[:, 2].min())} ({args.seeds} seeds)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""What the lab's plot check looks for in the student's figure: the data's points where they belong, a boundary.
+
+The worker renders the figure the student's plot_decision_boundary returns
+to PNG; that image is the only evidence (what the worker says about the
+figure is the student's word). The check renders three times and compares
+pixels on the trusted side:
+
+- the plot data (points of the run's training task), and the same data without half
+  of its points (the extreme points kept, so that axis limits computed from
+  the data stay the same): the pixels that differ are the markers of the
+  removed points. They must lie where an axis-aligned map from data to
+  pixels (scales and offsets fitted from the pixels themselves) puts those
+  points, so a figure that does not draw the data it is given, draws other
+  data, or is a picture made in advance fails;
+- the same data with the network turned (it sees the plane rotated by 90
+  degrees about the data's centre): the pixels that differ are the decision
+  boundary (or regions) moving.
+
+No marker style, colour map or figure size is assumed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+# A pixel "differs" when its channels differ by more than this in total. Rendering is deterministic, so
+# this only has to stay below the faintest marker (alpha 0.3 points on a similar background differ by ~15).
+_PIXEL_THRESHOLD = 6
+# Empty columns or rows (pixels) that separate two panels of one figure.
+_PANEL_GAP = 12
+_MIN_POINT_PIXELS = 20
+_MIN_BOUNDARY_PIXELS = 50
+# Shares of the removed points found at their place, and of the differing pixels near a removed point.
+# Honest figures of every style tried (markers of any size and colour, a colour bar, a title naming the
+# number of points, two panels) score 0.93 or more on both; figures of other points 0.75 or less.
+POINTS_FOUND = 0.85
+PIXELS_EXPLAINED = 0.85
+
+
+@dataclass
+class PointEvidence:
+    """How well the pixels that vanished with the removed points match those points' positions."""
+
+    pixels: int
+    found: float       # share of removed points with a vanished pixel at their fitted position
+    explained: float   # share of vanished pixels near some removed point's fitted position
+
+    @property
+    def ok(self) -> bool:
+        """Whether the figure shows the data where it belongs."""
+        return self.pixels >= _MIN_POINT_PIXELS and self.found >= POINTS_FOUND and self.explained >= PIXELS_EXPLAINED
+
+
+def subset_with_extremes(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices of about half of the columns of `X`, always including each coordinate's minimum and maximum."""
+    m = X.shape[1]
+    keep = set(int(i) for i in rng.permutation(m)[:m // 2])
+    for row in X:
+        keep |= {int(np.argmin(row)), int(np.argmax(row))}
+    return np.array(sorted(keep))
+
+
+def shifted_params(params: dict, X: np.ndarray, forward=None) -> dict:
+    """`params` whose network sees the plane turned by 90 degrees about the centre of `X`.
+
+    Its boundary is the original one turned: it moves in any figure drawn
+    from the network's predictions, whatever the plotting style (filled
+    regions or a contour line) and even through a student's own forward pass
+    with a bug such as a missing bias (only the first layer's weights need to
+    be used). `forward` is accepted for symmetry with `boundary_moves`.
+    """
+    center = X.mean(axis=1, keepdims=True)
+    turn = np.array([[0.0, -1.0], [1.0, 0.0]])
+    moved = {k: np.array(v, dtype=float) for k, v in params.items()}
+    W1 = np.asarray(params["W1"], dtype=float)
+    moved["W1"] = W1 @ turn
+    moved["b1"] = np.asarray(params["b1"], dtype=float).reshape(-1, 1) + W1 @ (center - turn @ center)
+    return moved
+
+
+def boundary_moves(params: dict, X: np.ndarray, forward) -> bool:
+    """Whether `shifted_params` changes the predicted class of at least a tenth of `X`.
+
+    Not so for a network whose output does not depend on its input (dead
+    hidden units): it has no boundary to draw, whatever plots it.
+    """
+    before = forward(X, params)[0] > 0.5
+    after = forward(X, shifted_params(params, X, forward))[0] > 0.5
+    return float(np.mean(before != after)) >= 0.1
+
+
+def differing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The mask of pixels that differ between two RGB images of one size."""
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).sum(axis=2) > _PIXEL_THRESHOLD
+
+
+def boundary_pixels(full: np.ndarray, shifted: np.ndarray) -> int:
+    """How many pixels changed when only the network's output changed."""
+    return int(differing(full, shifted).sum())
+
+
+def boundary_shown(full: np.ndarray, shifted: np.ndarray) -> bool:
+    """Whether the figure depends on the network (a boundary or regions that move with it)."""
+    return boundary_pixels(full, shifted) >= _MIN_BOUNDARY_PIXELS
+
+
+def point_evidence(full: np.ndarray, subset: np.ndarray, removed: np.ndarray) -> PointEvidence:
+    """Compare the pixels that vanished with the removed points `removed` (2, k), under the best-fitting map.
+
+    A figure may show the data in more than one panel (the data alone, then
+    with the boundary, side by side or stacked): when the vanished pixels as
+    a whole do not match, they are cut at their widest empty band of columns
+    (or rows), where panels part, and each side holding a fair share of them
+    is judged by itself (cut again, for three or four panels); the best
+    part counts when every such side's pixels are explained by the points.
+    Gaps inside the data (between the two moons) are narrower than the
+    margins, labels and spacing between two panels.
+    """
+    mask = differing(full, subset)
+    return _best_part(mask, removed, int(mask.sum()), depth=2)
+
+
+def _best_part(mask: np.ndarray, removed: np.ndarray, total: int, depth: int) -> PointEvidence:
+    """The evidence of `mask`, or of its panels when the whole does not match (see `point_evidence`)."""
+    whole = _evidence(mask, removed)
+    if whole.ok or depth == 0:
+        return whole
+    best = whole
+    for axis in (0, 1):  # a cut between columns (panels side by side), then between rows
+        sides = [side for side in _cut(mask, axis) if side.sum() >= 0.2 * total]
+        if not sides:
+            continue
+        judged = [_best_part(side, removed, total, depth - 1) for side in sides]
+        if all(e.explained >= PIXELS_EXPLAINED for e in judged):
+            candidate = max(judged, key=lambda e: (e.ok, e.found))
+            if candidate.ok:
+                return candidate
+            best = max(best, candidate, key=lambda e: e.found + e.explained)
+    return best
+
+
+def _cut(mask: np.ndarray, axis: int) -> list[np.ndarray]:
+    """`mask` cut in two at its widest band of empty columns (axis 0) or rows (axis 1), if one is wide enough."""
+    occupied = np.nonzero(mask.any(axis=axis))[0]
+    if occupied.size < 2:
+        return []
+    gaps = np.diff(occupied)
+    widest = int(np.argmax(gaps))
+    if gaps[widest] <= _PANEL_GAP:
+        return []
+    at = int(occupied[widest]) + 1
+    first, second = np.zeros_like(mask), np.zeros_like(mask)
+    if axis == 0:
+        first[:, :at], second[:, at:] = mask[:, :at], mask[:, at:]
+    else:
+        first[:at], second[at:] = mask[:at], mask[at:]
+    return [first, second]
+
+
+def _evidence(mask: np.ndarray, removed: np.ndarray) -> PointEvidence:
+    """The best of the axis-aligned maps (which data axis is horizontal, either direction of each)."""
+    from scipy.ndimage import distance_transform_edt
+    from scipy.spatial import cKDTree
+
+    rows, cols = np.nonzero(mask)
+    if rows.size < _MIN_POINT_PIXELS or removed.shape[1] == 0:
+        return PointEvidence(int(rows.size), 0.0, 0.0)
+    height, width = mask.shape
+    tolerance = 3.0 + 0.01 * max(height, width)
+    radius = np.sqrt(rows.size / removed.shape[1] / np.pi)  # the markers' typical visible radius
+    distance_to_mask = distance_transform_edt(~mask)
+    pixels = np.column_stack([cols, rows]).astype(float)
+    best = PointEvidence(int(rows.size), 0.0, 0.0)
+    for horizontal, sign_h, sign_v in itertools.product((0, 1), (1, -1), (1, -1)):
+        points = np.column_stack([sign_h * removed[horizontal], sign_v * removed[1 - horizontal]])
+        centers = _refined(points, _fitted(points, pixels, mask), pixels, distance_to_mask, radius + tolerance)
+        inside = (centers[:, 0] >= 0) & (centers[:, 0] < width) & (centers[:, 1] >= 0) & (centers[:, 1] < height)
+        at = np.clip(np.round(centers).astype(int), 0, [width - 1, height - 1])
+        found = float(np.mean(inside & (distance_to_mask[at[:, 1], at[:, 0]] <= tolerance)))
+        near, _ = cKDTree(centers).query(pixels, k=1)
+        explained = float(np.mean(near <= radius + tolerance))
+        if found + explained > best.found + best.explained:
+            best = PointEvidence(int(rows.size), found, explained)
+    return best
+
+
+def _refined(points: np.ndarray, centers: np.ndarray, pixels: np.ndarray, distance_to_mask: np.ndarray,
+             cap: float) -> np.ndarray:
+    """`centers` (the blob-matched map of `points`) improved by chamfer matching in both directions.
+
+    Matching points to blobs is biased where markers merge into one blob (a
+    dense arc of small markers) and can leave the map several pixels off.
+    The map's four numbers (a scale and an offset per axis) are then tuned
+    to bring each mapped point onto a vanished pixel and each vanished pixel
+    near a mapped point, every distance capped at `cap` so that stray pixels
+    (a title naming the number of points) and hidden markers weigh little.
+    """
+    from scipy.ndimage import map_coordinates
+    from scipy.optimize import minimize
+    from scipy.spatial import cKDTree
+
+    start = []
+    for axis in range(2):
+        if np.ptp(points[:, axis]) == 0:
+            return centers
+        start.extend(np.polyfit(points[:, axis], centers[:, axis], 1))
+
+    def mapped(theta: np.ndarray) -> np.ndarray:
+        return np.column_stack([points[:, 0] * theta[0] + theta[1], points[:, 1] * theta[2] + theta[3]])
+
+    def cost(theta: np.ndarray) -> float:
+        at = mapped(theta)
+        onto = map_coordinates(distance_to_mask, [at[:, 1], at[:, 0]], order=1, mode="constant", cval=cap)
+        near, _ = cKDTree(at).query(pixels, k=1)
+        return float(np.mean(np.minimum(onto, cap)) + np.mean(np.minimum(near, cap)))
+
+    result = minimize(cost, np.array(start), method="Nelder-Mead",
+                      options={"xatol": 0.05, "fatol": 1e-3, "maxiter": 400})
+    return mapped(result.x) if result.fun < cost(np.array(start)) else centers
+
+
+def _fitted(points: np.ndarray, pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`points` (k, 2) mapped onto pixel positions by per-axis scales and offsets fitted to the image.
+
+    First from the quartiles of the pixels (robust to a few stray ones, such
+    as a title naming the number of points), then refined by matching each
+    mapped point to the nearest blob of `mask` (a marker, or a few merged
+    ones) and solving for the scales and offsets again, the worst fifth of
+    the matches left out, until the map settles.
+    """
+    from scipy import ndimage
+    from scipy.spatial import cKDTree
+
+    centers = np.empty_like(points, dtype=float)
+    for axis in range(2):
+        s_lo, s_mid, s_hi = np.percentile(points[:, axis], [25, 50, 75])
+        t_lo, t_mid, t_hi = np.percentile(pixels[:, axis], [25, 50, 75])
+        scale = (t_hi - t_lo) / (s_hi - s_lo) if s_hi > s_lo else 0.0
+        centers[:, axis] = (points[:, axis] - s_mid) * scale + t_mid
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return centers
+    blobs = np.array(ndimage.center_of_mass(mask, labels, range(1, count + 1)))[:, ::-1]  # (x, y)
+    tree = cKDTree(blobs)
+    for _ in range(12):
+        distance, nearest = tree.query(centers)
+        kept = distance <= np.quantile(distance, 0.8)
+        if kept.sum() < 3:
+            break
+        updated = np.empty_like(centers)
+        for axis in range(2):
+            source, target = points[kept, axis], blobs[nearest[kept], axis]
+            if np.ptp(source) == 0:
+                return centers
+            scale, offset = np.polyfit(source, target, 1)
+            updated[:, axis] = points[:, axis] * scale + offset
+        if np.allclose(updated, centers, atol=0.05):
+            return updated
+        centers = updated
+    return centers

@@ -1,0 +1,134 @@
+"""The plot check's pixel evidence (reference/figures.py), on figures rendered here as the worker renders them.
+
+Issue 11: the plot check believed the worker's summary of the figure. It now
+compares the pixels of three renderings: the data, half of it (axis limits
+kept), and the network moved. Honest styles pass; a figure of other points,
+a picture made in advance, or one with no boundary does not.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import reference.backprop_lab as lab  # noqa: E402
+from grader.sandbox import decode_png  # noqa: E402
+from reference.figures import (boundary_moves, boundary_shown, point_evidence, shifted_params,  # noqa: E402
+                               subset_with_extremes)
+from reference.moons import draw_task  # noqa: E402
+
+
+def _contour(ax, params, X):
+    lo, hi = X.min(axis=1) - 0.5, X.max(axis=1) + 0.5
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
+    grid = np.vstack([xx.ravel(), yy.ravel()])
+    zz = lab.L_layer_forward(grid, params)[0].reshape(xx.shape)
+    return ax.contourf(xx, yy, zz, levels=20, cmap="RdBu", alpha=0.6)
+
+
+def honest(params, X, Y):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _contour(ax, params, X)
+    ax.scatter(X[0], X[1], c=Y.ravel(), cmap="bwr", edgecolors="k", s=20)
+    return fig
+
+
+def honest_two_panels_with_colour_bar(params, X, Y):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.scatter(X[0], X[1], c=Y.ravel(), s=12)
+    filled = _contour(right, params, X)
+    right.scatter(X[0], X[1], c=Y.ravel(), s=12, marker="s")
+    fig.colorbar(filled, ax=right)
+    fig.suptitle(f"{X.shape[1]} points")
+    return fig
+
+
+def honest_stacked_small_crosses(params, X, Y):
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 8))
+    top.scatter(X[0], X[1], c=Y.ravel(), s=30, marker="x")
+    filled = _contour(bottom, params, X)
+    bottom.scatter(X[0], X[1], c=Y.ravel(), s=4)
+    fig.colorbar(filled, ax=bottom)
+    return fig
+
+
+def other_points(params, X, Y):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _contour(ax, params, X)
+    rng = np.random.default_rng(X.shape[1])  # as many points, elsewhere
+    ax.scatter(rng.uniform(X[0].min(), X[0].max(), X.shape[1]), rng.uniform(X[1].min(), X[1].max(), X.shape[1]),
+               c="k", s=20)
+    return fig
+
+
+def no_boundary(params, X, Y):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(X[0], X[1], c=Y.ravel(), cmap="bwr", s=20)
+    return fig
+
+
+def _pixels(plot, params, X, Y) -> np.ndarray:
+    figure = plot(params, X, Y)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=72)
+    plt.close("all")
+    return decode_png(buffer.getvalue())
+
+
+@pytest.fixture(scope="module")
+def case():
+    rng = np.random.default_rng(4)
+    task = draw_task(rng, rotation_degrees=(0, 360), stretch=(1.0, 1.25), shift=0.5, line_offset=0.2)
+    X, Y = task.sample(1000, 5)
+    params = lab.train(X, Y, num_iterations=300)
+    chosen = rng.choice(X.shape[1], size=200, replace=False)
+    X, Y = X[:, chosen], Y[:, chosen]
+    keep = subset_with_extremes(X, rng)
+    return params, X, Y, keep, np.setdiff1d(np.arange(X.shape[1]), keep)
+
+
+def _judged(plot, case):
+    params, X, Y, keep, removed = case
+    full, subset = _pixels(plot, params, X, Y), _pixels(plot, params, X[:, keep], Y[:, keep])
+    moved = _pixels(plot, shifted_params(params, X), X, Y)
+    return point_evidence(full, subset, X[:, removed]), boundary_shown(full, moved)
+
+
+def test_the_subset_keeps_every_coordinates_extremes():
+    X = np.random.default_rng(0).standard_normal((2, 50))
+    keep = subset_with_extremes(X, np.random.default_rng(1))
+    for row in X:
+        assert row[keep].min() == row.min() and row[keep].max() == row.max()
+    assert 25 <= len(keep) <= 29
+
+
+def test_a_trained_network_has_a_boundary_that_moves(case):
+    params, X = case[0], case[1]
+    assert boundary_moves(params, X, lab.L_layer_forward)
+    dead = {k: np.zeros_like(v) for k, v in params.items()}
+    assert not boundary_moves(dead, X, lab.L_layer_forward)
+
+
+@pytest.mark.parametrize("plot", [honest, honest_two_panels_with_colour_bar, honest_stacked_small_crosses])
+def test_honest_figures_show_their_points_and_a_boundary(case, plot):
+    evidence, boundary = _judged(plot, case)
+    assert evidence.ok, evidence
+    assert boundary
+
+
+def test_a_figure_of_other_points_is_not_evidence_of_the_data(case):
+    evidence, boundary = _judged(other_points, case)
+    assert not evidence.ok, evidence
+    assert boundary
+
+
+def test_a_figure_without_a_boundary_is_seen(case):
+    evidence, boundary = _judged(no_boundary, case)
+    assert evidence.ok, evidence
+    assert not boundary
