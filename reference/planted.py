@@ -40,21 +40,76 @@ class PlantedCost:
     absolute: float          # ||g - n||
     variants: tuple          # other normalisations a real (if imperfect) gradient check may return
 
+    @property
+    def readings(self) -> tuple:
+        """What a gradient check may report for this bug, one entry per normalisation, in a fixed order."""
+        return (self.relative, self.absolute, *self.variants)
+
     def consistent(self, value: float, rtol: float = 0.05) -> bool:
         """Whether `value` comes from comparing backprop with numerical gradients of the planted cost."""
-        return any(np.isclose(value, expected, rtol=rtol) for expected in (self.relative, self.absolute,
-                                                                           *self.variants))
+        return any(np.isclose(value, expected, rtol=rtol) for expected in self.readings)
+
+
+# Multiples tried for a second bug of the same case, in order: far from the first bug's (1.0 mostly), so that
+# every reading of the two differs several-fold.
+_SECOND_SCALES = (0.125, 0.5, 0.0625, 2.0, 4.0, 16.0, 0.03125, 64.0)
+
+
+def second_planted_cost(first: PlantedCost, X: np.ndarray, Y: np.ndarray, params: dict, numerical: dict,
+                        grads: dict, rng: np.random.Generator, threshold: float) -> PlantedCost:
+    """Another planted cost for the same case whose readings differ from `first`'s: the first scale of
+    `_SECOND_SCALES` whose every reading differs, else the one with the fewest readings that do not (those
+    readings cannot tell a constant from a real check and `consistent_on_all` leaves them out)."""
+    best, best_same = None, None
+    for multiple in _SECOND_SCALES * 3:  # each try draws new weights for the term
+        bug = planted_cost(X, Y, params, numerical, grads, rng, threshold, scales=(multiple,))
+        clear = min(bug.relative, bug.absolute) > 10 * threshold and \
+            max(bug.relative, bug.absolute) >= 3 * min(bug.relative, bug.absolute)
+        if not clear:
+            continue
+        if not (_distinct(first.relative, bug.relative) and _distinct(first.absolute, bug.absolute)):
+            continue  # the chapter's reading and the plain norm must always tell
+        same = sum(not _distinct(a, b) for a, b in zip(first.readings, bug.readings))
+        if best is None or same < best_same:
+            best, best_same = bug, same
+        if same == 0:
+            break
+    if best is None:
+        raise RuntimeError("no second planted cost stands clear of the threshold")
+    return best
+
+
+def _distinct(a: float, b: float) -> bool:
+    # Further apart than two `consistent` windows (rtol 0.05 each): no number is close to both.
+    return abs(a - b) > 0.1 * (abs(a) + abs(b))
+
+
+def consistent_on_all(values: list[float], planted: list[PlantedCost], rtol: float = 0.05) -> bool:
+    """Whether the values a gradient check reported for several planted costs all come from one normalisation.
+
+    A check that differentiates compute_cost numerically reports each bug
+    by the same rule; a constant (or anything else that ignores the cost)
+    cannot match one rule on costs whose readings differ several-fold. A
+    rule whose readings are alike for every bug tells nothing and is left out.
+    """
+    telling = [i for i in range(len(planted[0].readings))
+               if all(_distinct(planted[0].readings[i], bug.readings[i]) for bug in planted[1:])]
+    return any(all(np.isclose(value, bug.readings[i], rtol=rtol) for value, bug in zip(values, planted))
+               for i in telling)
 
 
 def planted_cost(X: np.ndarray, Y: np.ndarray, params: dict, numerical: dict, grads: dict, rng: np.random.Generator,
-                 threshold: float) -> PlantedCost:
-    """The planted cost for this case: `numerical` are the grader's gradients of the true cost, `grads` the student's."""
+                 threshold: float, *, scales: tuple = _SCALES) -> PlantedCost:
+    """The planted cost for this case: `numerical` are the grader's gradients of the true cost, `grads` the student's.
+
+    `scales` are the multiples tried in order (a second bug of the same case
+    starts from another one, so that its readings differ several-fold)."""
     weights = rng.standard_normal((1, X.shape[1]))
     extra = _numerical_of_term(X, params, weights)
     g = rolled(grads, params)
     base, term = rolled(numerical, params), rolled(extra, params)
     choice = None
-    for multiple in _SCALES:
+    for multiple in scales:
         scale = multiple * float(np.linalg.norm(base)) / max(float(np.linalg.norm(term)), 1e-300)
         n = base + scale * term
         relative = float(np.linalg.norm(g - n) / (np.linalg.norm(g) + np.linalg.norm(n)))

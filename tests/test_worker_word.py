@@ -100,3 +100,14 @@ def test_a_huge_trained_network_is_refused_before_it_is_evaluated_or_recorded(gr
     assert accuracy.status == "failed" and "a network of 800,001 parameters" in accuracy.message
     assert len(json.dumps([o.details for o in run.result.outcomes], default=str)) < 2**20
     _others_pass(run, "test_train_reaches_the_accuracy_bar")
+
+
+@pytest.mark.parametrize("seed", [5, 7])
+def test_a_check_that_answers_a_constant_for_any_swap_scores_nothing_on_any_seed(tmp_path, seed):
+    """gradient_check_detects_patch answers max(0, 0.5) whenever something was swapped in: on seed 5 one of
+    the planted bug's readings was 0.504 (17/20), on seed 7 its relative difference 0.4826 (9/20). Two planted
+    bugs whose readings differ several-fold must both be read by one rule."""
+    path = write_attacks(tmp_path, ["gradient_check_detects_patch"])["gradient_check_detects_patch"]
+    run = grade(path, "backprop-lab", seed=seed, settings={"train_timeout": 30.0})
+    assert run.result.item("gradient_check").score == 6
+    assert _outcomes(run, "test_gradient_check_returns_the_relative_difference")[0].status == "failed"

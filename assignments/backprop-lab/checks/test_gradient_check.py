@@ -22,7 +22,7 @@ from grader.checking import CheckFailure, NotGraded, call_and_changes, record, r
 from reference import diagnose
 from reference.mutants import gradient_check_variant
 from reference.networks import draw_numerical_case, rolled
-from reference.planted import PlantedCost, planted_cost
+from reference.planted import PlantedCost, consistent_on_all, planted_cost, second_planted_cost
 
 DIMS = [2, 5, 3, 1]
 M = 5
@@ -48,9 +48,10 @@ def case(student, ref, lab, module_rng, tolerance):
     if shapes_ok:
         try:
             for k in params:
-                got = np.asarray(grads["d" + k], dtype=float)
-                if got.shape != params[k].shape:
+                # The shape first: a float copy of a huge wrong answer would cost eight times its size.
+                if np.shape(grads["d" + k]) != params[k].shape:
                     raise ValueError
+                got = np.asarray(grads["d" + k], dtype=float)
                 table.append({"parameter": k, "backprop_norm": float(np.linalg.norm(got)),
                               "numerical_norm": float(np.linalg.norm(numerical["d" + k])),
                               "relative_difference": relative_difference(got, numerical["d" + k])})
@@ -148,34 +149,58 @@ def _with_planted_bug(case, student, assignment) -> tuple[object, PlantedCost]:
     Two checks judge this one call (does it flag the bug; is it the chapter's
     relative difference), and it gates the others (`_numerical_first`).
     """
-    if "planted_cost" not in case:
+    return _planted_calls(case, student, assignment)[0]
+
+
+def _planted_calls(case, student, assignment) -> list[tuple[object, PlantedCost]]:
+    """The student's gradient_check on two planted cost bugs of the case (each called once per submission).
+
+    The second bug's readings differ several-fold from the first's: a real
+    check reports both by one rule, while a "check" that only notices that
+    something was swapped in (and answers a constant) cannot match both.
+    """
+    if "planted_costs" not in case:
         threshold = float(assignment.setting("planted_bug_threshold"))
-        case["planted_cost"] = planted_cost(case["X"], case["Y"], case["params"], case["numerical"], case["grads"],
-                                            np.random.default_rng(case["seed"]), threshold)
-    planted = case["planted_cost"]
+        rng = np.random.default_rng(case["seed"])
+        first = planted_cost(case["X"], case["Y"], case["params"], case["numerical"], case["grads"], rng, threshold)
+        second = second_planted_cost(first, case["X"], case["Y"], case["params"], case["numerical"], case["grads"],
+                                     rng, threshold)
+        case["planted_costs"] = [first, second]
 
-    def call():
+    def call(bug):
         cost = student.resolve("compute_cost")
-        return student.run("gradient_check", case["X"], case["Y"], case["params"],
-                           patch={cost: planted.source}).value
+        return student.run("gradient_check", case["X"], case["Y"], case["params"], patch={cost: bug.source}).value
 
-    return _once(case, "planted", call), planted
+    first, second = case["planted_costs"]
+    return [(_once(case, "planted", lambda: call(first)), first),
+            (_once(case, "planted-second", lambda: call(second)), second)]
+
+
+def _consistent(case, student, assignment) -> bool:
+    """Whether both planted-bug calls returned numbers that read the two bugs by one rule."""
+    try:
+        calls = _planted_calls(case, student, assignment)
+    except CheckFailure:
+        return False
+    if not all(_is_real(value) for value, _ in calls):
+        return False
+    return consistent_on_all([float(_number(value, "")) for value, _ in calls], [bug for _, bug in calls])
 
 
 def _numerical_first(case, student, assignment) -> None:
-    """NotGraded unless the student's gradient_check reported the planted bug as numerical gradients see it.
+    """NotGraded unless the student's gradient_check reported the planted bugs as numerical gradients see them.
 
     A check that does not differentiate compute_cost numerically is charged
     once, on the planted-bug checks; nothing else can be judged on it.
     """
-    try:
-        value, planted = _with_planted_bug(case, student, assignment)
-    except CheckFailure:
-        value, planted = None, None
-    if planted is None or not _is_real(value) or not planted.consistent(float(_number(value, ""))):
+    if not _consistent(case, student, assignment):
         raise NotGraded("Not graded until your gradient_check flags the planted bug (\u201cYour gradient_check "
                         "flags a planted bug\u201d): a gradient check that does not differentiate compute_cost "
                         "numerically cannot be judged on anything else.")
+
+
+def _shown(value) -> str:
+    return f"{float(_number(value, '')):.4g}" if _is_real(value) else "no number"
 
 
 def _is_real(value) -> bool:
@@ -209,26 +234,28 @@ def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
     if not value > threshold:
         raise CheckFailure(f"{call} returned {value:.3g}; a gradient check must report more than {threshold:g} "
                            f"for this bug (numerical gradients give {planted.relative:.3g}).", hint=hint)
-    if not planted.consistent(value):
-        raise CheckFailure(f"{call} returned {value:.4g}; comparing your backprop with numerical gradients of "
-                           f"compute_cost gives {planted.relative:.4g} here. Your gradient_check does not seem to "
-                           f"compare with numerical gradients of compute_cost.", hint=hint)
+    if not _consistent(case, student, assignment):
+        (_, first), (other, second) = _planted_calls(case, student, assignment)
+        raise CheckFailure(f"{call} returned {value:.4g}, and {_shown(other)} for a second planted term; comparing "
+                           f"your backprop with numerical gradients of compute_cost gives {first.relative:.4g} and "
+                           f"{second.relative:.4g}. Your gradient_check does not seem to compare with numerical "
+                           f"gradients of compute_cost.", hint=hint)
 
 
 @requires_correct_code
 def test_gradient_check_returns_the_relative_difference(case, student, assignment, request):
     """Your gradient_check returns ||grad - gradapprox|| / (||grad|| + ||gradapprox||)"""
-    returned, planted = _with_planted_bug(case, student, assignment)
-    value = _number(returned, "gradient_check(X, Y, params)")
-    expected = planted.relative
-    record(request, returned=value, expected=expected)
-    if not np.isclose(value, expected, rtol=0.05):
-        hint = ("You return the norm of the difference without dividing by ||grad|| + ||gradapprox||."
-                if np.isclose(value, planted.absolute, rtol=0.05) else
-                "Roll every dW and db into one vector, and every numerical gradient into another in the same "
-                "order, then return ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
-        raise CheckFailure(f"With a planted bug in compute_cost your gradient_check returned {value:.4g}; the "
-                           f"chapter's relative difference on this input is {expected:.4g}.", hint=hint)
+    for returned, planted in _planted_calls(case, student, assignment):  # both bugs, so no constant passes
+        value = _number(returned, "gradient_check(X, Y, params)")
+        expected = planted.relative
+        record(request, returned=value, expected=expected)
+        if not np.isclose(value, expected, rtol=0.05):
+            hint = ("You return the norm of the difference without dividing by ||grad|| + ||gradapprox||."
+                    if np.isclose(value, planted.absolute, rtol=0.05) else
+                    "Roll every dW and db into one vector, and every numerical gradient into another in the same "
+                    "order, then return ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
+            raise CheckFailure(f"With a planted bug in compute_cost your gradient_check returned {value:.4g}; the "
+                               f"chapter's relative difference on this input is {expected:.4g}.", hint=hint)
 
 
 @requires_correct_code
