@@ -153,10 +153,17 @@ def _grade_task(fixture: Fixture, seed: int) -> tuple[str, int, dict | None, str
         return fixture.name, seed, None, traceback.format_exc(limit=5), time.perf_counter() - start
 
 
-def grade_all(fixtures: list[Fixture], seeds: list[int], jobs: int, progress=None) -> list[tuple]:
-    """Grade every fixture on `seeds` (plus its own extra seeds) in `jobs` processes; the task results."""
+def grade_all(fixtures: list[Fixture], seeds: list[int], jobs: int, progress=None, *,
+              seed_major: bool = False) -> list[tuple]:
+    """Grade every fixture on `seeds` (plus its own extra seeds) in `jobs` processes; the task results.
+
+    `seed_major` grades every fixture on one seed before the next seed, so that a run stopped early (see
+    --checkpoint) has compared every fixture on the same first seeds."""
     tasks = [(fixture, seed) for fixture in fixtures
              for seed in dict.fromkeys([*seeds, *fixture.extra_seeds])]
+    if seed_major:
+        order = {seed: i for i, seed in enumerate(seeds)}
+        tasks.sort(key=lambda task: order.get(task[1], -1))  # listed extra seeds first: known to have exposed bugs
     if jobs <= 1:
         results = []
         for fixture, seed in tasks:
@@ -252,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="glob over fixture names like lab/verdicts/bug_*.py (default: all)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="grading processes")
     parser.add_argument("--json", type=Path, help="write the summary here")
+    parser.add_argument("--seed-major", action="store_true",
+                        help="grade every fixture on a seed before the next seed (a run stopped early is even)")
+    parser.add_argument("--checkpoint", type=int, default=0, metavar="N",
+                        help="with --json, also write the summary of what is done every N gradings")
     parser.add_argument("--project", type=int, default=100,
                         help="also print how long a run with this many seeds would take (default 100)")
     args = parser.parse_args(argv)
@@ -270,12 +281,23 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
 
+    done_so_far: list[tuple] = []
+
     def progress(result, done, total):
         name, seed, _items, error, seconds = result
         mark = "  raised" if error else ""
         print(f"[{done}/{total}] {name} seed={seed} {seconds:.1f} s{mark}", file=sys.stderr, flush=True)
+        done_so_far.append(result)
+        if args.json and args.checkpoint and done % args.checkpoint == 0:
+            partial = compare(done_so_far)
+            counts = sorted(len(entry["seeds"]) for entry in partial.values())
+            args.json.with_suffix(".partial.json").write_text(json.dumps({
+                "done": done, "total": total, "elapsed_seconds": round(time.perf_counter() - started, 1),
+                "seeds_per_fixture_min": counts[0] if counts else 0,
+                "unstable": [n for n, e in partial.items() if not e["stable"]], "fixtures": partial,
+            }, indent=1), encoding="utf-8")
 
-    results = grade_all(fixtures, seeds, args.jobs, progress)
+    results = grade_all(fixtures, seeds, args.jobs, progress, seed_major=args.seed_major)
     elapsed = time.perf_counter() - started
     summary = compare(results)
     print(render(summary))
