@@ -6,11 +6,10 @@ meet its `[verdict]` table (tests/verdict_requirements.py): which items lose
 points and which keep full marks, partial credit, exact scores, and the words
 the messages and hints must (not) contain.
 
-Today's grader misses most of them: those are strict xfails, each naming the
-bullet of issue 10 it waits for; the lead removes a mark when the fix lands
-(a fixed verdict makes its xfail fail). The ones that pass today (the
-correct files in unusual layouts, the missing plot) must keep passing
-through the fix.
+When this was written the grader missed 23 of them; with issue 10 fixed none
+is waiting. A fixture whose verdict a later change must wait for again goes
+into WAITING as a strict xfail naming the bullet (a fixed verdict makes its
+xfail fail, so the mark cannot outlive the fix).
 """
 
 from __future__ import annotations
@@ -28,8 +27,7 @@ FOLDERS = {"backprop-lab": "lab", "backprop-exercises": "exercises", "backprop-r
 SEED = 20261129
 
 # Fixture -> the part of issue 10 its verdict waits for (what today's grader gives instead).
-WAITING = {
-}
+WAITING: dict[str, str] = {}
 
 
 def _cases():
