@@ -73,3 +73,15 @@ def test_the_count_sees_the_reference_training_when_the_plot_function_exists(tmp
     outcome = _plot_outcome(path)
     assert outcome.status == "passed", outcome.message
     assert reference_trainings == [1]
+
+
+def test_a_plot_without_a_boundary_because_of_a_forward_bug_names_the_forward_pass():
+    """On this seed the wrong hidden activation leaves the student's plot without a boundary (their plot predicts
+    with their own forward): the hint sends them to L_layer_forward, not to ax.contourf."""
+    from pathlib import Path
+    from grader.grading import grade
+    fixture = Path(__file__).resolve().parent / "fixtures" / "lab" / "bug_wrong_activation_hidden.py"
+    run = grade(fixture, "backprop-lab", seed=1826701615)
+    [plot] = [o for o in run.result.outcomes if "plot_decision_boundary" in o.check_id]
+    assert plot.status == "failed" and "no decision boundary" in plot.message
+    assert plot.hint.startswith("Your L_layer_forward fails its own checks")

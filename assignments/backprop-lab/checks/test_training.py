@@ -168,7 +168,7 @@ def test_train_reaches_the_accuracy_bar(training, student, ref, lab, assignment,
         details={"accuracy": accuracy})
 
 
-def test_plot_decision_boundary_returns_a_figure(training, student, ref, rng, request):
+def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rng, earlier, request):
     """plot_decision_boundary(params, X, Y) returns a matplotlib Figure showing the data and the boundary"""
     # Only the image the worker renders is evidence, decoded and compared here (reference/figures.py): the
     # data's points must be where the data puts them, and the picture must move with the network.
@@ -207,7 +207,10 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, rng, re
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
                         "predictions made with params)")
     if problems:
-        raise CheckFailure("The figure is incomplete: " + "; ".join(problems) + ".")
+        # A plot predicts with the student's own forward pass: when that fails its checks, fixing it comes first.
+        blame = lab.blame(earlier, "L_layer_forward", "linear_forward", why="your plot predicts with it") \
+            if not boundary_shown(full, moved) else None
+        raise CheckFailure("The figure is incomplete: " + "; ".join(problems) + ".", hint=blame)
 
 
 def _rendered(student, params, X, Y) -> tuple[np.ndarray, bytes]:
