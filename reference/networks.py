@@ -216,20 +216,64 @@ def draw_network(dims: list[int], m: int, rng: np.random.Generator, *, numerical
     """(params, X, Y) for `dims` and `m` examples that can expose what a check tests (see `degenerate`).
 
     Candidates from `propose(dims, m, rng)` are drawn until one is not
-    degenerate; `numerical` asks for a case fit for numerical gradients too.
-    Raises RuntimeError (a grader fault, never the student's) if none is
-    found in a generous number of draws.
+    degenerate and every known backward bug (reference.mutants) changes its
+    gradients; when no candidate of `_EXPOSING_TRIES` lets every bug show
+    (some cannot on some shapes), the one that hides the fewest is used.
+    `numerical` asks for a case fit for numerical gradients too. Raises
+    RuntimeError (a grader fault, never the student's) if no candidate
+    passes `degenerate` in a generous number of draws.
     """
-    seen = []
+    seen, best, tried = [], None, 0
     for _ in range(_MAX_DRAWS):
         candidate = propose(dims, m, rng)
         if candidate is None:
             continue
         problems = degenerate(*candidate, numerical=numerical)
-        if not problems:
+        if problems:
+            seen.append(problems[0])
+            continue
+        hidden = hidden_bugs(*candidate)
+        if not hidden:
             return candidate
-        seen.append(problems[0])
+        if best is not None and set(hidden) == best[1]:
+            return candidate  # hidden twice alike: these bugs cannot show on this shape (no hidden layer, m = 1)
+        if best is None or len(hidden) < len(best[1]):
+            best = (candidate, set(hidden))
+        tried += 1
+        if tried >= _EXPOSING_TRIES:
+            break
+    if best is not None:
+        return best[0]
     raise RuntimeError(f"no usable network {dims} with m={m} in {_MAX_DRAWS} draws: {seen[:3]}")
+
+
+# How many non-degenerate candidates are drawn looking for one on which every known backward bug shows.
+_EXPOSING_TRIES = 8
+
+
+def hidden_bugs(params: dict, X: np.ndarray, Y: np.ndarray) -> list[str]:
+    """The known backward bugs (reference.mutants) whose gradients on this case equal the right ones.
+
+    A bug hidden by the draw (ReLU's mask taken from dA's sign where it
+    happens to match Z's, on one example) would pass a check on that seed
+    only; bugs that cannot run on these shapes (they raise) show anyway.
+    """
+    from reference import backprop_lab as ref
+    from reference import mutants
+
+    AL, caches = ref.L_layer_forward(X, params)
+    right = ref.L_layer_backward(AL, Y, caches)
+    hidden = []
+    for flag in mutants.flags(mutants.GRADS):
+        try:
+            with np.errstate(all="ignore"):
+                variant = mutants.grads_variant(X, Y, params, flag)
+        except (ValueError, IndexError, KeyError):
+            continue
+        if all(key in variant and np.shape(variant[key]) == np.shape(right[key])
+               and np.allclose(variant[key], right[key], rtol=1e-7, atol=1e-12) for key in right):
+            hidden.append(flag)
+    return hidden
 
 
 def draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray, dict]:

@@ -116,3 +116,23 @@ def test_a_one_sided_gradient_check_reads_well_below_the_bar_on_every_numerical_
         assert gradient_check_variant(X, Y, params, 1e-7, "one_sided_differences") < 5e-8
         assert gradient_check_variant(X, Y, params, 1e-4, "one_sided_differences") > 1e-6
         assert gradient_check_variant(X, Y, params, 1e-7) < 1e-8
+
+
+def test_no_drawn_case_hides_a_known_backward_bug_it_could_show():
+    """ReLU's mask taken from dA's sign (bug_relu_backward_wrong) matched Z's signs on the one-example network
+    drawn on seed 1879383517, so that backward check passed on that seed only (found by the stability run):
+    every known bug must show on every drawn case where it can (a missing 1/m cannot at m = 1)."""
+    from pathlib import Path
+
+    from grader.grading import grade
+    fixture = Path(__file__).resolve().parent / "fixtures" / "lab" / "bug_relu_backward_wrong.py"
+    run = grade(fixture, "backprop-lab", seed=1879383517)
+    [case] = [o for o in run.result.outcomes if o.check_id.endswith("test_L_layer_backward_gradients[2-5-3-1,m=1]")]
+    assert case.status == "failed"
+    from reference.networks import hidden_bugs
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        for dims, m in (([2, 5, 3, 1], 1), ([6, 5, 4, 3, 2, 1], 8)):
+            hidden = hidden_bugs(*draw_network(dims, m, rng))
+            assert not [flag for flag in hidden if not flag.startswith(("missing_1_over_m", "extra_factor_m"))], \
+                (seed, dims, m, hidden)
