@@ -45,10 +45,6 @@ class PlantedCost:
         """What a gradient check may report for this bug, one entry per normalisation, in a fixed order."""
         return (self.relative, self.absolute, *self.variants)
 
-    def consistent(self, value: float, rtol: float = 0.05) -> bool:
-        """Whether `value` comes from comparing backprop with numerical gradients of the planted cost."""
-        return any(np.isclose(value, expected, rtol=rtol) for expected in self.readings)
-
 
 # Multiples tried for a second bug of the same case, in order: far from the first bug's (1.0 mostly), so that
 # every reading of the two differs several-fold.
