@@ -256,6 +256,11 @@ def training_section(checks: list[dict]) -> Section | None:
              Stat("training time", seconds(accuracy.get("train_seconds")), accuracy.get("train_seconds"))]
     if degrees is not None:
         stats.append(Stat("moons rotated by", f"{degrees:g}°", degrees))
+    stand_in = accuracy.get("with_grader_passes")
+    if isinstance(stand_in, dict):
+        # Training judged around the grader's passes because the student's own fail their checks (stand_in.py).
+        stats.append(Stat("your train() with the grader's forward and backward passes",
+                          percent(stand_in.get("accuracy")), stand_in.get("accuracy")))
     if accuracy_check is not None:
         stats.append(Stat("accuracy check", _status_words(accuracy_check)))
     student_png, note = _recorded_png(((figure or {}).get("images") or {}).get("student_decision_boundary")
@@ -281,7 +286,7 @@ def training_section(checks: list[dict]) -> Section | None:
                         else "train(X, Y) returned no usable params."), width=WIDTH_PX, height=HEIGHT_PX),
     ]
     return Section("training", "Training and decision boundary", stats=stats, figures=figures,
-                   shows_details=("params", "accuracy", "train_accuracy", "train_seconds",
+                   shows_details=("params", "accuracy", "train_accuracy", "train_seconds", "with_grader_passes",
                                   "moons_rotation_degrees", "moons_task"))
 
 

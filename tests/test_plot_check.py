@@ -75,13 +75,25 @@ def test_the_count_sees_the_reference_training_when_the_plot_function_exists(tmp
     assert reference_trainings == [1]
 
 
-def test_a_plot_without_a_boundary_because_of_a_forward_bug_names_the_forward_pass():
+def test_a_plot_without_a_boundary_because_of_a_forward_bug_is_judged_with_the_grader_forward():
     """On this seed the wrong hidden activation leaves the student's plot without a boundary (their plot predicts
-    with their own forward): the hint sends them to L_layer_forward, not to ax.contourf."""
-    from pathlib import Path
-    from grader.grading import grade
-    fixture = Path(__file__).resolve().parent / "fixtures" / "lab" / "bug_wrong_activation_hidden.py"
-    run = grade(fixture, "backprop-lab", seed=1826701615)
+    with their own forward): that forward bug is charged in the Forward item only, so the plot is judged once
+    more around the grader's forward pass and passes, as it does on every other seed."""
+    run = grade(FIXTURES / "bug_wrong_activation_hidden.py", "backprop-lab", seed=1826701615)
+    [plot] = [o for o in run.result.outcomes if "plot_decision_boundary" in o.check_id]
+    assert plot.status == "passed", plot.message
+    assert plot.details.get("with_grader_forward") is True
+
+
+def test_a_plot_that_draws_no_boundary_fails_even_with_a_forward_bug(tmp_path):
+    """The same file whose plot draws no regions at all: the grader's forward pass does not help, so the figure
+    fails and its hint does not send the student to their forward pass."""
+    source = (FIXTURES / "bug_wrong_activation_hidden.py").read_text(encoding="utf-8")
+    contour = "    ax.contourf(xx, yy, Z, cmap=plt.cm.Spectral, alpha=0.8)\n"
+    assert source.count(contour) == 1
+    path = tmp_path / "no_regions.py"
+    path.write_text(source.replace(contour, ""), encoding="utf-8")
+    run = grade(path, "backprop-lab", seed=1826701615)
     [plot] = [o for o in run.result.outcomes if "plot_decision_boundary" in o.check_id]
     assert plot.status == "failed" and "no decision boundary" in plot.message
-    assert plot.hint.startswith("Your L_layer_forward fails its own checks")
+    assert not (plot.hint or "").startswith("Your L_layer_forward"), plot.hint

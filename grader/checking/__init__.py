@@ -28,12 +28,12 @@ from grader.checking.compare import (
                                      wrong_entries,
 )
 from grader.checking.context import partial_credit, record
-from grader.checking.failures import CheckFailure, NotGraded, StudentCodeError, StudentCodeTimeout
+from grader.checking.failures import BudgetExhausted, CheckFailure, NotGraded, StudentCodeError, StudentCodeTimeout
 from grader.checking.student import StudentCode
 from grader.checking.unchanged import call_and_changes, changed_inputs, expect_unchanged
 
 __all__ = [
-    "CheckFailure", "NotGraded", "StudentCode", "StudentCodeError", "StudentCodeTimeout", "as_array",
+    "BudgetExhausted", "CheckFailure", "NotGraded", "StudentCode", "StudentCodeError", "StudentCodeTimeout", "as_array",
     "call_and_changes", "changed_inputs", "describe_args", "expect_array", "expect_entries", "expect_unchanged", "hint_text",
     "kind_of", "partial_credit", "record", "relative_difference", "safe_hint", "tolerances", "wrong_entries",
 ]

@@ -19,12 +19,13 @@ import functools
 import numpy as np
 import pytest
 
-from grader.checking import CheckFailure, StudentCodeTimeout, record
+from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, record
 from grader.sandbox import ImageError, decode_png
 from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, point_evidence, shifted_params,
                                subset_with_extremes)
 from reference.moons import MOONS_NOISE, draw_task, moons
 from reference.networks import num_layers
+from reference.stand_in import FORWARD, stand_in_patch
 
 # Points of the run's data the plot is drawn with: few enough that markers rarely hide one another.
 PLOT_POINTS = 200
@@ -55,10 +56,13 @@ def _task_data(assignment, seed: int, attempt: int) -> dict:
             "task": task, "failure": None, "params": None}
 
 
-def _trained(student, assignment, outcome: dict) -> dict:
-    """`outcome` (from `_task_data`) with the student's train(X, Y) run on it: params, seconds or failure."""
+def _trained(student, assignment, outcome: dict, patch: dict | None = None) -> dict:
+    """`outcome` (from `_task_data`) with the student's train(X, Y) run on it: params, seconds or failure.
+
+    `patch` swaps grader functions in for this call (reference/stand_in.py)."""
     try:
-        result = student.run("train", outcome["X"], outcome["Y"], timeout=float(assignment.setting("train_timeout")))
+        result = student.run("train", outcome["X"], outcome["Y"], timeout=float(assignment.setting("train_timeout")),
+                             patch=patch)
         outcome["seconds"] = result.seconds
         outcome["params"] = _validated_params(result.value, outcome["X"])
     except CheckFailure as failure:
@@ -66,7 +70,7 @@ def _trained(student, assignment, outcome: dict) -> dict:
     return outcome
 
 
-def _second_task_accuracy(student, ref, assignment, seed) -> float | None:
+def _second_task_accuracy(student, ref, assignment, seed, patch: dict | None = None) -> float | None:
     """Held-out accuracy of the student's train on a second task of this run (None if that run fails).
 
     A correct network trained from a fixed initialisation can stick in a
@@ -75,7 +79,7 @@ def _second_task_accuracy(student, ref, assignment, seed) -> float | None:
     given one more, independent task. Pasted or underfitting networks miss
     both.
     """
-    second = _trained(student, assignment, _task_data(assignment, seed, 1))
+    second = _trained(student, assignment, _task_data(assignment, seed, 1), patch)
     if second["params"] is None:
         return None
     return float(np.mean(ref.predict(second["X_test"], second["params"]) == second["Y_test"]))
@@ -126,10 +130,33 @@ def _reference_params(ref):
 @pytest.mark.public
 def test_train_reaches_the_accuracy_bar(training, student, ref, lab, assignment, seed, earlier, request):
     """train(X, Y) on this run's moons task (turned, stretched, shifted, relabelled) reaches > 95% held-out accuracy"""
-    threshold = float(assignment.setting("accuracy_threshold"))
     # train() runs the student's own passes: when one of them fails its checks, that is the fix to make first.
     blame = lab.blame(earlier, "L_layer_backward", "linear_backward", "L_layer_forward", "linear_forward",
-                      why="train learns with the gradients and outputs they compute")
+                      "compute_cost", why="train learns with the gradients and outputs they compute")
+    try:
+        _judge_training(training, student, ref, assignment, seed, request, blame)
+    except BudgetExhausted:
+        raise
+    except CheckFailure as failure:
+        if blame is None:
+            raise
+        # Wrong passes are charged in their own items, and whether a loop around them reaches the bar moves
+        # with the drawn task: judge the loop itself, around the grader's passes (reference/stand_in.py).
+        stand_in = _with_grader_passes(student, ref, assignment, seed, request)
+        if stand_in is None:
+            raise
+        if stand_in["passed"]:
+            return
+        raise type(failure)(failure.message, details=failure.details, hint=(
+            f"{blame} Even with the grader's forward and backward passes in place of yours, your train reaches "
+            f"{'no usable network' if stand_in['accuracy'] is None else format(stand_in['accuracy'], '.1%')}: "
+            f"the training loop itself (initialisation, learning rate, number of steps, update) needs fixing too."
+        )) from None
+
+
+def _judge_training(training, student, ref, assignment, seed, request, blame) -> None:
+    """Pass if the student's train, as handed in, reaches the accuracy bar on this run's task (or a second)."""
+    threshold = float(assignment.setting("accuracy_threshold"))
     failure = training["failure"]
     if isinstance(failure, StudentCodeTimeout):
         raise StudentCodeTimeout(failure.message + f" Training has a budget of "
@@ -168,6 +195,24 @@ def test_train_reaches_the_accuracy_bar(training, student, ref, lab, assignment,
         details={"accuracy": accuracy})
 
 
+def _with_grader_passes(student, ref, assignment, seed, request) -> dict | None:
+    """The student's train on this run's task (or a second) with the grader's forward and backward passes in place
+    of the student's own: {"replaced", "accuracy", "passed"}, also recorded; None when there is nothing to replace."""
+    patch = stand_in_patch(student, ref)
+    if not patch:
+        return None  # the submission defines none of the passes under a name the grader knows
+    threshold = float(assignment.setting("accuracy_threshold"))
+    outcome = _trained(student, assignment, _task_data(assignment, seed, 0), patch)
+    accuracy = None if outcome["params"] is None else \
+        float(np.mean(ref.predict(outcome["X_test"], outcome["params"]) == outcome["Y_test"]))
+    if accuracy is None or accuracy <= threshold:
+        second = _second_task_accuracy(student, ref, assignment, seed, patch)
+        accuracy = second if second is not None and (accuracy is None or second > accuracy) else accuracy
+    stand_in = {"replaced": sorted(patch), "accuracy": accuracy, "passed": accuracy is not None and accuracy > threshold}
+    record(request, with_grader_passes=stand_in)
+    return stand_in
+
+
 def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rng, earlier, request):
     """plot_decision_boundary(params, X, Y) returns a matplotlib Figure showing the data and the boundary"""
     # Only the image the worker renders is evidence, decoded and compared here (reference/figures.py): the
@@ -182,19 +227,42 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rn
         # fitted to plain moons and carried over to this run's data, has one where the points are.
         params = training["task"].carried(_reference_params(ref))
     keep = subset_with_extremes(X, rng)
+    problems, boundary = _figure_problems(student, ref, params, X, Y, keep, request)
+    if not problems:
+        return
+    # A plot predicts with the student's own forward pass: when that fails its checks, fixing it comes first, and
+    # the plot is judged once more around the grader's forward pass (reference/stand_in.py), so that a wrong
+    # forward pass is charged in its own item only, not here too on some drawn data and not on other.
+    blame = None if boundary else lab.blame(earlier, "L_layer_forward", "linear_forward",
+                                            why="your plot predicts with it")
+    patch = stand_in_patch(student, ref, FORWARD) if blame else {}
+    if patch:
+        if not _figure_problems(student, ref, params, X, Y, keep, request, patch=patch)[0]:
+            record(request, with_grader_forward=True)
+            return
+        blame = None  # with the grader's forward the boundary is still missing: the plot itself draws none
+    raise CheckFailure("The figure is incomplete: " + "; ".join(problems) + ".", hint=blame)
+
+
+def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | None = None) -> tuple[list[str], bool]:
+    """What the student's figure for (params, X, Y) lacks (empty when none), and whether it shows the boundary.
+
+    Rendered three times: with every point, with a subset (the removed points' pixels must change) and with
+    the boundary moved (the picture must move with it). The first image and the evidence are recorded."""
     removed = np.setdiff1d(np.arange(X.shape[1]), keep)
-    full, png = _rendered(student, params, X, Y)
-    if len(png) <= MAX_RECORDED_PNG:  # a usual figure is well under 100 KB; results.json stays small
+    full, png = _rendered(student, params, X, Y, patch)
+    if patch is None and len(png) <= MAX_RECORDED_PNG:  # a usual figure is well under 100 KB; results.json stays small
         record(request, images={"student_decision_boundary": base64.b64encode(png).decode()})
-    subset, _ = _rendered(student, params, X[:, keep], Y[:, keep])
-    moved, _ = _rendered(student, shifted_params(params, X, ref.L_layer_forward), X, Y)
+    subset, _ = _rendered(student, params, X[:, keep], Y[:, keep], patch)
+    moved, _ = _rendered(student, shifted_params(params, X, ref.L_layer_forward), X, Y, patch)
     if not full.shape == subset.shape == moved.shape:
         raise CheckFailure("The figure's size changed with the data it was given; draw on a figure of a fixed "
                            "size (e.g. plt.subplots(figsize=(6, 4))).")
     evidence = point_evidence(full, subset, X[:, removed])
-    record(request, figure_evidence={"point_pixels": evidence.pixels, "points_found": evidence.found,
-                                     "pixels_explained": evidence.explained,
-                                     "boundary_pixels": boundary_pixels(full, moved)})
+    if patch is None:
+        record(request, figure_evidence={"point_pixels": evidence.pixels, "points_found": evidence.found,
+                                         "pixels_explained": evidence.explained,
+                                         "boundary_pixels": boundary_pixels(full, moved)})
     problems = []
     if evidence.pixels < 20:
         problems.append(f"it does not show the data points it is given (drawn with {X.shape[1]} points and with "
@@ -203,19 +271,16 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rn
     elif not evidence.ok:
         problems.append(f"its points are not where the data puts them (only {evidence.found:.0%} of the points "
                         f"checked appear at their place): plot X[0] against X[1] of the X it is given")
-    if not boundary_shown(full, moved):
+    boundary = boundary_shown(full, moved)
+    if not boundary:
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
                         "predictions made with params)")
-    if problems:
-        # A plot predicts with the student's own forward pass: when that fails its checks, fixing it comes first.
-        blame = lab.blame(earlier, "L_layer_forward", "linear_forward", why="your plot predicts with it") \
-            if not boundary_shown(full, moved) else None
-        raise CheckFailure("The figure is incomplete: " + "; ".join(problems) + ".", hint=blame)
+    return problems, boundary
 
 
-def _rendered(student, params, X, Y) -> tuple[np.ndarray, bytes]:
+def _rendered(student, params, X, Y, patch: dict | None = None) -> tuple[np.ndarray, bytes]:
     """The student's figure for (params, X, Y) as pixels (and its PNG), rendered in the worker, decoded here."""
-    result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30)
+    result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30, patch=patch)
     figure = result.figure or {}
     if result.png is None:
         what = "a figure that could not be drawn" if figure.get("is_figure") else figure.get("type", "nothing")
