@@ -182,11 +182,16 @@ def _evidence(mask: np.ndarray, removed: np.ndarray) -> PointEvidence:
 
     # Every orientation is fitted to the blobs; only the most promising ones are refined (the refinement moves a
     # map by a few pixels, it does not turn a wrong orientation into a right one, and it is the costly step).
+    blobs = _blobs(mask)
     fits = []
-    for horizontal, sign_h, sign_v in itertools.product((0, 1), (1, -1), (1, -1)):
+    # Image rows grow downwards, so the usual orientation (x to the right, y up) is tried first.
+    for horizontal, sign_v, sign_h in itertools.product((0, 1), (-1, 1), (1, -1)):
         points = np.column_stack([sign_h * removed[horizontal], sign_v * removed[1 - horizontal]])
-        centers = _fitted(points, pixels, mask)
-        fits.append((scored(centers), points, centers))
+        centers = _fitted(points, pixels, blobs)
+        evidence = scored(centers)
+        if evidence.ok:
+            return evidence  # the data is shown where it belongs: no other map or refinement can change that
+        fits.append((evidence, points, centers))
     fits.sort(key=lambda fit: -(fit[0].found + fit[0].explained))
     best = PointEvidence(int(rows.size), 0.0, 0.0)
     for evidence, points, centers in fits[:_REFINED_ORIENTATIONS]:
@@ -242,16 +247,25 @@ def _refined(points: np.ndarray, centers: np.ndarray, pixels: np.ndarray, distan
     return mapped(result.x) if result.fun < cost(np.array(start)) else centers
 
 
-def _fitted(points: np.ndarray, pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _blobs(mask: np.ndarray) -> np.ndarray:
+    """The centres (x, y) of the connected blobs of `mask` (a marker, or a few merged ones); (0, 2) if none."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return np.empty((0, 2))
+    return np.array(ndimage.center_of_mass(mask, labels, range(1, count + 1)))[:, ::-1]
+
+
+def _fitted(points: np.ndarray, pixels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     """`points` (k, 2) mapped onto pixel positions by per-axis scales and offsets fitted to the image.
 
     First from the quartiles of the pixels (robust to a few stray ones, such
     as a title naming the number of points), then refined by matching each
-    mapped point to the nearest blob of `mask` (a marker, or a few merged
-    ones) and solving for the scales and offsets again, the worst fifth of
+    mapped point to the nearest of `blobs` (`_blobs` of the vanished
+    pixels) and solving for the scales and offsets again, the worst fifth of
     the matches left out, until the map settles.
     """
-    from scipy import ndimage
     from scipy.spatial import cKDTree
 
     centers = np.empty_like(points, dtype=float)
@@ -260,10 +274,8 @@ def _fitted(points: np.ndarray, pixels: np.ndarray, mask: np.ndarray) -> np.ndar
         t_lo, t_mid, t_hi = np.percentile(pixels[:, axis], [25, 50, 75])
         scale = (t_hi - t_lo) / (s_hi - s_lo) if s_hi > s_lo else 0.0
         centers[:, axis] = (points[:, axis] - s_mid) * scale + t_mid
-    labels, count = ndimage.label(mask)
-    if count == 0:
+    if len(blobs) == 0:
         return centers
-    blobs = np.array(ndimage.center_of_mass(mask, labels, range(1, count + 1)))[:, ::-1]  # (x, y)
     tree = cKDTree(blobs)
     for _ in range(12):
         distance, nearest = tree.query(centers)

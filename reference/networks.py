@@ -8,6 +8,8 @@ a student's gradient check must flag.
 
 from __future__ import annotations
 
+import collections
+import copy
 import re
 from typing import Any
 
@@ -211,6 +213,29 @@ def _propose(dims: list[int], m: int, rng: np.random.Generator, *,
     return params, X, Y
 
 
+# Draws already made in this process: {(what, dims, m, the generator's state before): (the draw, its state
+# after)}. A batch grades every student with the run's seed, so each check draws the same cases for all of
+# them; drawing (and testing every known bug on each candidate) costs more than a student's forward pass.
+_DRAWN: collections.OrderedDict = collections.OrderedDict()
+_DRAWN_KEPT = 256
+
+
+def _remembered(what: tuple, rng: np.random.Generator, draw):
+    """`draw()`, or a copy of what it gave when called before from the same generator state, with `rng` left
+    in the state `draw()` leaves it in: exactly what drawing again would give, for a fraction of the cost."""
+    key = (what, repr(rng.bit_generator.state))
+    if key in _DRAWN:
+        value, after = _DRAWN[key]
+        _DRAWN.move_to_end(key)
+        rng.bit_generator.state = after
+        return copy.deepcopy(value)
+    value = draw()
+    _DRAWN[key] = (copy.deepcopy(value), rng.bit_generator.state)
+    if len(_DRAWN) > _DRAWN_KEPT:
+        _DRAWN.popitem(last=False)
+    return value
+
+
 def draw_network(dims: list[int], m: int, rng: np.random.Generator, *, numerical: bool = False,
                  propose=_propose) -> tuple[dict, np.ndarray, np.ndarray]:
     """(params, X, Y) for `dims` and `m` examples that can expose what a check tests (see `degenerate`).
@@ -223,6 +248,15 @@ def draw_network(dims: list[int], m: int, rng: np.random.Generator, *, numerical
     RuntimeError (a grader fault, never the student's) if no candidate
     passes `degenerate` in a generous number of draws.
     """
+    if propose is _propose:
+        return _remembered(("network", tuple(dims), m, numerical), rng,
+                           lambda: _draw_network(dims, m, rng, numerical, propose))
+    return _draw_network(dims, m, rng, numerical, propose)
+
+
+def _draw_network(dims: list[int], m: int, rng: np.random.Generator, numerical: bool,
+                  propose) -> tuple[dict, np.ndarray, np.ndarray]:
+    """`draw_network`, drawn afresh."""
     seen, best, tried = [], None, 0
     for _ in range(_MAX_DRAWS):
         candidate = propose(dims, m, rng)
@@ -287,9 +321,13 @@ def draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tu
     draw, instead of hovering around it; that one thing is judged by its own
     check, with a larger epsilon.
     """
+    return _remembered(("numerical case", tuple(dims), m), rng, lambda: _draw_numerical_case(dims, m, rng))
+
+
+def _draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    """`draw_numerical_case`, drawn afresh."""
     _LAST_NUMERICAL.clear()
-    params, X, Y = draw_network(dims, m, rng, numerical=True,
-                                propose=lambda d, n, r: _propose(d, n, r, confident=True))
+    params, X, Y = _draw_network(dims, m, rng, True, lambda d, n, r: _propose(d, n, r, confident=True))
     kept = _LAST_NUMERICAL.pop(id(params), None)
     _LAST_NUMERICAL.clear()
     if kept is None or kept[0] is not params:  # a proposer that skipped `degenerate`: compute them here

@@ -136,3 +136,23 @@ def test_no_drawn_case_hides_a_known_backward_bug_it_could_show():
             hidden = hidden_bugs(*draw_network(dims, m, rng))
             assert not [flag for flag in hidden if not flag.startswith(("missing_1_over_m", "extra_factor_m"))], \
                 (seed, dims, m, hidden)
+
+
+def test_a_remembered_draw_is_exactly_a_fresh_draw(monkeypatch):
+    """A batch draws each check's cases once per process (every student has the run's seed): the remembered
+    draw must equal drawing again, leave the generator where drawing again leaves it, and be a copy the caller
+    may change without changing the next student's case."""
+    import reference.networks as networks
+    first_rng, second_rng = np.random.default_rng(11), np.random.default_rng(11)
+    first = draw_network([2, 5, 3, 1], 5, first_rng, numerical=True)
+    first[0]["W1"][:] = 0.0  # a check that changes its case in place
+    fresh_calls = []
+    monkeypatch.setattr(networks, "_draw_network", lambda *a: fresh_calls.append(a))
+    again = draw_network([2, 5, 3, 1], 5, second_rng, numerical=True)
+    assert fresh_calls == []  # remembered, not drawn
+    monkeypatch.undo()
+    networks._DRAWN.clear()
+    fresh = draw_network([2, 5, 3, 1], 5, np.random.default_rng(11), numerical=True)
+    assert all(np.array_equal(again[0][k], fresh[0][k]) for k in fresh[0]) and np.abs(again[0]["W1"]).sum() > 0
+    assert np.array_equal(again[1], fresh[1]) and np.array_equal(again[2], fresh[2])
+    assert first_rng.random() == second_rng.random()
