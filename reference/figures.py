@@ -25,6 +25,11 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+# At the top, not in the functions: a batch's pool processes import the checks' modules once, before forking.
+from scipy import ndimage
+from scipy.ndimage import distance_transform_edt, map_coordinates
+from scipy.optimize import minimize
+from scipy.spatial import cKDTree
 
 # A pixel "differs" when its channels differ by more than this in total. Rendering is deterministic, so
 # this only has to stay below the faintest marker (alpha 0.3 points on a similar background differ by ~15).
@@ -162,8 +167,6 @@ def _cut(mask: np.ndarray, axis: int) -> list[np.ndarray]:
 
 def _evidence(mask: np.ndarray, removed: np.ndarray) -> PointEvidence:
     """The best of the axis-aligned maps (which data axis is horizontal, either direction of each)."""
-    from scipy.ndimage import distance_transform_edt
-    from scipy.spatial import cKDTree
 
     rows, cols = np.nonzero(mask)
     if rows.size < _MIN_POINT_PIXELS or removed.shape[1] == 0:
@@ -219,9 +222,6 @@ def _refined(points: np.ndarray, centers: np.ndarray, pixels: np.ndarray, distan
     near a mapped point, every distance capped at `cap` so that stray pixels
     (a title naming the number of points) and hidden markers weigh little.
     """
-    from scipy.ndimage import map_coordinates
-    from scipy.optimize import minimize
-    from scipy.spatial import cKDTree
 
     start = []
     for axis in range(2):
@@ -249,7 +249,6 @@ def _refined(points: np.ndarray, centers: np.ndarray, pixels: np.ndarray, distan
 
 def _blobs(mask: np.ndarray) -> np.ndarray:
     """The centres (x, y) of the connected blobs of `mask` (a marker, or a few merged ones); (0, 2) if none."""
-    from scipy import ndimage
 
     labels, count = ndimage.label(mask)
     if count == 0:
@@ -266,7 +265,6 @@ def _fitted(points: np.ndarray, pixels: np.ndarray, blobs: np.ndarray) -> np.nda
     pixels) and solving for the scales and offsets again, the worst fifth of
     the matches left out, until the map settles.
     """
-    from scipy.spatial import cKDTree
 
     centers = np.empty_like(points, dtype=float)
     for axis in range(2):

@@ -166,11 +166,32 @@ def _assignment_and_rubric(assignment_id: str) -> tuple[Any, Any]:
 
 
 def trusted_modules(assignment: Any) -> list[str]:
-    """The assignment's own trusted modules a pool process imports once before grading: its hooks and reference."""
+    """The assignment's own trusted modules a pool process imports once before grading: its hooks and reference,
+    and what its check files import at the top (the first student of each pool process would import them)."""
     modules = list(assignment.hooks.modules)
     if assignment.reference_module:
         modules.append(assignment.reference_module)
+    for module in _imported_by_checks(assignment.checks_dir):
+        if module not in modules:
+            modules.append(module)
     return modules
+
+
+def _imported_by_checks(checks_dir: Path) -> list[str]:
+    """The absolute modules the check files of `checks_dir` import at their top level, in file order."""
+    import ast
+
+    found: list[str] = []
+    for path in sorted(checks_dir.rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue  # the checks' own load reports it
+        for node in tree.body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            found.extend(n for n in names if n != "__future__" and n not in found)
+    return found
 
 
 def _support_dirs(folders: tuple[str, ...]) -> tuple[str, ...]:
