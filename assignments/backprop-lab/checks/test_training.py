@@ -173,7 +173,9 @@ def _judge_training(training, student, ref, assignment, seed, request, blame) ->
            params={k: v.tolist() for k, v in params.items()})
     if accuracy > threshold:
         return
-    second = _second_task_accuracy(student, ref, assignment, seed)
+    # A second task for a network that may have stuck in a poor minimum, unless a pass it trains with fails its
+    # checks: then the loop is judged with the grader's passes instead (their own second task included).
+    second = _second_task_accuracy(student, ref, assignment, seed) if blame is None else None
     record(request, second_task_accuracy=second)
     if second is not None and second > threshold:
         return
