@@ -353,6 +353,20 @@ def test_a_wrong_pass_is_charged_once_training_is_judged_with_the_grader_passes(
     assert {"L_layer_forward", "L_layer_backward"} <= set(stand_in["replaced"])
 
 
+def test_a_train_that_never_finishes_is_not_run_again_with_the_grader_passes(tmp_path):
+    """An endless train() around a wrong backward pass times out once: rerunning it with the grader's passes
+    would only spend the submission's time budget again (and again on a second task)."""
+    source = (FIXTURES / "bug_infinite_loop_in_train.py").read_text(encoding="utf-8")
+    right = "    dW = (1 / m) * np.dot(dZ, A_prev.T)\n"
+    assert source.count(right) == 1
+    path = tmp_path / "endless_and_wrong_dW.py"
+    path.write_text(source.replace(right, "    dW = np.dot(dZ, A_prev.T)\n"), encoding="utf-8")
+    run = grade(path, "backprop-lab", seed=SEED, settings={"train_timeout": 2})
+    training = next(o for o in run.result.outcomes if "accuracy_bar" in o.check_id)
+    assert training.status == "timeout" and "with_grader_passes" not in (training.details or {})
+    assert training.hint.startswith("Your L_layer_backward fails its own checks"), training.hint
+
+
 def test_a_correct_submission_is_never_trained_with_the_grader_passes(graded):
     for name in ("correct_classic", "correct_dictcache", "correct_messy"):
         training = next(o for o in graded[name].result.outcomes if "accuracy_bar" in o.check_id)

@@ -138,8 +138,8 @@ def test_train_reaches_the_accuracy_bar(training, student, ref, lab, assignment,
     except BudgetExhausted:
         raise
     except CheckFailure as failure:
-        if blame is None:
-            raise
+        if blame is None or isinstance(training["failure"], StudentCodeTimeout):
+            raise  # a train() that never finishes is judged as such: rerunning it would only spend the budget again
         # Wrong passes are charged in their own items, and whether a loop around them reaches the bar moves
         # with the drawn task: judge the loop itself, around the grader's passes (reference/stand_in.py).
         stand_in = _with_grader_passes(student, ref, assignment, seed, request)
@@ -207,7 +207,7 @@ def _with_grader_passes(student, ref, assignment, seed, request) -> dict | None:
     outcome = _trained(student, assignment, _task_data(assignment, seed, 0), patch)
     accuracy = None if outcome["params"] is None else \
         float(np.mean(ref.predict(outcome["X_test"], outcome["params"]) == outcome["Y_test"]))
-    if accuracy is None or accuracy <= threshold:
+    if (accuracy is None or accuracy <= threshold) and not isinstance(outcome["failure"], StudentCodeTimeout):
         second = _second_task_accuracy(student, ref, assignment, seed, patch)
         accuracy = second if second is not None and (accuracy is None or second > accuracy) else accuracy
     stand_in = {"replaced": sorted(patch), "accuracy": accuracy, "passed": accuracy is not None and accuracy > threshold}
