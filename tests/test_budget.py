@@ -148,3 +148,37 @@ def test_a_check_that_catches_the_stopped_call_still_reports_the_budget(tmp_path
     first, later = by_id["test_fallback.py::test_falls_back"], by_id["test_fallback.py::test_later"]
     assert first.status == BUDGET and first.message.startswith("`forward` was stopped")
     assert later.status == BUDGET and later.message.startswith("Not run")
+
+
+class _SlowSandbox:
+    """A sandbox whose one call runs `seconds` on the test's clock and then times out by its own limit."""
+
+    def __init__(self, clock: _Clock, seconds: float) -> None:
+        self.config = SandboxConfig(assignment="x", limits=Limits(call_timeout=10, load_timeout=10))
+        self.clock, self.seconds = clock, seconds
+
+    def has(self, name: str) -> bool:
+        return True
+
+    def call(self, name, args, kwargs, *, timeout=None, **options):
+        from grader.sandbox import CallTimeout
+        self.clock.now += self.seconds
+        raise CallTimeout(f"timed out after {timeout:g} s")
+
+
+def test_a_training_that_times_out_by_its_own_limit_is_not_called_a_budget_stop(monkeypatch):
+    """With 65 s of the budget left, a train() given 60 s that uses them all is the student's timeout, even though
+    only 5 s of the budget remain after it, less than a call's limit (the budget cut no limit when it began)."""
+    from grader.checking import BudgetExhausted, StudentCode, StudentCodeTimeout
+    clock = _Clock()
+    monkeypatch.setattr("grader.checking.student.time.monotonic", clock)
+    student = StudentCode(_SlowSandbox(clock, 60.0), budget=Budget(65, clock=clock))
+    with pytest.raises(StudentCodeTimeout) as raised:
+        student.run("train", timeout=60)
+    assert raised.value.status != BUDGET and "did not finish" in raised.value.message
+    # A call that begins once the budget cuts the limits (5 s left, under the 10 s call limit) and times out is
+    # the budget's doing, even before the deadline has passed.
+    student.sandbox.seconds = 1.0
+    with pytest.raises(BudgetExhausted) as raised:
+        student.run("train", timeout=60)
+    assert raised.value.status == BUDGET and clock.now < 165  # stopped 4 s before the deadline

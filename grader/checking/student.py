@@ -169,15 +169,18 @@ class StudentCode:
         if self.budget.exhausted():
             raise self.budget.not_started()
         started = time.monotonic()
+        # Whether the budget already cut the sandbox's limits when this use began (judged now, not after it: a
+        # 60 s training that times out by its own limit leaves little of the budget, and is still its own timeout).
+        cut_at_start = self._cut()
         try:
             yield
         except (CallTimeout, StudentCodeTimeout):
             if count:
                 self.budget.record(what, time.monotonic() - started)
                 count = False
-            # A timeout while the budget cuts the time limits is the budget's doing (a load cut short even
-            # fails again at once on every later call, before the deadline itself has passed).
-            if self.budget.exhausted() or self._cut():
+            # A timeout once the deadline has passed, or under limits the budget had cut, is the budget's doing
+            # (a load cut short even fails again at once on every later call, before the deadline itself).
+            if self.budget.exhausted() or cut_at_start:
                 raise self.budget.stopped(what) from None
             raise
         finally:
