@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from grader.text import valid_text
 
@@ -21,17 +23,28 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
+    with temporary_file(path.parent, prefix=f".{path.name}.", suffix=".tmp") as (handle, temp_name):
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(valid_text(text))
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temp_name, 0o644)  # mkstemp makes it owner-only
         os.replace(temp_name, path)
+
+
+@contextlib.contextmanager
+def temporary_file(folder: str | os.PathLike, *, prefix: str | None = None,
+                   suffix: str | None = None) -> Iterator[tuple[int, str]]:
+    """A new owner-only file in `folder`, as (open descriptor, name), removed if the block raises.
+
+    The block puts it in place (``os.replace``) or removes it itself when it
+    succeeds; a failure at any point (a full disk, a file over its limit,
+    Ctrl-C) leaves no temporary file behind.
+    """
+    handle, temp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+    try:
+        yield handle, temp_name
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
         raise

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable
+
+from grader.files import temporary_file
 
 EXTENSIONS = (".py", ".ipynb", ".zip")
 CHUNK = 1 << 16
@@ -75,8 +76,7 @@ class FileStore:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
-        handle, temp_name = tempfile.mkstemp(dir=tmp_dir, suffix=".part")
-        try:
+        with temporary_file(tmp_dir, suffix=".part") as (handle, temp_name):
             with os.fdopen(handle, "wb") as out:
                 for chunk in chunks:
                     size += len(chunk)
@@ -97,12 +97,6 @@ class FileStore:
             os.replace(temp_name, target)
             _fsync_dir(target.parent)
             return Stored(sha, ext, size, target)
-        except BaseException:
-            try:
-                os.unlink(temp_name)
-            except FileNotFoundError:
-                pass
-            raise
 
     def put_file(self, stream: BinaryIO, ext: str, *, limit: int) -> Stored:
         """Store what `stream` holds (read in chunks)."""
