@@ -196,7 +196,8 @@ VERDICTS = {
         "test_training.py::test_train_reaches_the_accuracy_bar",
         "test_gradient_check.py::test_gradient_check_*",
     ),
-    "bug_hardcoded_answers": ((PART, PART, ZERO, ZERO),
+    # Its plot raises through the pasted forward pass; judged with the grader's forward it draws (charge once).
+    "bug_hardcoded_answers": ((PART, PART, ZERO, PART),
         "test_backward.py::test_L_layer_backward_gradients[*]",
         "test_backward.py::test_linear_backward_values[*]",
         "test_forward.py::test_L_layer_forward_values[*]",
@@ -204,7 +205,6 @@ VERDICTS = {
         "test_forward.py::test_compute_cost_values[*]",
         "test_forward.py::test_linear_forward_values[*]",
         "test_gradient_check.py::test_backprop_agrees_with_numerical_gradients",
-        "test_training.py::test_plot_decision_boundary_returns_a_figure",
         "test_training.py::test_train_reaches_the_accuracy_bar",
         "test_gradient_check.py::test_gradient_check_*",
     ),

@@ -229,21 +229,36 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rn
         # fitted to plain moons and carried over to this run's data, has one where the points are.
         params = training["task"].carried(_reference_params(ref))
     keep = subset_with_extremes(X, rng)
-    problems, boundary = _figure_problems(student, ref, params, X, Y, keep, request)
-    if not problems:
+    problems, boundary, failure = _judged_figure(student, ref, params, X, Y, keep, request)
+    if not problems and failure is None:
         return
     # A plot predicts with the student's own forward pass: when that fails its checks, fixing it comes first, and
     # the plot is judged once more around the grader's forward pass (reference/stand_in.py), so that a wrong
     # forward pass is charged in its own item only, not here too on some drawn data and not on other.
-    blame = None if boundary else lab.blame(earlier, "L_layer_forward", "linear_forward",
-                                            why="your plot predicts with it")
+    blame = None if boundary or isinstance(failure, StudentCodeTimeout) else \
+        lab.blame(earlier, "L_layer_forward", "linear_forward", why="your plot predicts with it")
     patch = stand_in_patch(student, ref, FORWARD) if blame else {}
     if patch:
-        if not _figure_problems(student, ref, params, X, Y, keep, request, patch=patch)[0]:
+        again, _, failed_again = _judged_figure(student, ref, params, X, Y, keep, request, patch=patch)
+        if not again and failed_again is None:
             record(request, with_grader_forward=True)
             return
-        blame = None  # with the grader's forward the boundary is still missing: the plot itself draws none
+        blame = None  # the figure fails with the grader's forward too: the plot itself is what to fix
+    if failure is not None:
+        raise type(failure)(failure.message, hint=" ".join(h for h in (blame, failure.hint) if h) or None,
+                            details=failure.details)
     raise CheckFailure("The figure is incomplete: " + "; ".join(problems) + ".", hint=blame)
+
+
+def _judged_figure(student, ref, params, X, Y, keep, request, patch: dict | None = None):
+    """(`_figure_problems`' problems, whether the boundary shows, None), or ([], False, the failure) when the
+    student's figure could not be had at all (their plot raised, timed out or returned no figure)."""
+    try:
+        return (*_figure_problems(student, ref, params, X, Y, keep, request, patch), None)
+    except BudgetExhausted:
+        raise
+    except CheckFailure as failure:
+        return [], False, failure
 
 
 def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | None = None) -> tuple[list[str], bool]:
