@@ -592,3 +592,21 @@ def test_report_of_a_results_json_from_the_rubric_engine(params):
     quality = sections[-1]
     assert "Docstrings: 1/3" in quality and HOSTILE not in quality
     assert parse(sections[-1]).find("ul", "notes")
+
+
+def test_the_same_boundary_picture_is_drawn_once(monkeypatch):
+    """The server renders a full report and a public view of one result back to back: the grader's picture of
+    the student's boundary is drawn once and reused, and a different network is drawn afresh."""
+    import numpy as np
+    import reference.report_sections as sections
+    drawn = []
+    real = sections._draw
+    monkeypatch.setattr(sections, "_draw", lambda *a: drawn.append(1) or real(*a))
+    rng = np.random.default_rng(3)
+    params = {"W1": rng.standard_normal((4, 2)).tolist(), "b1": [[0.0]] * 4, "W2": rng.standard_normal((1, 4)).tolist(),
+              "b2": [[0.1]]}
+    first = sections.render_boundary_png(params)
+    again = sections.render_boundary_png({k: list(v) for k, v in params.items()})
+    assert first == again and first.startswith(b"\x89PNG") and len(drawn) == 1
+    other = sections.render_boundary_png({**params, "b2": [[0.7]]})
+    assert other != first and len(drawn) == 2
