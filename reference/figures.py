@@ -167,7 +167,6 @@ def _cut(mask: np.ndarray, axis: int) -> list[np.ndarray]:
 
 def _evidence(mask: np.ndarray, removed: np.ndarray) -> PointEvidence:
     """The best of the axis-aligned maps (which data axis is horizontal, either direction of each)."""
-
     rows, cols = np.nonzero(mask)
     if rows.size < _MIN_POINT_PIXELS or removed.shape[1] == 0:
         return PointEvidence(int(rows.size), 0.0, 0.0)
@@ -183,8 +182,8 @@ def _evidence(mask: np.ndarray, removed: np.ndarray) -> PointEvidence:
         near, _ = cKDTree(centers).query(pixels, k=1)
         return PointEvidence(int(rows.size), found, float(np.mean(near <= radius + tolerance)))
 
-    # Every orientation is fitted to the blobs; only the most promising ones are refined (the refinement moves a
-    # map by a few pixels, it does not turn a wrong orientation into a right one, and it is the costly step).
+    # Every orientation is fitted to the blobs first (cheap); the chamfer refinement below moves a map by a few
+    # pixels and is the costly step, so it runs only when no blob fit already shows the data where it belongs.
     blobs = _blobs(mask)
     fits = []
     # Image rows grow downwards, so the usual orientation (x to the right, y up) is tried first.
@@ -225,7 +224,6 @@ def _refined(points: np.ndarray, centers: np.ndarray, pixels: np.ndarray, distan
     near a mapped point, every distance capped at `cap` so that stray pixels
     (a title naming the number of points) and hidden markers weigh little.
     """
-
     start = []
     for axis in range(2):
         if np.ptp(points[:, axis]) == 0:
@@ -252,7 +250,6 @@ def _refined(points: np.ndarray, centers: np.ndarray, pixels: np.ndarray, distan
 
 def _blobs(mask: np.ndarray) -> np.ndarray:
     """The centres (x, y) of the connected blobs of `mask` (a marker, or a few merged ones); (0, 2) if none."""
-
     labels, count = ndimage.label(mask)
     if count == 0:
         return np.empty((0, 2))
@@ -268,7 +265,6 @@ def _fitted(points: np.ndarray, pixels: np.ndarray, blobs: np.ndarray) -> np.nda
     pixels) and solving for the scales and offsets again, the worst fifth of
     the matches left out, until the map settles.
     """
-
     centers = np.empty_like(points, dtype=float)
     for axis in range(2):
         s_lo, s_mid, s_hi = np.percentile(points[:, axis], [25, 50, 75])
