@@ -214,8 +214,10 @@ def _propose(dims: list[int], m: int, rng: np.random.Generator, *,
 
 
 # Draws already made in this process: {(what, dims, m, the generator's state before): (the draw, its state
-# after)}. A batch grades every student with the run's seed, so each check draws the same cases for all of
-# them; drawing (and testing every known bug on each candidate) costs more than a student's forward pass.
+# after)}. Grading the same seed again (the verdict-stability benchmark grades every fixture on one seed before
+# the next; the suite grades fixtures on shared seeds; a replay) draws the same cases; drawing them (and testing
+# every known bug on each candidate) costs more than a student's forward pass. A batch gives each student a
+# seed of their own (grader.batch.record.student_seed), so it gains nothing here.
 _DRAWN: collections.OrderedDict = collections.OrderedDict()
 _DRAWN_KEPT = 256
 

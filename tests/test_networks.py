@@ -139,9 +139,9 @@ def test_no_drawn_case_hides_a_known_backward_bug_it_could_show():
 
 
 def test_a_remembered_draw_is_exactly_a_fresh_draw(monkeypatch):
-    """A batch draws each check's cases once per process (every student has the run's seed): the remembered
-    draw must equal drawing again, leave the generator where drawing again leaves it, and be a copy the caller
-    may change without changing the next student's case."""
+    """A grading on a seed already graded in this process reuses the draws: the remembered draw must equal
+    drawing again, leave the generator where drawing again leaves it, and be a copy the caller may change without
+    changing the next grading's case."""
     import reference.networks as networks
     first_rng, second_rng = np.random.default_rng(11), np.random.default_rng(11)
     first = draw_network([2, 5, 3, 1], 5, first_rng, numerical=True)
