@@ -18,6 +18,7 @@ student's own layout is.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from types import ModuleType
 
@@ -31,9 +32,15 @@ _PRELUDE = "import re\nimport numpy as np\n_WEIGHT_KEY = re.compile(r'^W(\\d+)$'
 def stand_in_patch(student, reference: ModuleType, names: tuple[str, ...] = PASSES) -> dict[str, str]:
     """Patch sources ({the student's name: source}) replacing each of `names` the submission defines by the
     reference's function of that name; empty when it defines none of them."""
-    body = _PRELUDE + "\n\n".join(inspect.getsource(getattr(reference, name)) for name in (*_HELPERS, *PASSES))
+    body = _source(reference)
     patch = {}
     for name in names:
         if student.has(name):
             patch[student.resolve(name)] = f"{body}\n\ndef make(original):\n    return {name}\n"
     return patch
+
+
+@functools.lru_cache(maxsize=4)
+def _source(reference: ModuleType) -> str:
+    """The stand-ins' source: the reference's passes and their helpers (read once per reference module)."""
+    return _PRELUDE + "\n\n".join(inspect.getsource(getattr(reference, name)) for name in (*_HELPERS, *PASSES))
