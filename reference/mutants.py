@@ -423,7 +423,7 @@ def _hidden_backward(dA, l, cache, hidden, bug_id, variant):
     return dA * (mask_source > 0)
 
 
-def grads_variant(X, Y, params, bug=None):
+def grads_variant(X, Y, params, bug=None, *, clean_forward=None):
     """The gradients ``{"dW1", "db1", ..., "dWL", "dbL"}`` of a full forward + backward pass with `bug`.
 
     Forward bugs (wrong activations, missing bias, the sigmoid's sign) run
@@ -432,11 +432,18 @@ def grads_variant(X, Y, params, bug=None):
     student's backward computes from their own caches; the output layer
     keeps dZ[L] = A[L] - Y. ``last_layer_skipped`` and ``first_layer_skipped``
     leave the other layers' gradients correct.
+
+    `clean_forward`, ``forward_variant(X, params)`` computed once by a caller
+    that tries many bugs on one case, stands in for the bug-free forward pass
+    (it is only read); bugs that change the forward pass compute their own.
     """
     bug_id, variant = _flag_for(bug, GRADS)
     L = depth(params)
     forward_bug = (bug_id, variant) if bug_id in _FORWARD_INTO_GRADS else (None, None)
-    AL, cache = _forward(X, params, *forward_bug)
+    if clean_forward is not None and forward_bug == (None, None):
+        AL, cache = clean_forward
+    else:
+        AL, cache = _forward(X, params, *forward_bug)
     hidden, _ = _activation_names(*forward_bug)
     m = Y.shape[1]
 

@@ -299,17 +299,31 @@ def hidden_bugs(params: dict, X: np.ndarray, Y: np.ndarray) -> list[str]:
 
     AL, caches = ref.L_layer_forward(X, params)
     right = ref.L_layer_backward(AL, Y, caches)
+    # Drawing a case tries every bug on every candidate (a grading draws a dozen cases): the bug-free forward
+    # pass is shared by the bugs that leave it alone, and the comparison skips np.allclose's general machinery.
+    with np.errstate(all="ignore"):
+        clean = mutants.forward_variant(X, params)
     hidden = []
     for flag in mutants.flags(mutants.GRADS):
         try:
             with np.errstate(all="ignore"):
-                variant = mutants.grads_variant(X, Y, params, flag)
+                variant = mutants.grads_variant(X, Y, params, flag, clean_forward=clean)
         except (ValueError, IndexError, KeyError):
             continue
-        if all(key in variant and np.shape(variant[key]) == np.shape(right[key])
-               and np.allclose(variant[key], right[key], rtol=1e-7, atol=1e-12) for key in right):
+        if all(key in variant and _allclose(variant[key], right[key]) for key in right):
             hidden.append(flag)
     return hidden
+
+
+def _allclose(got, right) -> bool:
+    """``np.allclose(got, right, rtol=1e-7, atol=1e-12)`` for arrays of one shape (False for other shapes),
+    in a fraction of its time when both are finite (np.allclose's own rules otherwise)."""
+    got, right = np.asarray(got), np.asarray(right)
+    if got.shape != right.shape:
+        return False
+    if got.dtype.kind == right.dtype.kind == "f" and np.isfinite(got).all() and np.isfinite(right).all():
+        return bool((np.abs(got - right) <= 1e-12 + 1e-7 * np.abs(right)).all())
+    return bool(np.allclose(got, right, rtol=1e-7, atol=1e-12))
 
 
 def draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray, dict]:

@@ -156,3 +156,46 @@ def test_a_remembered_draw_is_exactly_a_fresh_draw(monkeypatch):
     assert all(np.array_equal(again[0][k], fresh[0][k]) for k in fresh[0]) and np.abs(again[0]["W1"]).sum() > 0
     assert np.array_equal(again[1], fresh[1]) and np.array_equal(again[2], fresh[2])
     assert first_rng.random() == second_rng.random()
+
+
+def test_hidden_bugs_is_exactly_each_bug_compared_on_its_own_pass():
+    """`hidden_bugs` shares one bug-free forward pass among the bugs that leave it alone and compares without
+    np.allclose's machinery (a draw tries every bug on every candidate): it must name exactly the bugs that
+    running each one's own forward and backward pass and comparing with np.allclose names, over many shapes
+    (one example, one unit, deep and wide), and the comparison must keep np.allclose's rules for shapes,
+    infinities and NaN."""
+    from reference import mutants
+    from reference.networks import _allclose, _propose, hidden_bugs
+
+    def by_hand(params, X, Y):
+        AL, caches = ref.L_layer_forward(X, params)
+        right = ref.L_layer_backward(AL, Y, caches)
+        hidden = []
+        for flag in mutants.flags(mutants.GRADS):
+            try:
+                with np.errstate(all="ignore"):
+                    variant = mutants.grads_variant(X, Y, params, flag)
+            except (ValueError, IndexError, KeyError):
+                continue
+            if all(key in variant and np.shape(variant[key]) == np.shape(right[key])
+                   and np.allclose(variant[key], right[key], rtol=1e-7, atol=1e-12) for key in right):
+                hidden.append(flag)
+        return hidden
+
+    rng = np.random.default_rng(2026)
+    compared, seen_hidden = 0, 0
+    for _ in range(150):
+        dims = [int(rng.integers(1, 6))] + [int(rng.integers(1, 9)) for _ in range(int(rng.integers(0, 3)))] + [1]
+        case = _propose(dims, int(rng.choice([1, 2, 3, 10, 33])), rng)
+        if case is None:
+            continue
+        expected = by_hand(*case)
+        assert hidden_bugs(*case) == expected, dims
+        compared, seen_hidden = compared + 1, seen_hidden + len(expected)
+    assert compared > 100 and seen_hidden > 100  # shapes where bugs hide (m = 1, one unit) were among them
+    a = np.array([[1.0, 2.0]])
+    assert _allclose(a, a + 1e-9) and not _allclose(a, a + 1e-3) and not _allclose(a, a.T)
+    assert _allclose(np.array([np.inf, 1.0]), np.array([np.inf, 1.0]))
+    assert not _allclose(np.array([1.0, 1.0]), np.array([np.inf, 1.0]))
+    assert not _allclose(np.array([np.nan]), np.array([np.nan]))
+    assert not _allclose(np.array([-np.inf]), np.array([np.inf]))
