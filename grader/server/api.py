@@ -6,7 +6,10 @@ Every route takes ``Authorization: Bearer TOKEN`` or the session cookie.
 - ``GET  /api/assignments/{id}/preview[?tz=Zone]``: what a submission now would meet.
 - ``POST /api/submissions?assignment=ID&filename=NAME[&confirm_late_days=N&confirm_penalty=F]``:
   the body is the file; answers 201 with the receipt once the file and its row are on disk.
-- ``GET  /api/submissions``: the caller's submissions; ``GET /api/submissions/{id}``: one of them.
+- ``GET  /api/submissions``: the caller's submissions; ``GET /api/submissions/{id}``: one of them, with an
+  ``ETag``. With ``If-None-Match`` naming that ETag the answer is 304 while nothing changed; adding
+  ``?wait=N`` (seconds, at most 25) holds the request until the submission changes or N seconds pass
+  (the long poll the pages and ``grader submit`` use to follow a grading without asking twice a second).
 
 Refusals are JSON ``{"error": code, "message": sentence}``: 400 (bad file),
 404 (unknown), 409 (the course's rules: closed, over the limit, late days
@@ -15,6 +18,12 @@ not confirmed), 413 (too large), 429 (too many uploads in a short time).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import time
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -25,6 +34,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from grader.server import intake, rules
+from grader.server.changes import MAX_WAIT_SECONDS
 from grader.server.intake import Receipt, Refused
 from grader.server.policy import Preview
 from grader.server.store import StoreError, TooLarge, display_name, extension_of
@@ -162,7 +172,40 @@ async def get_submission(request: Request) -> Response:
         submission_id = int(request.path_params["submission"])
     except ValueError:
         raise HTTPException(404) from None
-    return JSONResponse(await run_in_threadpool(_view, srv, who, submission_id))
+    wait = _wait_seconds(request.query_params.get("wait"))
+    known = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",") if tag.strip()}
+    deadline = time.monotonic() + wait
+    while True:
+        # Watch before reading: a change between the read and the wait still wakes this request.
+        with srv.changes.watch(submission_id) as changed:
+            view = await run_in_threadpool(_view, srv, who, submission_id)
+            tag = view_etag(view)
+            if tag not in known:
+                return JSONResponse(view, headers={"ETag": tag})
+            left = deadline - time.monotonic()
+            if left <= 0 or srv.changes.closed:
+                return Response(status_code=304, headers={"ETag": tag})
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=left)
+
+
+def _wait_seconds(value: str | None) -> float:
+    """The ``wait`` parameter in seconds (0 when absent), capped at MAX_WAIT_SECONDS; 400 when not a number."""
+    if value is None:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise HTTPException(400, "wait must be a number of seconds (0 or more)")
+    return min(seconds, MAX_WAIT_SECONDS)
+
+
+def view_etag(view: dict) -> str:
+    """The ETag of a submission's view: it changes whenever anything the view shows does."""
+    digest = hashlib.sha256(json.dumps(view, sort_keys=True, default=str).encode()).hexdigest()
+    return f'"{digest[:32]}"'
 
 
 def _mine(srv: Server, who: Who) -> list[dict]:

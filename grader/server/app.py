@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from grader.server import api, instructor, pages, queue
 from grader.server.auth import Signer
+from grader.server.changes import close_when
 from grader.server.course import Course
 from grader.server.dispatcher import Dispatcher
 from grader.server.grading import Grader, time_budget, usable_cpus
@@ -66,10 +68,12 @@ def create_app(course: Course, *, workers: int | None = None, scheduler: str | N
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         dispatcher, task = None, None
+        # Held requests (the long poll) end as soon as the server is told to stop, not at the end of their wait.
+        watcher = asyncio.create_task(close_when(srv.changes, lambda: srv.stopping()))
         if grade:
             await asyncio.to_thread(grader.start)
             dispatcher = Dispatcher(course.engine, grader, course.store, budget=budget,
-                                    lease_seconds=lease_seconds)
+                                    lease_seconds=lease_seconds, changed=srv.changes.notify)
             srv.wake, srv.busy = dispatcher.wake, (lambda: dispatcher.busy)
             task = asyncio.create_task(dispatcher.run())
             # Start the grading processes in the background: the first student does not wait for imports.
@@ -77,6 +81,8 @@ def create_app(course: Course, *, workers: int | None = None, scheduler: str | N
         try:
             yield
         finally:
+            watcher.cancel()
+            srv.changes.close()
             if dispatcher is not None:
                 await dispatcher.stop()
                 task.cancel()
@@ -96,6 +102,14 @@ def create_app(course: Course, *, workers: int | None = None, scheduler: str | N
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     return app
+
+
+def serving(app: Starlette, config: uvicorn.Config) -> uvicorn.Server:
+    """The uvicorn server that runs `app` (made by `create_app`; `config` names it): when it is told to stop, the
+    requests the app holds (the long poll) end at once instead of at the end of their wait."""
+    server = uvicorn.Server(config)
+    app.state.server.stopping = lambda: server.should_exit
+    return server
 
 
 async def _health(request: Request) -> Response:

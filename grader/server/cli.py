@@ -152,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from grader.server.app import create_app
+    from grader.server.app import create_app, serving
     from grader.server.course import open_course
     if args.workers is not None and args.workers < 1:
         raise CommandError(f"--workers {args.workers}: at least 1")
@@ -172,12 +172,17 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn stops on SIGTERM, then raises it again: exit through Python so the `finally` below runs.
     import signal
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # access_log=False: uvicorn's own access log would print sign-in links' tokens; ours redacts them.
+    server = serving(app, uvicorn.Config(app, host=args.host, port=args.port, access_log=False, log_level="info"))
     try:
-        # access_log=False: uvicorn's own access log would print sign-in links' tokens; ours redacts them.
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         course.close()
         if args.demo:
             import shutil
             shutil.rmtree(folder, ignore_errors=True)
+    if not server.started:
+        raise CommandError(f"the server could not start on {args.host}:{args.port} (see uvicorn's message above)")
     return 0

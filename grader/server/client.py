@@ -41,6 +41,8 @@ SERVER_ENV, TOKEN_ENV = "GRADER_SERVER", "GRADER_TOKEN"
 EXTENSIONS = (".py", ".ipynb", ".zip")
 ACCEPTED, REFUSED, USAGE = 0, 1, 2
 JSON_FIELDS = ("id", "sha256", "status", "score", "max_score", "feedback", "report_url")
+# How long the server may hold one status request while nothing changes (the long poll).
+WAIT_SECONDS = 20
 
 
 class Failure(Exception):
@@ -99,18 +101,25 @@ class Server:
 
     def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
         """(HTTP status, JSON body) of one request; Failure(2) when the server cannot be reached."""
+        status, data, _ = self.request(method, path, body)
+        return status, data
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict, dict[str, str]]:
+        """(HTTP status, JSON body, response headers) of one request; Failure(2) when the server cannot be
+        reached."""
         request = urllib.request.Request(self.base + path, data=body, method=method, headers={
             "Authorization": f"Bearer {self.token}", "Accept": "application/json",
-            **({"Content-Type": "application/octet-stream"} if body is not None else {})})
+            **({"Content-Type": "application/octet-stream"} if body is not None else {}), **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as exc:
+                return response.status, json.loads(response.read() or b"{}"), dict(response.headers.items())
+        except urllib.error.HTTPError as exc:  # 304 (the long poll's "unchanged") arrives here too
             try:
                 data = json.loads(exc.read() or b"{}")
             except ValueError:
                 data = {}
-            return exc.code, data if isinstance(data, dict) else {}
+            return exc.code, data if isinstance(data, dict) else {}, dict(exc.headers.items())
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise Failure(USAGE, f"cannot reach the course server at {self.base}: {reason}") from None
@@ -191,9 +200,15 @@ def _ask(question: str) -> bool:
 
 
 def _wait(server: Server, args: argparse.Namespace, receipt: dict) -> dict:
-    deadline, state, delay = time.monotonic() + args.timeout, receipt.get("status"), 0.3
+    deadline, state, etag, current = time.monotonic() + args.timeout, receipt.get("status"), None, {}
     while True:
-        current = _check(*server.call("GET", f"/api/submissions/{receipt['id']}"), "the status")
+        # The long poll: the server answers when the submission changes, or 304 after WAIT_SECONDS.
+        asked = time.monotonic()
+        status, data, headers = server.request("GET", f"/api/submissions/{receipt['id']}?wait={WAIT_SECONDS:g}",
+                                               headers={"If-None-Match": etag} if etag else None)
+        if status != 304:
+            current = _check(status, data, "the status")
+            etag = headers.get("ETag") or headers.get("etag")
         if current.get("status") != state:
             state = current.get("status")
             _say(args, f"... {state}")
@@ -207,8 +222,10 @@ def _wait(server: Server, args: argparse.Namespace, receipt: dict) -> dict:
         if time.monotonic() > deadline:
             raise Failure(USAGE, f"no grade after {args.timeout:g} s; the submission is kept and will be graded: "
                           f"see {server.base}{receipt.get('page_url', '')}")
-        time.sleep(delay)
-        delay = min(2.0, delay * 1.5)
+        if status == 200:
+            time.sleep(0.3)  # a new state: the next change is seconds away
+        else:
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - asked)))  # a 304 that came back early: not a tight loop
 
 
 def run(args: argparse.Namespace) -> int:

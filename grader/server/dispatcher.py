@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 from sqlalchemy.engine import Engine
 
@@ -32,8 +32,10 @@ class Dispatcher:
     """Claims jobs, grades them, records results; `run` until `stop`."""
 
     def __init__(self, engine: Engine, grader: Grader, store: FileStore, *,
-                 budget: Callable[[str], float] = time_budget, lease_seconds: float = queue.LEASE_SECONDS) -> None:
+                 budget: Callable[[str], float] = time_budget, lease_seconds: float = queue.LEASE_SECONDS,
+                 changed: Callable[[Iterable[int]], None] = lambda submission_ids: None) -> None:
         self.engine, self.grader, self.store, self.budget = engine, grader, store, budget
+        self.changed = changed  # told the submissions whose state this dispatcher changed (wakes held requests)
         self.lease_seconds = lease_seconds
         self.slots = grader.workers
         self._wake = asyncio.Event()
@@ -64,10 +66,12 @@ class Dispatcher:
                     free = self.slots - len(self._running)
                     if free > 0:
                         self._wake.clear()
-                        for ticket in await asyncio.to_thread(queue.claim, self.engine, free,
-                                                              lease_seconds=self.lease_seconds):
+                        claimed = await asyncio.to_thread(queue.claim, self.engine, free,
+                                                          lease_seconds=self.lease_seconds)
+                        for ticket in claimed:
                             self._tickets[ticket.job_id] = ticket
                             self._running[ticket.job_id] = asyncio.create_task(self._grade(ticket))
+                        self.changed(ticket.submission_id for ticket in claimed)
                 except Exception:  # noqa: BLE001 -- a database hiccup must not stop grading for good
                     log.exception("the dispatcher's round failed; retrying in a second")
                     await asyncio.sleep(POLL_SECONDS)
@@ -96,6 +100,7 @@ class Dispatcher:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
         if tickets:
             await asyncio.to_thread(queue.release, self.engine, tickets)
+            self.changed(ticket.submission_id for ticket in tickets)
 
     async def _renew_loop(self) -> None:
         while True:
@@ -142,3 +147,4 @@ class Dispatcher:
             self._running.pop(ticket.job_id, None)
             self._tickets.pop(ticket.job_id, None)
             self._wake.set()
+            self.changed([ticket.submission_id])

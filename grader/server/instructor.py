@@ -167,6 +167,7 @@ async def regrade(request: Request) -> Response:
     except ValueError:
         raise HTTPException(400, "submission must be a number") from None
     srv.wake()
+    srv.changes.notify_all()
     return _back(form)
 
 
@@ -211,6 +212,7 @@ async def extend(request: Request) -> Response:
     srv, who = server(request), await require(request, instructor=True)
     form = await _form(request, who)
     await run_in_threadpool(_extend, srv, who, form)
+    srv.changes.notify_all()
     return _back(form)
 
 
@@ -249,6 +251,7 @@ async def override(request: Request) -> Response:
     form = await _form(request, who)
     await run_in_threadpool(_override, srv, who, form)
     srv.wake()
+    srv.changes.notify_all()
     return _back(form)
 
 
@@ -269,6 +272,7 @@ async def release(request: Request) -> Response:
     srv, who = server(request), await require(request, instructor=True)
     form = await _form(request, who)
     await run_in_threadpool(_release, srv, who, form)
+    srv.changes.notify_all()
     return _back(form)
 
 

@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from grader.server import db, queue, rules
 from grader.server.accounts import Account, account_for_session, authenticate
 from grader.server.auth import SESSION_COOKIE, Session, Signer
+from grader.server.changes import Changes
 from grader.server.course import Course
 from grader.server.middleware import RateLimiter
 from grader.server.policy import format_time
@@ -45,6 +46,10 @@ class Server:
     wake: Callable[[], None] = lambda: None
     busy: Callable[[], int] = lambda: 0
     templates: jinja2.Environment = field(default_factory=lambda: environment())
+    # The requests waiting for a submission to change (the long poll), and whether the server is stopping
+    # (uvicorn's should_exit, set by whoever runs the app; held requests then end at once).
+    changes: Changes = field(default_factory=Changes)
+    stopping: Callable[[], bool] = lambda: False
 
 
 def environment() -> jinja2.Environment:

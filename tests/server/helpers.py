@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 
 from grader.server.accounts import Person, import_roster
+from grader.server.app import serving
 from grader.server.course import open_course
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -88,8 +89,8 @@ def free_port() -> int:
 def live_server(app):
     """Run `app` on uvicorn in a thread of this process; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="on"))
+    server = serving(app, uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                                         lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

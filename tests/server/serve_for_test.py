@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-from grader.server.app import create_app
+from grader.server.app import create_app, serving
 from grader.server.course import open_course
 from grader.server.grading import Grader
 from tests.server.workunits import misbehaving
@@ -17,4 +17,5 @@ from tests.server.workunits import misbehaving
 if __name__ == "__main__":  # grading processes import this module again (multiprocessing's main): do nothing there
     course = open_course(sys.argv[1])
     app = create_app(course, grader=Grader(1, work=misbehaving), lease_seconds=6.0)
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=False, log_level="warning")
+    serving(app, uvicorn.Config(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=False,
+                                log_level="warning")).run()

@@ -4,7 +4,8 @@
 // in place with its receipt, live status without a reload, and the live dashboard.
 "use strict";
 (function () {
-  var POLL_MS = 500, DASHBOARD_MS = 2000, RETRY_MS = 3000;
+  // A followed submission is long-polled: the server holds the request until it changes or WAIT_S pass.
+  var POLL_MS = 500, WAIT_S = 10, DASHBOARD_MS = 2000, RETRY_MS = 3000;
   var served = new WeakMap();  // each refreshable part -> the HTML the server sent for it
 
 
@@ -72,14 +73,27 @@
 
   function refresh(url) { return fetchPage(url).then(replaceParts); }
 
-  // Follow one submission until it is graded (or failed): poll its state, refresh the page's parts
+  // Follow one submission until it is graded (or failed): ask for its state with the ETag of the state
+  // last seen (the server answers when it changes, or 304 after WAIT_S seconds), refresh the page's parts
   // whenever it changes, and announce each new state.
   function follow(id, pageUrls) {
-    var last = null;
+    var last = null, etag = null;
     function poll() {
-      fetch("/api/submissions/" + id, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      var asked = Date.now(), headers = {"Accept": "application/json"};
+      if (etag) { headers["If-None-Match"] = etag; }
+      fetch("/api/submissions/" + id + "?wait=" + WAIT_S,
+            {credentials: "same-origin", cache: "no-store", headers: headers})
+        .then(function (r) {
+          if (r.status === 304) {  // unchanged all along: ask again (not in a tight loop if it came back early)
+            setTimeout(poll, Math.max(0, POLL_MS - (Date.now() - asked)));
+            return null;
+          }
+          if (!r.ok) { throw new Error("HTTP " + r.status); }
+          etag = r.headers.get("ETag");
+          return r.json();
+        })
         .then(function (s) {
+          if (s === null) { return; }
           var done = (s.status === "graded" || s.status === "error") && !s.regrading;
           var key = [s.status, s.regrading, s.score, s.max_score, s.position, s.manual].join("|");
           var next = function () { if (!done) { setTimeout(poll, POLL_MS); } };
