@@ -276,6 +276,11 @@ def training_section(checks: list[dict]) -> Section | None:
                           percent(stand_in.get("accuracy")), stand_in.get("accuracy")))
     if accuracy_check is not None:
         stats.append(Stat("accuracy check", _status_words(accuracy_check)))
+    _, plot_stand_in = _details_with(checks, "with_grader_forward")
+    if (plot_stand_in or {}).get("with_grader_forward") is True:
+        # Through the student's own failing forward pass the figure showed no boundary (or could not be drawn); the
+        # plot check judged it again with the grader's forward pass in place of theirs (stand_in.py).
+        stats.append(Stat("your plot judged with", "the grader's forward pass (yours fails its own checks)"))
     student_png, note = _recorded_png(((figure or {}).get("images") or {}).get("student_decision_boundary")
                                       if isinstance((figure or {}).get("images"), dict) else None)
     figure_status = f" ({_status_words(figure_check)})" if figure_check else ""
@@ -300,7 +305,7 @@ def training_section(checks: list[dict]) -> Section | None:
     ]
     return Section("training", "Training and decision boundary", stats=stats, figures=figures,
                    shows_details=("params", "accuracy", "train_accuracy", "train_seconds", "with_grader_passes",
-                                  "moons_rotation_degrees", "moons_task"))
+                                  "with_grader_forward", "moons_rotation_degrees", "moons_task"))
 
 
 def _recorded_task(data: Any) -> MoonsTask | None:

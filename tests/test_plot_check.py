@@ -83,6 +83,12 @@ def test_a_plot_without_a_boundary_because_of_a_forward_bug_is_judged_with_the_g
     [plot] = [o for o in run.result.outcomes if "plot_decision_boundary" in o.check_id]
     assert plot.status == "passed", plot.message
     assert plot.details.get("with_grader_forward") is True
+    # The report says so beside the figure (which, drawn through the student's forward, shows no boundary).
+    from grader.outputs import render_report
+    from grader.report.results_json import to_results_json
+    html = render_report(to_results_json(run.result, execution_time=run.execution_time, extra=run.extra_data()),
+                         run.assignment)
+    assert "your plot judged with" in html and "the grader&#39;s forward pass (yours fails its own checks)" in html
 
 
 def test_a_plot_that_draws_no_boundary_fails_even_with_a_forward_bug(tmp_path):
