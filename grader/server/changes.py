@@ -68,11 +68,6 @@ class Changes:
         self.closed = True
         self.notify_all()
 
-    @property
-    def waiting(self) -> int:
-        """How many requests are held now."""
-        return sum(len(events) for events in self._waiting.values())
-
 
 async def close_when(changes: Changes, stopping: Callable[[], bool]) -> None:
     """Close `changes` once `stopping()` says the server is stopping (uvicorn's ``should_exit``).

@@ -36,6 +36,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from email.message import Message
 
 SERVER_ENV, TOKEN_ENV = "GRADER_SERVER", "GRADER_TOKEN"
 EXTENSIONS = (".py", ".ipynb", ".zip")
@@ -105,21 +106,21 @@ class Server:
         return status, data
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict, dict[str, str]]:
-        """(HTTP status, JSON body, response headers) of one request; Failure(2) when the server cannot be
-        reached."""
+                headers: dict[str, str] | None = None) -> tuple[int, dict, Message]:
+        """(HTTP status, JSON body, response headers, read case-insensitively) of one request; Failure(2) when
+        the server cannot be reached."""
         request = urllib.request.Request(self.base + path, data=body, method=method, headers={
             "Authorization": f"Bearer {self.token}", "Accept": "application/json",
             **({"Content-Type": "application/octet-stream"} if body is not None else {}), **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read() or b"{}"), dict(response.headers.items())
+                return response.status, json.loads(response.read() or b"{}"), response.headers
         except urllib.error.HTTPError as exc:  # 304 (the long poll's "unchanged") arrives here too
             try:
                 data = json.loads(exc.read() or b"{}")
             except ValueError:
                 data = {}
-            return exc.code, data if isinstance(data, dict) else {}, dict(exc.headers.items())
+            return exc.code, data if isinstance(data, dict) else {}, exc.headers
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise Failure(USAGE, f"cannot reach the course server at {self.base}: {reason}") from None
@@ -208,7 +209,7 @@ def _wait(server: Server, args: argparse.Namespace, receipt: dict) -> dict:
                                                headers={"If-None-Match": etag} if etag else None)
         if status != 304:
             current = _check(status, data, "the status")
-            etag = headers.get("ETag") or headers.get("etag")
+            etag = headers.get("ETag")
         if current.get("status") != state:
             state = current.get("status")
             _say(args, f"... {state}")
