@@ -1,4 +1,4 @@
-"""The plot check's pixel evidence (reference/figures.py), on figures rendered here as the worker renders them.
+"""The plot check's pixel evidence (reference/figures.py), on figures drawn here as the worker draws them.
 
 Issue 11: the plot check believed the worker's summary of the figure. It now
 compares the pixels of three renderings: the data, half of it (axis limits
@@ -8,7 +8,6 @@ a picture made in advance, or one with no boundary does not.
 
 from __future__ import annotations
 
-import io
 
 import matplotlib
 import numpy as np
@@ -18,7 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import reference.backprop_lab as lab  # noqa: E402
-from grader.sandbox import decode_png  # noqa: E402
+from grader.sandbox import rgb_pixels  # noqa: E402
+from grader.sandbox.pixels import draw_figure  # noqa: E402
 from reference.figures import (boundary_moves, boundary_shown, point_evidence, shifted_params,  # noqa: E402
                                subset_with_extremes)
 from reference.moons import draw_task  # noqa: E402
@@ -75,10 +75,9 @@ def no_boundary(params, X, Y):
 
 def _pixels(plot, params, X, Y) -> np.ndarray:
     figure = plot(params, X, Y)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=72)
+    pixels = rgb_pixels(draw_figure(figure)["pixels"])
     plt.close("all")
-    return decode_png(buffer.getvalue())
+    return pixels
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ it, a JSON body of a million empty lists, a 3 MB exception message.
 from __future__ import annotations
 
 import gc
+import io
 import os
 import socket
 import struct
@@ -252,60 +253,86 @@ def test_returned_containers_read_like_plain_ones():
 # ------------------------------------------------------------------ figures
 
 
-def test_a_forged_figure_summary_is_bounded_and_only_a_real_png_is_kept():
+def test_a_forged_figure_description_is_bounded_and_only_checked_pixels_are_kept():
     with make_sandbox("""
         import sys
+        import numpy as np
         worker = sys.modules["grader.sandbox.worker"]
-        worker._describe_figure = lambda value: {
-            "is_figure": True, "axes": [0] * 1000, "points": 10**30, "type": "T" * 5_000_000,
-            "png": b"\\x89PNG\\r\\n\\x1a\\n" + b"x" * (5 * 2**20)}
+        worker._describe_figure = lambda value, picture: {
+            "is_figure": True, "type": "T" * 5_000_000,
+            "pixels": np.zeros((100, 100, 4), dtype=np.float64),        # not uint8
+            "picture": np.zeros((3000, 3000, 4), dtype=np.uint8)}       # over the pixel cap
         def plot():
             return None
-    """) as sb:
-        result = sb.call("plot", figure=True)
-    assert result.png is None and "png" not in result.figure
-    assert result.figure["axes"] == 0 and result.figure["points"] == 0
+    """, call_timeout=30) as sb:
+        result = sb.call("plot", figure="picture")
+    assert result.pixels is None and result.picture is None
     assert len(result.figure["type"]) < 200
 
 
-def test_a_real_figure_comes_back_as_a_decodable_png():
-    from grader.sandbox import decode_png
-    with make_sandbox("""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        def plot():
-            fig, ax = plt.subplots(figsize=(2, 1))
-            ax.fill_between([0, 1], [0, 0], [1, 1], color="red")
-            return fig
-    """, call_timeout=30) as sb:
-        result = sb.call("plot", figure=True)
-    pixels = decode_png(result.png)
-    assert pixels.shape == (72, 144, 3) and pixels.dtype == np.uint8
-    red = (pixels[..., 0] > 200) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
-    assert red.mean() > 0.3
+_FIGURE = """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    def plot(size=(2, 1), transparent=False):
+        fig, ax = plt.subplots(figsize=size)
+        ax.fill_between([0, 1], [0, 0], [1, 1], color="red")
+        ax.set_title("A TITLE IN BLACK " * 3)
+        if transparent:
+            fig.patch.set_alpha(0.0)
+            ax.patch.set_alpha(0.0)
+        return fig
+"""
 
 
-def _png(width: int, height: int, body: bytes = b"") -> bytes:
-    import zlib
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + body + chunk(b"IEND", b"")
+def _black(pixels):
+    return int((pixels.sum(axis=2) < 150).sum())
 
 
-@pytest.mark.parametrize("data, message", [
-    (_png(100_000, 100_000), "100000 x 100000 pixels"),          # a decompression bomb, refused unopened
-    (_png(3000, 3000), "3000 x 3000 pixels"),
-    (b"GIF89a" + b"\0" * 100, "not a PNG"),
-    (_png(10, 10), "could not be decoded"),                        # no image data at all
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 2**20), "limit is"),
-], ids=["bomb", "too-many-pixels", "gif", "no-data", "too-many-bytes"])
-def test_the_png_decoder_refuses_bombs_and_garbage(data, message):
-    from grader.sandbox import ImageError, decode_png
-    with pytest.raises(ImageError, match=message):
-        decode_png(data)
+def test_a_real_figure_comes_back_as_checked_pixels_without_its_text_and_as_drawn_for_the_report():
+    with make_sandbox(_FIGURE, call_timeout=30) as sb:
+        evidence = sb.call("plot", figure=True)
+        both = sb.call("plot", figure="picture")
+    assert evidence.picture is None
+    for pixels in (evidence.pixels, both.pixels, both.picture):
+        assert pixels.shape == (72, 144, 3) and pixels.dtype == np.uint8
+        red = (pixels[..., 0] > 200) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
+        assert red.mean() > 0.3
+    assert np.array_equal(evidence.pixels, both.pixels)
+    # The title and tick labels are drawn in the report's picture only: text is no evidence.
+    assert _black(both.pixels) < 10 and _black(both.picture) >= 40  # (the spines' corners are a few dark pixels)
+
+
+def test_a_transparent_figure_is_seen_on_white_and_an_oversized_one_is_not_drawn():
+    with make_sandbox(_FIGURE, call_timeout=30) as sb:
+        clear = sb.call("plot", kwargs={"transparent": True}, figure=True)
+        huge = sb.call("plot", kwargs={"size": (100, 100)}, figure=True)  # 7200 x 7200 pixels: refused before drawing
+    corner = clear.pixels[0, 0]
+    assert corner.tolist() == [255, 255, 255]
+    assert huge.pixels is None and huge.figure["is_figure"] is True
+
+
+@pytest.mark.parametrize("value", [
+    None, b"\x89PNG", [[[0, 0, 0, 255]]], np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10, 4), np.int64),
+    np.zeros((0, 10, 4), np.uint8), np.zeros((10, 10, 4, 1), np.uint8), np.zeros((2001, 2000, 4), np.uint8),
+], ids=["none", "png-bytes", "list", "rgb", "int64", "empty", "4d", "too-many-pixels"])
+def test_only_an_rgba_uint8_array_within_the_pixel_cap_counts_as_a_figure(value):
+    from grader.sandbox import rgb_pixels
+    assert rgb_pixels(value) is None
+
+
+def test_checked_pixels_encode_to_a_png_for_the_report():
+    from PIL import Image
+
+    from grader.sandbox import png_bytes, rgb_pixels
+    rgba = np.zeros((30, 40, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 255
+    rgba[:10, :, 3] = 0  # a transparent band shows white
+    png = png_bytes(rgb_pixels(rgba))
+    with Image.open(io.BytesIO(png)) as image:
+        decoded = np.array(image.convert("RGB"))
+    assert decoded.shape == (30, 40, 3)
+    assert decoded[0, 0].tolist() == [255, 255, 255] and decoded[20, 0].tolist() == [200, 0, 0]
 
 
 # ------------------------------------------------------------------ loading many statements

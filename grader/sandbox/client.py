@@ -37,7 +37,7 @@ import numpy as np
 
 from grader.sandbox import wire
 from grader.sandbox.config import CallResult, LoadProblem, SandboxConfig
-from grader.sandbox.png import MAX_PNG_BYTES, PNG_SIGNATURE
+from grader.sandbox.pixels import rgb_pixels
 from grader.sandbox.shared import SharedBlock
 from grader.sandbox.wire import Handle
 from grader.sandbox.zygote_client import Zygote, shared_zygote
@@ -263,20 +263,23 @@ class Sandbox:
     # ------------------------------------------------------------ public API
 
     def call(self, name: str, args: tuple = (), kwargs: dict | None = None, *, timeout: float | None = None,
-             patch: dict[str, str] | None = None, measure: bool = False, figure: bool = False) -> CallResult:
+             patch: dict[str, str] | None = None, measure: bool = False,
+             figure: bool | str = False) -> CallResult:
         """Call the student's `name(*args, **kwargs)` in the worker.
 
         `patch` maps submission names to trusted wrapper source (see
         worker.Worker._apply_patches) applied for this call only; `measure`
-        records the call's peak traced memory; `figure` has the worker render
-        a returned matplotlib figure to PNG (`CallResult.png`, at most
-        png.MAX_PNG_BYTES; decode it with `grader.sandbox.decode_png`).
+        records the call's peak traced memory; `figure` has the worker draw a
+        returned matplotlib figure at 72 dpi without its text
+        (`CallResult.pixels`), and with ``figure="picture"`` also as drawn
+        (`CallResult.picture`, for a report); both are RGB arrays the
+        trusted side has checked (`pixels.rgb_pixels`).
         """
         self.ensure_loaded()
         if not self._defines(name):
             raise MissingName(name)
         message = {"op": "call", "name": name, "args": tuple(args), "kwargs": dict(kwargs or {}),
-                   "patch": patch, "measure": measure, "figure": figure}
+                   "patch": patch, "measure": measure, "figure": "picture" if figure == "picture" else bool(figure)}
         reply = self._request(message, timeout or self.config.limits.call_timeout, during=f"`{name}`")
         return self._result(reply, _validated_figure(reply.get("figure")) if figure else None)
 
@@ -301,7 +304,8 @@ class Sandbox:
         peak = reply.get("peak_bytes")
         peak = peak if type(peak) is int and 0 <= peak < 2**50 else None
         return CallResult(reply.get("value"), seconds, peak, self._call_output.decode("utf-8", "replace"), figure,
-                          png=figure.get("png") if figure else None)
+                          pixels=figure.get("pixels") if figure else None,
+                          picture=figure.get("picture") if figure else None)
 
     def put(self, value: Any) -> Handle:
         """Store a value in the worker and return a handle to it (to see later mutations)."""
@@ -762,27 +766,18 @@ def _death_reason(code: int | None, during: str) -> str:
     return f"your code exited (status {code}) during {during}"
 
 
-_FIGURE_COUNTS = ("axes", "points", "filled_regions", "lines", "images")
+def _validated_figure(figure: Any) -> dict:
+    """What the trusted side keeps of a returned figure: its pixels (checked here), and bounded words.
 
-
-def _validated_figure(figure: Any) -> dict | None:
-    """What the trusted side keeps of a returned figure: its PNG (size-capped), and bounded legacy counts.
-
-    Only ``png`` is evidence: the worker renders it, the trusted side decodes
-    it (`decode_png`) and looks at the pixels. ``is_figure``, ``type`` and the
-    counts are the worker's own description of the figure, which the
-    student's code can forge; they are kept, bounded, only until the plot
-    check reads the PNG instead.
+    The pixels are the only evidence: the trusted side judges them itself
+    (see `pixels.rgb_pixels`). ``is_figure`` and ``type`` are the worker's
+    word, used only to word the message when there are no pixels.
     """
     if not isinstance(figure, dict):
-        return None
+        return {"is_figure": False}
     out: dict[str, Any] = {"is_figure": figure.get("is_figure") is True}
-    for key in _FIGURE_COUNTS:
-        value = figure.get(key)
-        out[key] = value if type(value) is int and 0 <= value <= 10**9 else 0
     if type(figure.get("type")) is str:
         out["type"] = truncate(figure["type"], MAX_TYPE_CHARS)
-    png = figure.get("png")
-    if type(png) is bytes and len(png) <= MAX_PNG_BYTES and png.startswith(PNG_SIGNATURE):
-        out["png"] = png
+    for key in ("pixels", "picture"):
+        out[key] = rgb_pixels(figure.get(key))
     return out

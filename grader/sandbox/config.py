@@ -42,8 +42,9 @@ class CallResult:
     seconds: float
     peak_bytes: int | None
     output: str
-    figure: dict | None = None          # bounded; only "png" in it is evidence (see client._validated_figure)
-    png: bytes | None = None            # a returned figure rendered by the worker, at most png.MAX_PNG_BYTES
+    figure: dict | None = None          # bounded words about a returned figure (see client._validated_figure)
+    pixels: np.ndarray | None = None    # a returned figure drawn without text: (height, width, 3) uint8, checked
+    picture: np.ndarray | None = None   # the same figure as the student drew it, when asked for (for the report)
 
 
 @dataclass

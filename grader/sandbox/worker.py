@@ -16,7 +16,6 @@ from __future__ import annotations
 import __future__
 import array
 import ast
-import io
 import linecache
 import os
 import socket
@@ -27,7 +26,7 @@ import traceback
 import types
 from typing import Any
 
-from grader.sandbox import shared, wire
+from grader.sandbox import pixels, shared, wire
 
 # Bound now, before student code can monkeypatch the modules they come from.
 _perf_counter = time.perf_counter
@@ -43,7 +42,6 @@ _FUTURE_FLAGS = 0
 for _feature in __future__.all_feature_names:
     _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
 
-MAX_FIGURE_PNG = 4 * 2**20
 MAX_NAMES = 1000        # names listed after a load; the trusted side asks for others one by one
 MAX_PROBLEMS = 100      # load problems described; the rest are counted
 MAX_FDS = 4             # descriptors one request may carry (a shared-memory block)
@@ -316,7 +314,7 @@ class Worker:
         finally:
             self.module.__dict__.update(saved)
         if request.get("figure"):
-            reply["figure"] = _describe_figure(reply["value"])
+            reply["figure"] = _describe_figure(reply["value"], picture=request.get("figure") == "picture")
         return reply
 
     def drive(self, request: dict) -> dict:
@@ -443,31 +441,13 @@ def _student_line(exc: BaseException, filename: str) -> int | None:
     return frames[-1].lineno if frames else None
 
 
-def _describe_figure(value: Any) -> dict:
-    """Render a returned matplotlib figure to PNG and summarise what it shows."""
-    if not (hasattr(value, "savefig") and hasattr(value, "get_axes")):
-        return {"is_figure": False, "type": type(value).__name__[:80]}
-    summary = {"is_figure": True, "axes": 0, "points": 0, "filled_regions": 0, "lines": 0, "images": 0}
-    for ax in value.get_axes():
-        summary["axes"] += 1
-        summary["lines"] += len(ax.get_lines())
-        summary["images"] += len(ax.get_images())
-        for coll in ax.collections:
-            kind = type(coll).__name__
-            if kind == "PathCollection":
-                summary["points"] += len(coll.get_offsets())
-            elif kind in ("ContourSet", "QuadContourSet", "QuadMesh", "PolyCollection",
-                          "PolyQuadMesh", "FillBetweenPolyCollection"):
-                summary["filled_regions"] += 1
-            elif kind == "LineCollection":
-                summary["lines"] += 1
-    buf = io.BytesIO()
-    value.savefig(buf, format="png", dpi=72)
-    png = buf.getvalue()
-    summary["png"] = png if len(png) <= MAX_FIGURE_PNG else b""
+def _describe_figure(value: Any, picture: bool) -> dict:
+    """A returned figure drawn as pixels (see pixels.draw_figure); every pyplot figure is closed after."""
     try:
-        import matplotlib.pyplot as plt
-        plt.close("all")
-    except _BaseException:
-        pass
-    return summary
+        return pixels.draw_figure(value, picture=picture)
+    finally:
+        try:
+            import matplotlib.pyplot as plt
+            plt.close("all")
+        except _BaseException:
+            pass

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, record
-from grader.sandbox import ImageError, decode_png
+from grader.sandbox import png_bytes
 from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, point_evidence, shifted_params,
                                subset_with_extremes)
 from reference.moons import MOONS_NOISE, draw_task, moons
@@ -267,9 +267,11 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
     Rendered three times: with every point, with a subset (the removed points' pixels must change) and with
     the boundary moved (the picture must move with it). The first image and the evidence are recorded."""
     removed = np.setdiff1d(np.arange(X.shape[1]), keep)
-    full, png = _rendered(student, params, X, Y, patch)
-    if patch is None and len(png) <= MAX_RECORDED_PNG:  # a usual figure is well under 100 KB; results.json stays small
-        record(request, images={"student_decision_boundary": base64.b64encode(png).decode()})
+    full, picture = _rendered(student, params, X, Y, patch, picture=patch is None)
+    if picture is not None:
+        png = png_bytes(picture)
+        if len(png) <= MAX_RECORDED_PNG:  # a usual figure is well under 100 KB; results.json stays small
+            record(request, images={"student_decision_boundary": base64.b64encode(png).decode()})
     subset, _ = _rendered(student, params, X[:, keep], Y[:, keep], patch)
     moved, _ = _rendered(student, shifted_params(params, X, ref.L_layer_forward), X, Y, patch)
     if not full.shape == subset.shape == moved.shape:
@@ -295,17 +297,17 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
     return problems, boundary
 
 
-def _rendered(student, params, X, Y, patch: dict | None = None) -> tuple[np.ndarray, bytes]:
-    """The student's figure for (params, X, Y) as pixels (and its PNG), rendered in the worker, decoded here."""
-    result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30, patch=patch)
+def _rendered(student, params, X, Y, patch: dict | None = None, *,
+              picture: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The student's figure for (params, X, Y) drawn in the worker without its text, as pixels checked here, and
+    (with `picture`) as the student drew it, for the report (None if it could not be drawn)."""
+    result = student.run("plot_decision_boundary", params, X, Y, figure="picture" if picture else True, timeout=30,
+                         patch=patch)
     figure = result.figure or {}
-    if result.png is None:
+    if result.pixels is None:
         what = "a figure that could not be drawn" if figure.get("is_figure") else figure.get("type", "nothing")
         raise CheckFailure(f"plot_decision_boundary returned {what}; expected a matplotlib Figure.",
                            hint="Create it with fig, ax = plt.subplots(), draw on ax, and `return fig` "
-                                "(plt.show() alone returns None).")
-    try:
-        return decode_png(result.png), result.png
-    except ImageError as exc:
-        raise CheckFailure(f"The figure plot_decision_boundary returned could not be used: {exc}.",
-                           hint="Return an ordinary matplotlib Figure of a usual size.") from None
+                                "(plt.show() alone returns None); keep it of a usual size (at most "
+                                "2000 x 2000 pixels at 72 dpi).")
+    return result.pixels, result.picture

@@ -1,0 +1,89 @@
+"""A returned figure as pixels: drawn in the worker, checked and (for a report) encoded on the trusted side.
+
+The worker draws the figure a student's function returned (`draw_figure`,
+run in the worker) and sends raw RGBA arrays; the trusted side checks their
+type, shape and size (`rgb_pixels`) and judges the pixels itself. No image
+format crosses: nothing shaped by the student's process reaches an image
+decoder on the trusted side. A picture the report shows is encoded to PNG
+here, from pixels already checked (`png_bytes`).
+
+Evidence is drawn without text and axis decorations (tick marks and labels,
+titles, annotations): they show neither the data nor the boundary, and
+drawing text is most of the time a figure takes to draw.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+DPI = 72
+MAX_PIXELS = 4_000_000             # 2000 x 2000: a 72-dpi matplotlib figure is about 460 x 345
+
+
+def draw_figure(figure: Any, *, picture: bool = False) -> dict:
+    """Run in the worker: {"is_figure", "type" or "pixels" (and "picture" when asked)} for a returned value.
+
+    ``pixels`` is the figure drawn at `DPI` without text or axis
+    decorations; ``picture`` the figure as the student made it, drawn first.
+    Either is None when the figure is over `MAX_PIXELS`, which is checked
+    before anything is drawn.
+    """
+    try:
+        from matplotlib.axis import Axis
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.text import Text
+    except ImportError:
+        return {"is_figure": False, "type": type(figure).__name__[:80]}
+    if not isinstance(figure, Figure):
+        return {"is_figure": False, "type": type(figure).__name__[:80]}
+    figure.set_dpi(DPI)
+    canvas = FigureCanvasAgg(figure)
+    drawn: dict[str, Any] = {"is_figure": True}
+    if picture:
+        drawn["picture"] = _drawn(canvas)
+    for artist in figure.findobj(lambda a: isinstance(a, (Axis, Text))):
+        artist.set_visible(False)
+    drawn["pixels"] = _drawn(canvas)
+    return drawn
+
+
+def _drawn(canvas: Any) -> np.ndarray | None:
+    """The canvas's figure drawn, as a (height, width, 4) uint8 array; None when it is over the pixel cap."""
+    width, height = canvas.get_width_height()
+    if not (0 < width and 0 < height and width * height <= MAX_PIXELS):
+        return None
+    canvas.draw()
+    return np.array(canvas.buffer_rgba(), dtype=np.uint8, copy=True)
+
+
+def rgb_pixels(value: Any, *, max_pixels: int = MAX_PIXELS) -> np.ndarray | None:
+    """The worker's RGBA array as RGB on white, shape (height, width, 3) uint8; None unless it is exactly that.
+
+    Anything else (another type, dtype or shape, an empty or oversized
+    image) is None: the plot check then says the figure could not be drawn.
+    Transparency is composited onto white, as a viewer shows it.
+    """
+    if type(value) is not np.ndarray or value.dtype != np.uint8 or value.ndim != 3 or value.shape[2] != 4:
+        return None
+    height, width = value.shape[:2]
+    if height == 0 or width == 0 or height * width > max_pixels:
+        return None
+    alpha = value[..., 3:4]
+    if alpha.min() == 255:
+        return np.ascontiguousarray(value[..., :3])
+    a = alpha.astype(np.uint16)
+    blended = (value[..., :3].astype(np.uint16) * a + 255 * (255 - a) + 127) // 255
+    return blended.astype(np.uint8)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """Checked RGB pixels (from `rgb_pixels`) encoded as a PNG, for a report to embed."""
+    from PIL import Image  # Pillow comes with matplotlib
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
