@@ -17,7 +17,7 @@ import pytest
 import reference.backprop_lab as lab
 from grader.config.assignment import AssignmentError
 from grader.grading import grade
-from reference.moons import MoonsTask, draw_task, moons
+from reference.moons import MOONS_NOISE, MoonsTask, draw_task, make_moons, moons
 from reference.report_sections import training_section
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lab"
@@ -26,6 +26,27 @@ FIXTURES = Path(__file__).parent / "fixtures" / "lab"
 def _task(seed: int) -> MoonsTask:
     return draw_task(np.random.default_rng(seed), rotation_degrees=(0, 360), stretch=(1.0, 1.25), shift=0.5,
                      line_offset=0.2)
+
+
+@pytest.mark.parametrize("n, seed", [(1, 0), (7, 3), (300, 0), (1000, 12345), (1001, 2**31 - 1)])
+def test_the_grader_s_moons_are_scikit_learn_s_value_for_value(n, seed):
+    from sklearn.datasets import make_moons as sklearn_moons
+    X, y = make_moons(n, MOONS_NOISE, seed)
+    X_sk, y_sk = sklearn_moons(n_samples=n, noise=MOONS_NOISE, random_state=seed)
+    assert np.array_equal(X, X_sk) and np.array_equal(y, y_sk) and y.dtype == y_sk.dtype
+
+
+def test_grading_a_submission_imports_no_scikit_learn():
+    """Importing scikit-learn takes a second or more in every process that grades (the batch's parent, its fork
+    server, a server's worker): the grader's own moons are written out instead."""
+    import subprocess
+    import sys
+    code = ("import sys; from grader.grading import grade; "
+            f"grade({str(FIXTURES / 'correct_classic.py')!r}, 'backprop-lab', seed=3); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_a_task_is_fixed_by_its_seed_and_differs_between_seeds():

@@ -42,10 +42,13 @@ def draw_figure(figure: Any, *, picture: bool = False) -> dict:
         return {"is_figure": False, "type": type(figure).__name__[:80]}
     figure.set_dpi(DPI)
     canvas = FigureCanvasAgg(figure)
+    # Found before any drawing: drawing creates each axis's ticks, which would make the search several times
+    # longer, and every text a drawing adds belongs to an axis (tick labels, offsets), hidden with it.
+    text = figure.findobj(lambda a: isinstance(a, (Axis, Text)))
     drawn: dict[str, Any] = {"is_figure": True}
     if picture:
         drawn["picture"] = _drawn(canvas)
-    for artist in figure.findobj(lambda a: isinstance(a, (Axis, Text))):
+    for artist in text:
         artist.set_visible(False)
     drawn["pixels"] = _drawn(canvas)
     return drawn
