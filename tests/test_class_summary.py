@@ -71,6 +71,39 @@ def test_identical_and_near_identical_submissions_are_paired_and_different_ones_
     assert normalised_tokens("def f(:\n") == [] or isinstance(normalised_tokens("def f(:\n"), list)
 
 
+def test_a_batch_reads_each_file_once_for_the_comparison_and_finds_the_same_pairs(tmp_path, monkeypatch):
+    """The batch reads each student's code as their result arrives; the comparison after the last student then
+    reads nothing again (unless a student's file is another one by then) and pairs as if it read all at the end."""
+    import grader.source.submission as submission_module
+    from grader.batch.similarity import ClassCode
+    from grader.config.assignment import load_assignment
+    classic = (LAB / "correct_classic.py").read_text(encoding="utf-8")
+    files = {"ada": classic, "bob": classic, "cy": re.sub(r"#[^\n]*", "# mine", classic),
+             "dee": (LAB / "correct_messy.py").read_text(encoding="utf-8")}
+    paths = {}
+    for name, text in files.items():
+        paths[name] = tmp_path / f"{name}.py"
+        paths[name].write_text(text, encoding="utf-8")
+    reads = []
+    real = submission_module.load_submission
+    monkeypatch.setattr(submission_module, "load_submission", lambda path: reads.append(str(path)) or real(path))
+    code = ClassCode(load_assignment("backprop-lab"))
+    for name in ("ada", "bob", "cy", "dee"):
+        code.read(name, str(paths[name]))
+    entries = {name: str(path) for name, path in paths.items()}
+    assert len(reads) == 4
+    pairs, total = code.pairs(entries)
+    assert len(reads) == 4  # nothing read twice
+    fresh, fresh_total = ClassCode(load_assignment("backprop-lab")).pairs(entries)
+    assert (pairs, total) == (fresh, fresh_total)
+    assert {(p.first, p.second) for p in pairs} == {("ada", "bob"), ("ada", "cy"), ("bob", "cy")}
+    other = tmp_path / "bob2.py"
+    other.write_text((LAB / "correct_messy.py").read_text(encoding="utf-8"), encoding="utf-8")
+    reads.clear()
+    pairs, _ = code.pairs({**entries, "bob": str(other)})  # bob's file is another one now: read again
+    assert reads == [str(other)] and ("bob", "dee") in {(p.first, p.second) for p in pairs}
+
+
 def test_the_class_index_lists_identical_submissions(tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()

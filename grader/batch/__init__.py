@@ -34,7 +34,7 @@ from grader.batch.index import write_index
 from grader.batch.pool import ClusterError, Engine, WorkUnit, batch_zygote, dask_engine, drive, local_engine
 from grader.batch.overrides import NONE, kept_overrides
 from grader.batch.progress import BatchSummary, Progress
-from grader.batch.similarity import class_pairs
+from grader.batch.similarity import ClassCode
 from grader.batch.record import created_folders, earlier_outputs, read_record, student_seed, write_record
 from grader.batch.store import ResultWriter, assignment_digest, cache_key, is_current, stored_record
 from grader.batch.workunit import grade_student
@@ -134,9 +134,10 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
         bar = Progress(summary, progress)
         writer = ResultWriter(outdir, assignment, summary.seed, on_stored=bar.advance, on_failure=bar.note)
         writer.finished |= plan.finished
+        code = ClassCode(assignment)
         try:
             plan.tasks.extend(_rescore(plan.rescore, outdir, assignment, rubric, writer, summary))
-            _execute(plan.tasks, work, writer, engine)
+            _execute(plan.tasks, work, writer, engine, code)
         except KeyboardInterrupt:
             summary.interrupted = True
         except OSError as exc:  # a full disk, an output path taken by a file, no processes left...
@@ -147,7 +148,7 @@ def run_batch(source: str | os.PathLike, assignment_id: str, outdir: str | os.Pa
         summary.replays = [(t.student.id, str(t.student.path), t.seed) for t in plan.tasks
                            if t.student.folder in writer.finished and not t.student.problem]
         with _sigint_deferred():
-            _write_class_files(students, outdir, rubric, assignment, writer.finished, summary)
+            _write_class_files(students, outdir, rubric, assignment, writer.finished, summary, code)
             if writer.protections is not None:
                 from grader.sandbox import announce_protections
                 announce_protections(writer.protections)
@@ -294,8 +295,9 @@ def _check_only(only: Collection[str] | None, students: list[Student]) -> None:
             raise BatchError(f"no student {wanted!r} in the class folder{hint}")
 
 
-def _execute(tasks: list[_Task], work: WorkUnit, writer: ResultWriter, engine: Engine) -> None:
-    """Record the broken entries, then run the others' work units with `engine`."""
+def _execute(tasks: list[_Task], work: WorkUnit, writer: ResultWriter, engine: Engine, code: ClassCode) -> None:
+    """Record the broken entries, then run the others' work units with `engine`; each graded student's code is
+    read for the class comparison as their result is stored."""
     runnable = []
     for task in tasks:
         if task.student.problem:
@@ -306,12 +308,21 @@ def _execute(tasks: list[_Task], work: WorkUnit, writer: ResultWriter, engine: E
         return
     # No more workers than students: each pool process pays its start-up once.
     workers = min(engine.workers or len(runnable), len(runnable))
-    drive(runnable, work, writer.finish, lambda: engine.make_executor(workers), engine.close,
+    def finish(task: _Task, outcome: Any) -> bool:
+        again = writer.finish(task, outcome)
+        if not again:
+            try:
+                code.read(task.student.id, str(task.student.path))
+            except Exception:  # noqa: BLE001 - one student's file never stops the batch; it is read again at the end
+                pass
+        return again
+
+    drive(runnable, work, finish, lambda: engine.make_executor(workers), engine.close,
           window=workers + engine.queued)
 
 
 def _write_class_files(students: list[Student], outdir: Path, rubric: Any, assignment: Any,
-                       finished: set[str], summary: BatchSummary) -> None:
+                       finished: set[str], summary: BatchSummary, code: ClassCode) -> None:
     """gradebook.csv and index.html from the stored results (students not reached yet are "not graded"),
     with the identical and near-identical submissions (grader.batch.similarity)."""
     assignment_id = assignment.id
@@ -324,7 +335,7 @@ def _write_class_files(students: list[Student], outdir: Path, rubric: Any, assig
     items = [{"id": item.id, "title": item.title, "max_score": item.points} for item in rubric.items]
     write_gradebook(outdir, rows, [item.id for item in rubric.items])
     graded = {s.id: str(s.path) for s, row in zip(students, rows) if not s.problem and row.kind != NOT_GRADED}
-    pairs = class_pairs(graded, assignment)
+    pairs = code.pairs(graded)
     write_index(outdir, rows, assignment=assignment_id, rubric_items=items, similar=pairs)
 
 

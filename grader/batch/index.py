@@ -18,7 +18,7 @@ def write_index(outdir: str | os.PathLike, rows: Iterable[GradebookRow], *, assi
 
     `rubric_items` are ``{"id", "title", "max_score"}`` in rubric order.
     Students without a result yet are left out: the page summarises grades.
-    `similar` is `grader.batch.similarity.class_pairs`'s (pairs, how many in all).
+    `similar` is `grader.batch.similarity.ClassCode.pairs`'s (pairs, how many in all).
     """
     index_rows = []
     for row in rows:

@@ -71,9 +71,11 @@ def function_tokens(source: str) -> set[str]:
 
 
 def similar_pairs(sources: dict[str, str], hashes: dict[str, str], *, given: Iterable[str] = (),
-                  near: float = NEAR, limit: int = MAX_PAIRS) -> tuple[list[Pair], int]:
+                  near: float = NEAR, limit: int = MAX_PAIRS,
+                  tokens: dict[str, list[str]] | None = None) -> tuple[list[Pair], int]:
     """The identical and near-identical pairs among `sources` (student -> code), most alike first, and how
-    many there were in all (the list stops at `limit`). `hashes` (student -> SHA-256) decide identical."""
+    many there were in all (the list stops at `limit`). `hashes` (student -> SHA-256) decide identical;
+    `tokens` holds students' `normalised_tokens` already read (with `given` set aside)."""
     from rapidfuzz.distance import Indel
     from rapidfuzz.process import cdist
 
@@ -89,7 +91,9 @@ def similar_pairs(sources: dict[str, str], hashes: dict[str, str], *, given: Ite
                 pairs[(first, second)] = Pair(first, second, 1.0, True)
 
     given = set(given)
-    encoded = _encode({s: normalised_tokens(code, given) for s, code in sources.items()})
+    tokens = tokens or {}
+    encoded = _encode({s: tokens[s] if s in tokens else normalised_tokens(code, given)
+                       for s, code in sources.items()})
     students = sorted(s for s, text in encoded.items() if len(text) >= MIN_TOKENS)
     if len(students) > 1:
         texts = [encoded[s] for s in students]
@@ -173,23 +177,46 @@ def _encode(token_lists: dict[str, list[str]]) -> dict[str, str]:
     return encoded
 
 
-def class_pairs(entries: dict[str, str], assignment: object) -> tuple[list[Pair], int]:
-    """`similar_pairs` of a class: `entries` maps student ids to their submission paths (unreadable ones are
-    left out); the assignment's handout functions are set aside."""
-    from grader.handout import starter_source
-    from grader.source.submission import SubmissionError, load_submission
-    sources, hashes = {}, {}
-    for student, path in entries.items():
+class ClassCode:
+    """A class's submissions as normalised tokens, each read once: a batch reads each student's file as their
+    result arrives (`read`), while others are still being graded, so that the comparison after the last
+    student (`pairs`) has only the comparing left to do."""
+
+    def __init__(self, assignment: object) -> None:
+        self._assignment = assignment
+        self._given: set[str] | None = None
+        self._read: dict[str, tuple[str, str, str, list[str]]] = {}  # student -> (path, sha, source, tokens)
+
+    def read(self, student: str, path: str) -> None:
+        """Read and normalise `student`'s submission at `path` now (an unreadable one is left out)."""
+        from grader.source.submission import SubmissionError, load_submission
         try:
             submission = load_submission(path)
         except SubmissionError:
-            continue
-        sources[student], hashes[student] = submission.source, submission.sha256
-    try:
-        given = function_tokens(starter_source(assignment))
-    except Exception:  # noqa: BLE001 - an assignment without a handout still gets its pairs
-        given = set()
-    return similar_pairs(sources, hashes, given=given)
+            self._read.pop(student, None)
+            return
+        tokens = normalised_tokens(submission.source, self.given())
+        self._read[student] = (str(path), submission.sha256, submission.source, tokens)
+
+    def given(self) -> set[str]:
+        """The normalised code of the assignment's handout functions, which are set aside."""
+        if self._given is None:
+            from grader.handout import starter_source
+            try:
+                self._given = function_tokens(starter_source(self._assignment))
+            except Exception:  # noqa: BLE001 - an assignment without a handout still gets its pairs
+                self._given = set()
+        return self._given
+
+    def pairs(self, entries: dict[str, str]) -> tuple[list[Pair], int]:
+        """`similar_pairs` of the students of `entries` (student id -> submission path); a student read
+        before from another path (or not at all) is read now."""
+        for student, path in entries.items():
+            if self._read.get(student, ("",))[0] != str(path):
+                self.read(student, path)
+        chosen = {s: self._read[s] for s in entries if s in self._read}
+        return similar_pairs({s: r[2] for s, r in chosen.items()}, {s: r[1] for s, r in chosen.items()},
+                             tokens={s: r[3] for s, r in chosen.items()})
 
 
 def groups_of(pairs: list[Pair]) -> list[list[str]]:

@@ -263,23 +263,21 @@ class Sandbox:
     # ------------------------------------------------------------ public API
 
     def call(self, name: str, args: tuple = (), kwargs: dict | None = None, *, timeout: float | None = None,
-             patch: dict[str, str] | None = None, measure: bool = False,
-             figure: bool | str = False) -> CallResult:
+             patch: dict[str, str] | None = None, measure: bool = False, figure: bool = False) -> CallResult:
         """Call the student's `name(*args, **kwargs)` in the worker.
 
         `patch` maps submission names to trusted wrapper source (see
         worker.Worker._apply_patches) applied for this call only; `measure`
         records the call's peak traced memory; `figure` has the worker draw a
         returned matplotlib figure at 72 dpi without its text
-        (`CallResult.pixels`), and with ``figure="picture"`` also as drawn
-        (`CallResult.picture`, for a report); both are RGB arrays the
-        trusted side has checked (`pixels.rgb_pixels`).
+        (`CallResult.pixels`: an RGB array the trusted side has checked, see
+        `pixels.rgb_pixels`).
         """
         self.ensure_loaded()
         if not self._defines(name):
             raise MissingName(name)
         message = {"op": "call", "name": name, "args": tuple(args), "kwargs": dict(kwargs or {}),
-                   "patch": patch, "measure": measure, "figure": "picture" if figure == "picture" else bool(figure)}
+                   "patch": patch, "measure": measure, "figure": figure}
         reply = self._request(message, timeout or self.config.limits.call_timeout, during=f"`{name}`")
         return self._result(reply, _validated_figure(reply.get("figure")) if figure else None)
 
@@ -304,8 +302,7 @@ class Sandbox:
         peak = reply.get("peak_bytes")
         peak = peak if type(peak) is int and 0 <= peak < 2**50 else None
         return CallResult(reply.get("value"), seconds, peak, self._call_output.decode("utf-8", "replace"), figure,
-                          pixels=figure.get("pixels") if figure else None,
-                          picture=figure.get("picture") if figure else None)
+                          pixels=figure.get("pixels") if figure else None)
 
     def put(self, value: Any) -> Handle:
         """Store a value in the worker and return a handle to it (to see later mutations)."""
@@ -778,6 +775,5 @@ def _validated_figure(figure: Any) -> dict:
     out: dict[str, Any] = {"is_figure": figure.get("is_figure") is True}
     if type(figure.get("type")) is str:
         out["type"] = truncate(figure["type"], MAX_TYPE_CHARS)
-    for key in ("pixels", "picture"):
-        out[key] = rgb_pixels(figure.get(key))
+    out["pixels"] = rgb_pixels(figure.get("pixels"))
     return out

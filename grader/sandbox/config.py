@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,6 @@ class CallResult:
     output: str
     figure: dict | None = None          # bounded words about a returned figure (see client._validated_figure)
     pixels: np.ndarray | None = None    # a returned figure drawn without text: (height, width, 3) uint8, checked
-    picture: np.ndarray | None = None   # the same figure as the student drew it, when asked for (for the report)
 
 
 @dataclass

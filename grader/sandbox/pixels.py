@@ -1,15 +1,16 @@
 """A returned figure as pixels: drawn in the worker, checked and (for a report) encoded on the trusted side.
 
 The worker draws the figure a student's function returned (`draw_figure`,
-run in the worker) and sends raw RGBA arrays; the trusted side checks their
+run in the worker) and sends a raw RGBA array; the trusted side checks its
 type, shape and size (`rgb_pixels`) and judges the pixels itself. No image
 format crosses: nothing shaped by the student's process reaches an image
-decoder on the trusted side. A picture the report shows is encoded to PNG
-here, from pixels already checked (`png_bytes`).
+decoder on the trusted side. The picture a report shows is those checked
+pixels, encoded to PNG here (`png_bytes`).
 
-Evidence is drawn without text and axis decorations (tick marks and labels,
-titles, annotations): they show neither the data nor the boundary, and
-drawing text is most of the time a figure takes to draw.
+The figure is drawn without text and axis decorations (tick marks and
+labels, titles, annotations): they show neither the data nor the boundary,
+and drawing text is most of the time a figure takes to draw (at 72 dpi a
+usual plot draws in 25 ms without text, 80 ms with it).
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ DPI = 72
 MAX_PIXELS = 4_000_000             # 2000 x 2000: a 72-dpi matplotlib figure is about 460 x 345
 
 
-def draw_figure(figure: Any, *, picture: bool = False) -> dict:
-    """Run in the worker: {"is_figure", "type" or "pixels" (and "picture" when asked)} for a returned value.
+def draw_figure(figure: Any) -> dict:
+    """Run in the worker: {"is_figure", and "type" or "pixels"} for a value a student's function returned.
 
     ``pixels`` is the figure drawn at `DPI` without text or axis
-    decorations; ``picture`` the figure as the student made it, drawn first.
-    Either is None when the figure is over `MAX_PIXELS`, which is checked
-    before anything is drawn.
+    decorations, or None when it is over `MAX_PIXELS` (checked before
+    anything is drawn).
     """
     try:
         from matplotlib.axis import Axis
@@ -41,17 +41,10 @@ def draw_figure(figure: Any, *, picture: bool = False) -> dict:
     if not isinstance(figure, Figure):
         return {"is_figure": False, "type": type(figure).__name__[:80]}
     figure.set_dpi(DPI)
-    canvas = FigureCanvasAgg(figure)
-    # Found before any drawing: drawing creates each axis's ticks, which would make the search several times
-    # longer, and every text a drawing adds belongs to an axis (tick labels, offsets), hidden with it.
-    text = figure.findobj(lambda a: isinstance(a, (Axis, Text)))
-    drawn: dict[str, Any] = {"is_figure": True}
-    if picture:
-        drawn["picture"] = _drawn(canvas)
-    for artist in text:
+    # Every text a drawing adds belongs to an axis (tick labels, offsets), hidden with it.
+    for artist in figure.findobj(lambda a: isinstance(a, (Axis, Text))):
         artist.set_visible(False)
-    drawn["pixels"] = _drawn(canvas)
-    return drawn
+    return {"is_figure": True, "pixels": _drawn(FigureCanvasAgg(figure))}
 
 
 def _drawn(canvas: Any) -> np.ndarray | None:

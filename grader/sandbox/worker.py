@@ -314,7 +314,7 @@ class Worker:
         finally:
             self.module.__dict__.update(saved)
         if request.get("figure"):
-            reply["figure"] = _describe_figure(reply["value"], picture=request.get("figure") == "picture")
+            reply["figure"] = _describe_figure(reply["value"])
         return reply
 
     def drive(self, request: dict) -> dict:
@@ -441,10 +441,10 @@ def _student_line(exc: BaseException, filename: str) -> int | None:
     return frames[-1].lineno if frames else None
 
 
-def _describe_figure(value: Any, picture: bool) -> dict:
+def _describe_figure(value: Any) -> dict:
     """A returned figure drawn as pixels (see pixels.draw_figure); every pyplot figure is closed after."""
     try:
-        return pixels.draw_figure(value, picture=picture)
+        return pixels.draw_figure(value)
     finally:
         try:
             import matplotlib.pyplot as plt

@@ -267,13 +267,13 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
     Rendered three times: with every point, with a subset (the removed points' pixels must change) and with
     the boundary moved (the picture must move with it). The first image and the evidence are recorded."""
     removed = np.setdiff1d(np.arange(X.shape[1]), keep)
-    full, picture = _rendered(student, params, X, Y, patch, picture=patch is None)
-    if picture is not None:
-        png = png_bytes(picture)
+    full = _rendered(student, params, X, Y, patch)
+    if patch is None:
+        png = png_bytes(full)  # what the check judged, as the report shows it
         if len(png) <= MAX_RECORDED_PNG:  # a usual figure is well under 100 KB; results.json stays small
             record(request, images={"student_decision_boundary": base64.b64encode(png).decode()})
-    subset, _ = _rendered(student, params, X[:, keep], Y[:, keep], patch)
-    moved, _ = _rendered(student, shifted_params(params, X, ref.L_layer_forward), X, Y, patch)
+    subset = _rendered(student, params, X[:, keep], Y[:, keep], patch)
+    moved = _rendered(student, shifted_params(params, X, ref.L_layer_forward), X, Y, patch)
     if not full.shape == subset.shape == moved.shape:
         raise CheckFailure("The figure's size changed with the data it was given; draw on a figure of a fixed "
                            "size (e.g. plt.subplots(figsize=(6, 4))).")
@@ -297,12 +297,9 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
     return problems, boundary
 
 
-def _rendered(student, params, X, Y, patch: dict | None = None, *,
-              picture: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """The student's figure for (params, X, Y) drawn in the worker without its text, as pixels checked here, and
-    (with `picture`) as the student drew it, for the report (None if it could not be drawn)."""
-    result = student.run("plot_decision_boundary", params, X, Y, figure="picture" if picture else True, timeout=30,
-                         patch=patch)
+def _rendered(student, params, X, Y, patch: dict | None = None) -> np.ndarray:
+    """The student's figure for (params, X, Y), drawn in the worker without its text, as pixels checked here."""
+    result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30, patch=patch)
     figure = result.figure or {}
     if result.pixels is None:
         what = "a figure that could not be drawn" if figure.get("is_figure") else figure.get("type", "nothing")
@@ -310,4 +307,4 @@ def _rendered(student, params, X, Y, patch: dict | None = None, *,
                            hint="Create it with fig, ax = plt.subplots(), draw on ax, and `return fig` "
                                 "(plt.show() alone returns None); keep it of a usual size (at most "
                                 "2000 x 2000 pixels at 72 dpi).")
-    return result.pixels, result.picture
+    return result.pixels
