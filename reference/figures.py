@@ -107,9 +107,10 @@ def boundary_pixels(full: np.ndarray, shifted: np.ndarray) -> int:
     return int(differing(full, shifted).sum())
 
 
-def boundary_shown(full: np.ndarray, shifted: np.ndarray) -> bool:
-    """Whether the figure depends on the network (a boundary or regions that move with it)."""
-    return boundary_pixels(full, shifted) >= _MIN_BOUNDARY_PIXELS
+def boundary_shown(moved_pixels: int) -> bool:
+    """Whether the figure depends on the network (a boundary or regions that move with it), from the
+    `boundary_pixels` of its drawing before and after the network moved."""
+    return moved_pixels >= _MIN_BOUNDARY_PIXELS
 
 
 def point_evidence(full: np.ndarray, subset: np.ndarray, removed: np.ndarray) -> PointEvidence:

@@ -239,25 +239,28 @@ def _remembered(what: tuple, rng: np.random.Generator, draw):
 
 
 def draw_network(dims: list[int], m: int, rng: np.random.Generator, *, numerical: bool = False,
-                 propose=_propose) -> tuple[dict, np.ndarray, np.ndarray]:
+                 propose=_propose, backward_bugs: bool = True) -> tuple[dict, np.ndarray, np.ndarray]:
     """(params, X, Y) for `dims` and `m` examples that can expose what a check tests (see `degenerate`).
 
     Candidates from `propose(dims, m, rng)` are drawn until one is not
     degenerate and every known backward bug (reference.mutants) changes its
     gradients; when no candidate of `_EXPOSING_TRIES` lets every bug show
     (some cannot on some shapes), the one that hides the fewest is used.
+    Without `backward_bugs` (a check of the forward pass, of inputs left
+    unchanged, of timing: no backward bug is what it tests) the first
+    candidate that is not degenerate is used, and the bugs are not tried.
     `numerical` asks for a case fit for numerical gradients too. Raises
     RuntimeError (a grader fault, never the student's) if no candidate
     passes `degenerate` in a generous number of draws.
     """
     if propose is _propose:
-        return _remembered(("network", tuple(dims), m, numerical), rng,
-                           lambda: _draw_network(dims, m, rng, numerical, propose))
-    return _draw_network(dims, m, rng, numerical, propose)
+        return _remembered(("network", tuple(dims), m, numerical, backward_bugs), rng,
+                           lambda: _draw_network(dims, m, rng, numerical, propose, backward_bugs))
+    return _draw_network(dims, m, rng, numerical, propose, backward_bugs)
 
 
 def _draw_network(dims: list[int], m: int, rng: np.random.Generator, numerical: bool,
-                  propose) -> tuple[dict, np.ndarray, np.ndarray]:
+                  propose, backward_bugs: bool = True) -> tuple[dict, np.ndarray, np.ndarray]:
     """`draw_network`, drawn afresh."""
     seen, best, tried = [], None, 0
     for _ in range(_MAX_DRAWS):
@@ -268,6 +271,8 @@ def _draw_network(dims: list[int], m: int, rng: np.random.Generator, numerical: 
         if problems:
             seen.append(problems[0])
             continue
+        if not backward_bugs:
+            return candidate
         hidden = hidden_bugs(*candidate)
         if not hidden:
             return candidate

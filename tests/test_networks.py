@@ -77,6 +77,23 @@ def test_every_draw_can_expose_what_it_tests(dims, m, numerical):
             A = np.maximum(Z, 0)
 
 
+def test_a_case_for_the_forward_pass_tries_no_backward_bug_and_is_still_never_degenerate(monkeypatch):
+    """A forward, inputs-unchanged or timing check tests no backward pass: its case is the first candidate that
+    is not degenerate, without trying every known backward bug on it (32 gradient computations per candidate)."""
+    import reference.networks as networks
+    tried = []
+    real = networks.hidden_bugs
+    monkeypatch.setattr(networks, "hidden_bugs", lambda *a: tried.append(1) or real(*a))
+    networks._DRAWN.clear()
+    for seed in range(10):
+        for dims, m in (([2, 5, 3, 1], 10), ([6, 5, 4, 3, 2, 1], 8), ([64, 128, 128, 1], 16)):
+            params, X, Y = draw_network(dims, m, np.random.default_rng(seed), backward_bugs=False)
+            assert degenerate(params, X, Y) == []
+    assert tried == []
+    draw_network([2, 5, 3, 1], 10, np.random.default_rng(0))
+    assert tried  # a backward check's case is still tried against every known bug
+
+
 @pytest.mark.parametrize("dims, m", [([2, 5, 3, 1], 5), ([2, 5, 3, 1], 1), ([5, 4, 3, 1], 7), ([3, 4, 1], 2)])
 def test_a_relu_derivative_clipped_at_3_changes_the_gradients_on_every_draw(dims, m):
     """(Z > 0) * (Z < 3) passed on most of the old draws; here it changes some gradient every time."""

@@ -19,8 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import reference.backprop_lab as lab  # noqa: E402
 from grader.sandbox import rgb_pixels  # noqa: E402
 from grader.sandbox.pixels import draw_figure  # noqa: E402
-from reference.figures import (boundary_moves, boundary_shown, point_evidence, shifted_params,  # noqa: E402
-                               subset_with_extremes)
+from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, point_evidence,  # noqa: E402
+                               shifted_params, subset_with_extremes)
 from reference.moons import draw_task  # noqa: E402
 
 
@@ -96,7 +96,7 @@ def _judged(plot, case):
     params, X, Y, keep, removed = case
     full, subset = _pixels(plot, params, X, Y), _pixels(plot, params, X[:, keep], Y[:, keep])
     moved = _pixels(plot, shifted_params(params, X), X, Y)
-    return point_evidence(full, subset, X[:, removed]), boundary_shown(full, moved)
+    return point_evidence(full, subset, X[:, removed]), boundary_shown(boundary_pixels(full, moved))
 
 
 def test_the_subset_keeps_every_coordinates_extremes():

@@ -94,7 +94,7 @@ def test_L_layer_backward_gradients(student, ref, lab, layouts, rng, request, di
 def test_L_layer_backward_is_backprop(student, lab, layouts, rng, request):
     """L_layer_backward is backpropagation: it costs a few forward passes, not one or two per parameter"""
     dims, m = TIMING_NETWORK
-    params, X, Y = lab.network(dims, m, rng)
+    params, X, Y = lab.network(dims, m, rng, backward_bugs=False)  # timed, not judged
     count = sum(v.size for v in params.values())
     forward_seconds, whose = _forward_seconds(student, X, params)
     try:
@@ -182,7 +182,7 @@ def _timing_hint(count: int) -> str:
 
 def test_L_layer_backward_leaves_inputs_unchanged(student, lab, layouts, rng):
     """L_layer_backward does not modify AL or Y"""
-    params, X, Y = lab.network([3, 4, 1], 5, rng)
+    params, X, Y = lab.network([3, 4, 1], 5, rng, backward_bugs=False)
     layout = layouts.network
     if layout.source == "own":
         AL, caches, _ = lab.forward(student, X, params)

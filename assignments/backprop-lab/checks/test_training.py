@@ -278,10 +278,10 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
         raise CheckFailure("The figure's size changed with the data it was given; draw on a figure of a fixed "
                            "size (e.g. plt.subplots(figsize=(6, 4))).")
     evidence = point_evidence(full, subset, X[:, removed])
+    moved_pixels = boundary_pixels(full, moved)
     if patch is None:
         record(request, figure_evidence={"point_pixels": evidence.pixels, "points_found": evidence.found,
-                                         "pixels_explained": evidence.explained,
-                                         "boundary_pixels": boundary_pixels(full, moved)})
+                                         "pixels_explained": evidence.explained, "boundary_pixels": moved_pixels})
     problems = []
     if evidence.pixels < 20:
         problems.append(f"it does not show the data points it is given (drawn with {X.shape[1]} points and with "
@@ -290,7 +290,7 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
     elif not evidence.ok:
         problems.append(f"its points are not where the data puts them (only {evidence.found:.0%} of the points "
                         f"checked appear at their place): plot X[0] against X[1] of the X it is given")
-    boundary = boundary_shown(full, moved)
+    boundary = boundary_shown(moved_pixels)
     if not boundary:
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
                         "predictions made with params)")
