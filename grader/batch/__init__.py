@@ -308,6 +308,7 @@ def _execute(tasks: list[_Task], work: WorkUnit, writer: ResultWriter, engine: E
         return
     # No more workers than students: each pool process pays its start-up once.
     workers = min(engine.workers or len(runnable), len(runnable))
+
     def finish(task: _Task, outcome: Any) -> bool:
         again = writer.finish(task, outcome)
         if not again:
