@@ -131,3 +131,18 @@ def test_the_plots_alt_text_says_what_each_student_s_picture_shows():
     assert good[0] != poor[0] and good[1] != poor[1]
     assert "1000 plotted data points" in good[0] and "300 plotted data points" in poor[0]
     assert "99%" in good[1] and "separates the two moons" in good[1] and "does not separate" in poor[1]
+
+
+def test_a_report_without_the_plot_check_says_where_the_figure_will_be_shown():
+    """`grader check` and a course's feedback before release show the public checks only: the student's figure
+    (judged by a hidden check) is not "not recorded", it comes with the full report."""
+    from reference.report_sections import training_section
+    accuracy = {"check_id": "test_training.py::test_train_reaches_the_accuracy_bar", "status": "passed",
+                "details": {"accuracy": 0.99, "params": None}}
+    public = training_section([accuracy]).figures[0]
+    assert public.png is None and "not among the checks shown here" in public.missing
+    # The plot check ran and failed before any figure was drawn: the figure is missing, not hidden.
+    plot = {"check_id": "test_training.py::test_plot_decision_boundary_returns_a_figure", "status": "failed",
+            "details": {}}
+    full = training_section([accuracy, plot]).figures[0]
+    assert full.png is None and "not among the checks shown here" not in full.missing
