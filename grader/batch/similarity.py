@@ -20,7 +20,7 @@ import io
 import keyword
 import tokenize
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 NEAR = 0.9           # the share of matching tokens that makes two submissions near-identical
 MIN_TOKENS = 80      # less code of their own than this (an untouched starter) is not compared
@@ -71,11 +71,17 @@ def function_tokens(source: str) -> set[str]:
 
 
 def similar_pairs(sources: dict[str, str], hashes: dict[str, str], *, given: Iterable[str] = (),
-                  near: float = NEAR, limit: int = MAX_PAIRS,
-                  tokens: dict[str, list[str]] | None = None) -> tuple[list[Pair], int]:
+                  near: float = NEAR, limit: int = MAX_PAIRS) -> tuple[list[Pair], int]:
     """The identical and near-identical pairs among `sources` (student -> code), most alike first, and how
-    many there were in all (the list stops at `limit`). `hashes` (student -> SHA-256) decide identical;
-    `tokens` holds students' `normalised_tokens` already read (with `given` set aside)."""
+    many there were in all (the list stops at `limit`). `hashes` (student -> SHA-256) decide identical."""
+    given = set(given)
+    return pairs_of_tokens({s: normalised_tokens(code, given) for s, code in sources.items()}, hashes,
+                           near=near, limit=limit)
+
+
+def pairs_of_tokens(tokens: dict[str, list[str]], hashes: dict[str, str], *, near: float = NEAR,
+                    limit: int = MAX_PAIRS) -> tuple[list[Pair], int]:
+    """`similar_pairs` of code already read: `tokens` maps students to their `normalised_tokens`."""
     from rapidfuzz.distance import Indel
     from rapidfuzz.process import cdist
 
@@ -90,10 +96,7 @@ def similar_pairs(sources: dict[str, str], hashes: dict[str, str], *, given: Ite
             for second in group[i + 1:]:
                 pairs[(first, second)] = Pair(first, second, 1.0, True)
 
-    given = set(given)
-    tokens = tokens or {}
-    encoded = _encode({s: tokens[s] if s in tokens else normalised_tokens(code, given)
-                       for s, code in sources.items()})
+    encoded = _encode(tokens)
     students = sorted(s for s, text in encoded.items() if len(text) >= MIN_TOKENS)
     if len(students) > 1:
         texts = [encoded[s] for s in students]
@@ -177,6 +180,14 @@ def _encode(token_lists: dict[str, list[str]]) -> dict[str, str]:
     return encoded
 
 
+class _Read(NamedTuple):
+    """One student's submission as the comparison needs it."""
+
+    path: str
+    sha256: str
+    tokens: list[str]
+
+
 class ClassCode:
     """A class's submissions as normalised tokens, each read once: a batch reads each student's file as their
     result arrives (`read`), while others are still being graded, so that the comparison after the last
@@ -185,7 +196,7 @@ class ClassCode:
     def __init__(self, assignment: object) -> None:
         self._assignment = assignment
         self._given: set[str] | None = None
-        self._read: dict[str, tuple[str, str, str, list[str]]] = {}  # student -> (path, sha, source, tokens)
+        self._read: dict[str, _Read] = {}
 
     def read(self, student: str, path: str) -> None:
         """Read and normalise `student`'s submission at `path` now (an unreadable one is left out)."""
@@ -195,8 +206,7 @@ class ClassCode:
         except SubmissionError:
             self._read.pop(student, None)
             return
-        tokens = normalised_tokens(submission.source, self.given())
-        self._read[student] = (str(path), submission.sha256, submission.source, tokens)
+        self._read[student] = _Read(str(path), submission.sha256, normalised_tokens(submission.source, self.given()))
 
     def given(self) -> set[str]:
         """The normalised code of the assignment's handout functions, which are set aside."""
@@ -212,11 +222,11 @@ class ClassCode:
         """`similar_pairs` of the students of `entries` (student id -> submission path); a student read
         before from another path (or not at all) is read now."""
         for student, path in entries.items():
-            if self._read.get(student, ("",))[0] != str(path):
+            known = self._read.get(student)
+            if known is None or known.path != str(path):
                 self.read(student, path)
         chosen = {s: self._read[s] for s in entries if s in self._read}
-        return similar_pairs({s: r[2] for s, r in chosen.items()}, {s: r[1] for s, r in chosen.items()},
-                             tokens={s: r[3] for s, r in chosen.items()})
+        return pairs_of_tokens({s: r.tokens for s, r in chosen.items()}, {s: r.sha256 for s, r in chosen.items()})
 
 
 def groups_of(pairs: list[Pair]) -> list[list[str]]:

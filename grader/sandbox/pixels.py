@@ -36,8 +36,8 @@ def draw_figure(figure: Any) -> dict:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.text import Text
-    except ImportError:
-        return {"is_figure": False, "type": type(figure).__name__[:80]}
+    except ImportError:  # no matplotlib: nothing can be a figure
+        Figure = ()
     if not isinstance(figure, Figure):
         return {"is_figure": False, "type": type(figure).__name__[:80]}
     figure.set_dpi(DPI)
@@ -77,7 +77,8 @@ def rgb_pixels(value: Any, *, max_pixels: int = MAX_PIXELS) -> np.ndarray | None
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
-    """Checked RGB pixels (from `rgb_pixels`) encoded as a PNG, for a report to embed."""
+    """RGB pixels (checked ones from `rgb_pixels`, or a picture the grader drew) encoded as a PNG, for a
+    report to embed."""
     from PIL import Image  # Pillow comes with matplotlib
 
     buffer = io.BytesIO()
