@@ -305,6 +305,34 @@ def test_a_real_figure_comes_back_as_checked_pixels_drawn_without_its_text():
     assert _black(pixels) < 10 and _black(with_text) >= 40  # (the spines' corners are a few dark pixels)
 
 
+
+_SELF_LISTING_ARTIST = """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.artist import Artist
+
+    class Loop(Artist):
+        def get_children(self):
+            return [self, self]
+
+    def plot():
+        fig, ax = plt.subplots(figsize=(2, 1))
+        ax.add_artist(Loop())
+        ax.fill_between([0, 1], [1, 1], color="red")
+        ax.legend(["A LEGEND"])
+        return fig
+"""
+
+
+def test_an_artist_listing_itself_as_its_own_child_is_drawn_once_and_its_text_hidden():
+    # Walking the figure's artists to hide their text visits each artist once: a walk that followed the
+    # loop would never end (or, recursing, fail the figure of a student whose plot is fine).
+    with make_sandbox(_SELF_LISTING_ARTIST, call_timeout=30) as sb:
+        pixels = sb.call("plot", figure=True).pixels
+    assert pixels is not None and pixels.shape == (72, 144, 3)
+    assert _black(pixels) < 10
+
 def _black(pixels):
     return int((pixels.sum(axis=2) < 150).sum())
 

@@ -41,10 +41,28 @@ def draw_figure(figure: Any) -> dict:
     if not isinstance(figure, Figure):
         return {"is_figure": False, "type": type(figure).__name__[:80]}
     figure.set_dpi(DPI)
-    # Every text a drawing adds belongs to an axis (tick labels, offsets), hidden with it.
-    for artist in figure.findobj(lambda a: isinstance(a, (Axis, Text))):
-        artist.set_visible(False)
+    _hide_text(figure, (Axis, Text))
     return {"is_figure": True, "pixels": _drawn(FigureCanvasAgg(figure))}
+
+
+def _hide_text(artist: Any, hidden: tuple[type, ...]) -> None:
+    """Hide every text and axis under `artist`; every text a drawing adds belongs to an axis (tick labels,
+    offsets) and is hidden with it.
+
+    An axis is hidden without looking inside: asking it for its children
+    makes its tick objects, which took most of the time (45 of 56 ms per figure)
+    that `Artist.findobj` spent hiding the same artists.
+    """
+    stack, seen = [artist], {id(artist)}
+    while stack:
+        for child in stack.pop().get_children():
+            if id(child) in seen:
+                continue  # a student's artist may list itself among its children
+            seen.add(id(child))
+            if isinstance(child, hidden):
+                child.set_visible(False)
+            else:
+                stack.append(child)
 
 
 def _drawn(canvas: Any) -> np.ndarray | None:
