@@ -437,6 +437,15 @@ def grads_variant(X, Y, params, bug=None, *, clean_forward=None):
     that tries many bugs on one case, stands in for the bug-free forward pass
     (it is only read); bugs that change the forward pass compute their own.
     """
+    return dict(grads_by_layer(X, Y, params, bug, clean_forward=clean_forward))
+
+
+def grads_by_layer(X, Y, params, bug=None, *, clean_forward=None):
+    """`grads_variant`'s ``(key, gradient)`` pairs as the backward pass computes them, the last layer first.
+
+    A caller comparing the gradients with the right ones can stop at the
+    first that differs, before the earlier layers are computed.
+    """
     bug_id, variant = _flag_for(bug, GRADS)
     L = depth(params)
     forward_bug = (bug_id, variant) if bug_id in _FORWARD_INTO_GRADS else (None, None)
@@ -453,7 +462,6 @@ def grads_variant(X, Y, params, bug=None, *, clean_forward=None):
     elif bug_id == "dZ_sign_flipped":
         dZ = Y - AL
 
-    grads = {}
     for l in range(L, 0, -1):
         A_prev = cache[f"A{l - 1}"]
         m_used = m
@@ -462,12 +470,13 @@ def grads_variant(X, Y, params, bug=None, *, clean_forward=None):
         dA_prev, dW, db = _linear_backward(dZ, A_prev, params[f"W{l}"], bug_id, variant, m_used)
         skipped = (bug_id == "last_layer_skipped" and l == L) or (bug_id == "first_layer_skipped" and l == 1)
         if not skipped:
-            grads[f"dW{l}"], grads[f"db{l}"] = dW, db
+            yield f"dW{l}", dW
+            yield f"db{l}", db
         elif variant == "zeros":
-            grads[f"dW{l}"], grads[f"db{l}"] = np.zeros_like(params[f"W{l}"]), np.zeros_like(params[f"b{l}"])
+            yield f"dW{l}", np.zeros_like(params[f"W{l}"])
+            yield f"db{l}", np.zeros_like(params[f"b{l}"])
         if l > 1:
             dZ = _hidden_backward(dA_prev, l - 1, cache, hidden, bug_id, variant)
-    return grads
 
 
 def cost_variant(AL, Y, bug=None):

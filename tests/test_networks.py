@@ -176,8 +176,9 @@ def test_a_remembered_draw_is_exactly_a_fresh_draw(monkeypatch):
 
 
 def test_hidden_bugs_is_exactly_each_bug_compared_on_its_own_pass():
-    """`hidden_bugs` shares one bug-free forward pass among the bugs that leave it alone and compares without
-    np.allclose's machinery (a draw tries every bug on every candidate): it must name exactly the bugs that
+    """`hidden_bugs` shares one bug-free forward pass among the bugs that leave it alone, compares without
+    np.allclose's machinery and stops at a bug's first differing gradient (a draw tries every bug on every
+    candidate): it must name exactly the bugs that
     running each one's own forward and backward pass and comparing with np.allclose names, over many shapes
     (one example, one unit, deep and wide), and the comparison must keep np.allclose's rules for shapes,
     infinities and NaN."""
@@ -216,3 +217,16 @@ def test_hidden_bugs_is_exactly_each_bug_compared_on_its_own_pass():
     assert not _allclose(np.array([1.0, 1.0]), np.array([np.inf, 1.0]))
     assert not _allclose(np.array([np.nan]), np.array([np.nan]))
     assert not _allclose(np.array([-np.inf]), np.array([np.inf]))
+
+
+def test_comparing_a_bug_s_gradients_stops_at_the_first_that_differs_and_needs_every_one_to_be_equal():
+    from reference.networks import _equal_gradients
+    right = {"dW2": np.ones((1, 2)), "db2": np.ones((1, 1)), "dW1": np.ones((2, 2))}
+
+    def pairs(first_dW2):
+        yield "dW2", first_dW2
+        raise AssertionError("the earlier layers were computed although the last one already differed")
+
+    assert _equal_gradients(pairs(np.zeros((1, 2))), right) is False
+    assert _equal_gradients(iter([("dW2", np.ones((1, 2))), ("db2", np.ones((1, 1)))]), right) is False  # dW1 missing
+    assert _equal_gradients(iter((k, v.copy()) for k, v in right.items()), right) is True
