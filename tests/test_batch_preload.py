@@ -23,3 +23,27 @@ def test_a_check_file_that_does_not_parse_is_left_to_the_checks_to_report(tmp_pa
     (tmp_path / "test_broken.py").write_text("def (:\n")
     assignment = SimpleNamespace(hooks=SimpleNamespace(modules=[]), reference_module=None, checks_dir=tmp_path)
     assert trusted_modules(assignment) == ["json", "os"]
+
+
+def test_what_a_pool_process_preloaded_is_left_out_of_its_garbage_collections():
+    # Frozen at the pool process's start: the collections of every grading walk only that grading's objects.
+    import gc
+
+    from grader.batch.pool import _local_executor
+    with _local_executor(1) as pool:
+        frozen = pool.submit(gc.get_freeze_count).result(timeout=120)
+    assert frozen > 10_000  # the fork server's preload: grader, pytest, NumPy, Pillow (about 44,000 objects)
+
+
+def test_a_fresh_sandbox_worker_does_not_walk_the_zygote_s_objects_in_a_collection():
+    # Frozen in the zygote before any worker forks: a worker's collection neither walks nor copies them.
+    from tests.sandbox_helpers import make_sandbox
+    source = """
+        import gc
+
+        def counts():
+            return gc.get_freeze_count(), gc.get_count()
+    """
+    with make_sandbox(source) as sb:
+        frozen, _ = sb.call("counts").value
+    assert frozen > 10_000  # NumPy and the worker's own modules (about 23,000 objects; more with matplotlib)

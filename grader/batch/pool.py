@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import multiprocessing
 import multiprocessing.util
 import os
@@ -232,6 +233,9 @@ def _init_pool_worker(preload: tuple[str, ...] = (), zygote: str | None = None) 
         shared_zygote(preload, address=zygote).start(wait=False)
     except Exception:  # noqa: BLE001 (the first spawn retries and says what went wrong)
         pass
+    # The modules preloaded by the fork server live as long as this process: frozen, the garbage
+    # collections of every grading skip them (12 -> 5 ms of collecting per grading).
+    gc.freeze()
 
 
 def _stop_pool_worker(signum: int, frame: Any) -> None:
