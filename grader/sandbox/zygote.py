@@ -102,7 +102,8 @@ def main(control_fd: int) -> None:
     # Everything imported and warmed so far is shared with every worker forked from here: frozen, the
     # workers' garbage collections never walk it. A walk writes into each object it visits, so without the
     # freeze a worker's first full collection copied about 1,300 pages of the zygote's memory and took
-    # 15-25 ms (0.5 ms frozen), and each of a grading's later ones walked the same objects again.
+    # 15-25 ms (0.5 ms frozen), and every later one walked the same objects again. (The lab's student code
+    # rarely triggers one; code that builds object graphs, like a research `Value` engine, does.)
     gc.freeze()
     hello = (json.dumps({"ready": os.getpid(), "protections": zygote.capabilities}) + "\n").encode()
     try:
