@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from grader.report.formats import number, percent, scientific, seconds, significant
-from grader.report.sections import Cell, Figure, Section, Stat, Table
+from grader.report.sections import Cell, Figure, Section, Stat, Table, is_png
 from reference.moons import MoonsTask, moons, rotated
 from reference.networks import num_layers
 
@@ -179,11 +179,6 @@ def _draw(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np.ndar
         image[np.clip(py[labels] + d, 0, HEIGHT_PX - 1), np.clip(px[labels], 0, WIDTH_PX - 1)] = _RED // 2 + 60
         image[np.clip(py[labels], 0, HEIGHT_PX - 1), np.clip(px[labels] + d, 0, WIDTH_PX - 1)] = _RED // 2 + 60
     return png_bytes(image)
-
-
-def is_png(data: Any) -> bool:
-    """True when `data` starts with the PNG signature (used before embedding bytes as an image)."""
-    return isinstance(data, (bytes, bytearray)) and bytes(data[:8]) == b"\x89PNG\r\n\x1a\n"
 
 
 # ---------------------------------------------------------------- report sections

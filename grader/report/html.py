@@ -32,7 +32,7 @@ import jinja2
 from grader.files import write_text_atomic
 from grader.report.formats import number as _number
 from grader.report.formats import percent, points, scientific, seconds, significant
-from grader.report.sections import Section
+from grader.report.sections import Section, is_png
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -349,11 +349,6 @@ def _status_counts(checks: list[dict]) -> list[dict]:
             for status, (icon, label) in STATUS_LOOK.items() if counts[status]]
 
 
-def _is_png(data: Any) -> bool:
-    """True when `data` starts with the PNG signature (checked before embedding bytes as an image)."""
-    return isinstance(data, (bytes, bytearray)) and bytes(data[:8]) == b"\x89PNG\r\n\x1a\n"
-
-
 def _png_uri(data: bytes) -> str:
     # Re-encoded from the decoded bytes: the attribute then holds base64 characters only.
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
@@ -365,7 +360,7 @@ def _section_view(section: Section) -> dict:
     for figure in section.figures[:8]:
         uri, note = (None, "")
         if figure.png is not None:
-            uri, note = (_png_uri(figure.png), "") if _is_png(figure.png) and len(figure.png) <= MAX_IMAGE_BYTES \
+            uri, note = (_png_uri(figure.png), "") if is_png(figure.png) and len(figure.png) <= MAX_IMAGE_BYTES \
                 else (None, "The image could not be embedded.")
         figures.append({"uri": uri, "alt": _text(figure.alt, 300), "caption": _text(figure.caption, 2000),
                         "missing": note or _text(figure.missing, 500), "width": figure.width,

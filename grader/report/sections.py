@@ -29,6 +29,14 @@ class Stat:
     icon: str = ""
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(data: Any) -> bool:
+    """True when `data` is bytes starting with the PNG signature (checked before bytes are embedded as an image)."""
+    return isinstance(data, (bytes, bytearray)) and bytes(data[:8]) == PNG_SIGNATURE
+
+
 @dataclass
 class Figure:
     """An image with its caption; `missing` is shown instead when `png` is None."""
