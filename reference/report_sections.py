@@ -153,16 +153,16 @@ def _draw(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np.ndar
     xs = np.linspace(x_lo, x_hi, GRID_X)
     ys = np.linspace(y_hi, y_lo, GRID_Y)
     xx, yy = np.meshgrid(xs, ys)
-    probability = _probabilities(layers, np.vstack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
-    # Upsample the grid to the picture by repetition (nearest neighbour).
-    rows = np.minimum((np.arange(HEIGHT_PX) * GRID_Y) // HEIGHT_PX, GRID_Y - 1)
-    cols = np.minimum((np.arange(WIDTH_PX) * GRID_X) // WIDTH_PX, GRID_X - 1)
-    p = probability[np.ix_(rows, cols)]
-
+    p = _probabilities(layers, np.vstack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+    # Each grid cell's tint is computed once, then the cells are repeated up to the picture's size (nearest
+    # neighbour): the same pixels as tinting the upsampled picture, for a sixth of the arithmetic.
     strength = (_TINT * np.abs(2.0 * p - 1.0))[..., None]
     colour = np.where((p >= 0.5)[..., None], _RED, _BLUE)
-    image = (255.0 * (1.0 - strength) + colour * strength).astype(np.uint8)
-    side = p >= 0.5
+    tinted = (255.0 * (1.0 - strength) + colour * strength).astype(np.uint8)
+    rows = np.minimum((np.arange(HEIGHT_PX) * GRID_Y) // HEIGHT_PX, GRID_Y - 1)
+    cols = np.minimum((np.arange(WIDTH_PX) * GRID_X) // WIDTH_PX, GRID_X - 1)
+    image = tinted[np.ix_(rows, cols)]
+    side = (p >= 0.5)[np.ix_(rows, cols)]
     edge = np.zeros_like(side)
     edge[:, 1:] |= side[:, 1:] != side[:, :-1]
     edge[1:, :] |= side[1:, :] != side[:-1, :]

@@ -100,5 +100,7 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     from PIL import Image  # Pillow comes with matplotlib
 
     buffer = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", compress_level=6)
+    # Level 3, not Pillow's 6: half the time (a batch encodes two pictures per student) for files about a
+    # fifth larger (a 432 x 324 figure 19 KB instead of 16 KB).
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()
