@@ -260,7 +260,7 @@ def draw_network(dims: list[int], m: int, rng: np.random.Generator, *, numerical
 
 
 def _draw_network(dims: list[int], m: int, rng: np.random.Generator, numerical: bool,
-                  propose, backward_bugs: bool = True) -> tuple[dict, np.ndarray, np.ndarray]:
+                  propose, backward_bugs: bool) -> tuple[dict, np.ndarray, np.ndarray]:
     """`draw_network`, drawn afresh."""
     seen, best, tried = [], None, 0
     for _ in range(_MAX_DRAWS):
@@ -363,7 +363,8 @@ def draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tu
 def _draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray, dict]:
     """`draw_numerical_case`, drawn afresh."""
     _LAST_NUMERICAL.clear()
-    params, X, Y = _draw_network(dims, m, rng, True, lambda d, n, r: _propose(d, n, r, confident=True))
+    params, X, Y = _draw_network(dims, m, rng, True, lambda d, n, r: _propose(d, n, r, confident=True),
+                                  backward_bugs=True)
     kept = _LAST_NUMERICAL.pop(id(params), None)
     _LAST_NUMERICAL.clear()
     if kept is None or kept[0] is not params:  # a proposer that skipped `degenerate`: compute them here

@@ -142,7 +142,7 @@ def _draw(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np.ndar
 
     Drawn pixel by pixel with NumPy rather than with matplotlib: it runs once
     per student in a batch, and a contour plot costs about 0.1 s where this
-    costs a few milliseconds.
+    costs under 20 ms (PNG encoding included).
     """
     from grader.sandbox.pixels import png_bytes
 

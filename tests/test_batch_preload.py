@@ -33,17 +33,3 @@ def test_what_a_pool_process_preloaded_is_left_out_of_its_garbage_collections():
     with _local_executor(1) as pool:
         frozen = pool.submit(gc.get_freeze_count).result(timeout=120)
     assert frozen > 10_000  # the fork server's preload: grader, pytest, NumPy, Pillow (about 44,000 objects)
-
-
-def test_a_fresh_sandbox_worker_does_not_walk_the_zygote_s_objects_in_a_collection():
-    # Frozen in the zygote before any worker forks: a worker's collection neither walks nor copies them.
-    from tests.sandbox_helpers import make_sandbox
-    source = """
-        import gc
-
-        def counts():
-            return gc.get_freeze_count(), gc.get_count()
-    """
-    with make_sandbox(source) as sb:
-        frozen, _ = sb.call("counts").value
-    assert frozen > 10_000  # NumPy and the worker's own modules (about 23,000 objects; more with matplotlib)

@@ -68,7 +68,7 @@ def test_identical_and_near_identical_submissions_are_paired_and_different_ones_
     assert not found[("ada", "cy")].identical and found[("ada", "cy")].similarity >= 0.99
     assert not any("dee" in key or "eve" in key for key in found)
     assert total == len(pairs) == 3
-    assert normalised_tokens("def f(:\n") == [] or isinstance(normalised_tokens("def f(:\n"), list)
+    assert normalised_tokens("def f(:\n") == []  # does not tokenize: left out of the comparison
 
 
 def test_a_batch_reads_each_file_once_for_the_comparison_and_finds_the_same_pairs(tmp_path, monkeypatch):

@@ -352,3 +352,16 @@ def test_disk_limits_are_assignment_settings_validated_at_load():
                          ({"disk_mb": "big"}, "disk_mb must be a positive number")):
         with pytest.raises(AssignmentError, match=message):
             _limits(Path("assignment.toml"), bad)
+
+
+def test_a_fresh_sandbox_worker_does_not_walk_the_zygote_s_objects_in_a_collection():
+    # Frozen in the zygote before any worker forks: a worker's collection neither walks nor copies them.
+    source = """
+        import gc
+
+        def frozen():
+            return gc.get_freeze_count()
+    """
+    with make_sandbox(source) as sb:
+        frozen = sb.call("frozen").value
+    assert frozen > 10_000  # NumPy and the worker's own modules (about 23,000 objects; more with matplotlib)
