@@ -131,3 +131,25 @@ def test_a_figure_without_a_boundary_is_seen(case):
     evidence, boundary = _judged(no_boundary, case)
     assert evidence.ok, evidence
     assert not boundary
+
+
+def test_the_fast_pixel_measures_equal_their_definitions():
+    # differing() adds the channels one by one and _blobs() takes its sums with bincount (both several times
+    # faster than numpy's and scipy's general functions): the same masks and centres, to the last bit.
+    from scipy import ndimage
+
+    from reference.figures import _PIXEL_THRESHOLD, _blobs, differing
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a = rng.integers(0, 256, size=(60, 80, 3), dtype=np.uint8)
+        b = a.copy()
+        spots = rng.random(a.shape[:2]) < 0.05
+        b[spots] = rng.integers(0, 256, size=(int(spots.sum()), 3), dtype=np.uint8)
+        b[0, 0] = np.clip(a[0, 0].astype(int) + [_PIXEL_THRESHOLD, 0, 0], 0, 255)  # on the threshold
+        expected = np.abs(a.astype(np.int64) - b.astype(np.int64)).sum(axis=2) > _PIXEL_THRESHOLD
+        mask = differing(a, b)
+        assert np.array_equal(mask, expected)
+        labels, count = ndimage.label(mask)
+        centres = np.array(ndimage.center_of_mass(mask, labels, range(1, count + 1)))[:, ::-1]
+        assert np.array_equal(_blobs(mask), centres)
+    assert _blobs(np.zeros((5, 5), dtype=bool)).shape == (0, 2)

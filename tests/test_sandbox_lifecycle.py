@@ -365,3 +365,14 @@ def test_a_fresh_sandbox_worker_does_not_walk_the_zygote_s_objects_in_a_collecti
     with make_sandbox(source) as sb:
         frozen = sb.call("frozen").value
     assert frozen > 10_000  # NumPy and the worker's own modules (about 23,000 objects; more with matplotlib)
+
+
+def test_unseeded_numpy_draws_differ_from_one_worker_to_the_next(zygote):
+    # numpy.random is imported once in the zygote; a fork copies its global generator, so every worker reseeds
+    # it: two students (or one student's worker after a restart) who draw without seeding get different numbers.
+    source = "import numpy as np\n\ndef draw():\n    return [float(v) for v in np.random.rand(4)]\n"
+    draws = []
+    for _ in range(3):
+        with sandbox_on(zygote, source) as sb:
+            draws.append(tuple(sb.call("draw").value))
+    assert len(set(draws)) == 3, draws
