@@ -212,11 +212,15 @@ def test_hidden_bugs_is_exactly_each_bug_compared_on_its_own_pass():
         compared, seen_hidden = compared + 1, seen_hidden + len(expected)
     assert compared > 100 and seen_hidden > 100  # shapes where bugs hide (m = 1, one unit) were among them
     a = np.array([[1.0, 2.0]])
-    assert _allclose(a, a + 1e-9) and not _allclose(a, a + 1e-3) and not _allclose(a, a.T)
-    assert _allclose(np.array([np.inf, 1.0]), np.array([np.inf, 1.0]))
-    assert not _allclose(np.array([1.0, 1.0]), np.array([np.inf, 1.0]))
-    assert not _allclose(np.array([np.nan]), np.array([np.nan]))
-    assert not _allclose(np.array([-np.inf]), np.array([np.inf]))
+    with np.errstate(all="ignore"):  # as hidden_bugs runs it: a bug's infinite gradients are compared too
+        assert _allclose(a, a + 1e-9) and not _allclose(a, a + 1e-3) and not _allclose(a, a.T)
+        assert _allclose(np.array([np.inf, 1.0]), np.array([np.inf, 1.0]))
+        assert not _allclose(np.array([1.0, 1.0]), np.array([np.inf, 1.0]))
+        assert not _allclose(np.array([np.nan]), np.array([np.nan]))
+        assert not _allclose(np.array([-np.inf]), np.array([np.inf]))
+        assert not _allclose(np.array([np.inf]), np.array([1.0]))
+        assert not _allclose(np.array([1e308]), np.array([-1e308]))  # the difference overflows: np.allclose's answer
+        assert _allclose(np.array([1e308, 2.0]), np.array([1e308, 2.0]))
 
 
 def test_comparing_a_bug_s_gradients_stops_at_the_first_that_differs_and_needs_every_one_to_be_equal():
