@@ -29,6 +29,7 @@ from grader.scoring.quality import estimate_quality
 from grader.scoring.rubric import apply_rubric
 from grader.source.loadplan import RUN, plan_load, statements_to_run
 from grader.source.ownership import origins
+from grader.source.pyparse import parse_pieces
 from grader.source.submission import Submission, SubmissionError, load_submission
 
 
@@ -110,8 +111,10 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
                               overrides=overrides)
         return GradingRun(assignment, result, seed, time.perf_counter() - started, 0.0,
                           submission_error=message)
+    # Parsed once: the load plan and the quality estimate read the same pieces.
+    pieces = parse_pieces(submission.source, submission.filename)
     statements = plan_load(submission.source, filename=submission.filename,
-                           required_names=assignment.required_names)
+                           required_names=assignment.required_names, parsed=pieces)
     to_run = statements_to_run(statements)
     skipped = [{"lineno": s.lineno, "where": submission.origin(s.lineno), "reason": s.reason}
                for s in statements if s.action != RUN]
@@ -130,7 +133,7 @@ def grade(path: str | Path, assignment: Assignment | str, *, seed: int | None = 
     quality = None
     if any(getattr(item, "source", None) == "quality" for item in rubric.items):
         estimate = estimate_quality(submission.source, list(assignment.required_functions),
-                                    notebook=submission.kind == "ipynb")
+                                    notebook=submission.kind == "ipynb", pieces=pieces)
         quality = (estimate.fraction, [f"{c.name}: {c.points:g}/{c.max_points:g}" for c in estimate.criteria]
                    + [e for c in estimate.criteria for e in c.evidence])
     result = apply_rubric(rubric, outcomes, quality=quality, overrides=overrides,

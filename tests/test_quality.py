@@ -859,3 +859,20 @@ def test_stub_functions_are_excluded_from_every_criterion_in_a_mixed_file():
         assert not any(name in e for e in evidence), name
     for name in ("train", "gradient_check"):
         assert any(f"`{name}` is not implemented yet" in e for e in evidence)
+
+
+@pytest.mark.parametrize("source", [
+    GOOD,
+    "\ufeff" + GOOD,                                      # a byte-order mark: the estimate reads without it
+    GOOD.replace("def relu(Z):", "def relu(Z)", 1),       # a piece that does not parse
+    GOOD.replace("\n", "\r\n"),                           # Windows line ends
+    "x = 1\n" * 120_000,                                  # over the token budget: only a prefix is read
+], ids=["plain", "bom", "syntax-error", "crlf", "too-long"])
+def test_the_parse_a_grading_shares_with_the_load_plan_gives_the_same_estimate(source):
+    # A grading parses the file once for the load plan and hands the pieces to the estimate; they are used
+    # only when they are of exactly the lines the estimate reads, so the estimate is the same either way.
+    from grader.source.pyparse import parse_pieces
+    shared = estimate_quality(source, LAB_FUNCTIONS, pieces=parse_pieces(source))
+    alone = estimate_quality(source, LAB_FUNCTIONS)
+    assert shared == alone
+    assert shared.criteria and [c.points for c in shared.criteria] == [c.points for c in alone.criteria]

@@ -70,7 +70,7 @@ import ast
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from grader.source.pyparse import bound_names, parse_pieces
+from grader.source.pyparse import Parsed, bound_names, parse_pieces
 
 RUN = "run"
 SKIP = "skip"
@@ -140,15 +140,19 @@ class Statement:
 
 
 def plan_load(source: str, filename: str = "submission.py", *,
-              required_names: Iterable[str] = ()) -> list[Statement]:
+              required_names: Iterable[str] = (), parsed: Parsed | None = None) -> list[Statement]:
     """Plan which top-level statements of `source` the worker runs at load.
 
     Never raises on student code: a source that does not parse is planned
     chunk by chunk (see the module docstring). `filename` only names the
     source in messages. `required_names` are module-level names the
     assignment reads as values; the statements that bind them are run.
+    `parsed` is ``parse_pieces(source)`` when the caller has it already
+    (a grading parses once for the plan and the quality estimate); it is
+    only read.
     """
-    parsed = parse_pieces(source, filename)
+    if parsed is None:
+        parsed = parse_pieces(source, filename)
     lines = parsed.lines
     items = [(node, node.lineno, node.end_lineno, "") if piece.parsed else
              (None, piece.first, piece.last, f"{piece.error} (line {piece.error_line})")

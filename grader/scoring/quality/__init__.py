@@ -56,6 +56,7 @@ from grader.scoring.quality.criteria import (
 )
 from grader.scoring.quality.facts import Facts
 from grader.scoring.quality.parsing import parse
+from grader.source.pyparse import Parsed as PieceParse
 
 DOCSTRINGS = "Docstrings"
 COMMENTS = "Comments"
@@ -97,14 +98,17 @@ class QualityEstimate:
 
 
 def estimate_quality(source: str, required_functions: list[str],
-                     max_points: float = 10.0, *, notebook: bool = False) -> QualityEstimate:
+                     max_points: float = 10.0, *, notebook: bool = False,
+                     pieces: PieceParse | None = None) -> QualityEstimate:
     """Estimate the code-quality points of a submission from its source text.
 
     `required_functions` are the names the assignment requires at the top
     level; an entry may list aliases separated by "|" (``"L_layer_forward|
     L_model_forward"``). `max_points` scales the criterion weights.
     `notebook` says the source came from a notebook, whose cells run at the
-    top level by design: its demo cells are not held against it.
+    top level by design: its demo cells are not held against it. `pieces` is
+    ``grader.source.pyparse.parse_pieces(source)`` if the caller has it (it
+    is only read).
 
     Returns the total, and per criterion its points and the evidence behind
     them. Never runs the code and never raises on student input (only on a
@@ -121,7 +125,7 @@ def estimate_quality(source: str, required_functions: list[str],
     # literal); they are not ours to print, nor to turn into errors.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = parse(source)
+        parsed = parse(source, pieces)
         facts = Facts(parsed)
         if not facts.functions and not facts.top_defs:
             # Nothing to judge; say why, the syntax error first if there is one.

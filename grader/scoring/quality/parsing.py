@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from grader.source.pyparse import PARSE_ERRORS, chunk_starts, normalise_newlines, parse_pieces, split_lines
+from grader.source.pyparse import Parsed as PieceParse
 
 # About 10,000 lines of ordinary code; denser files are cut here so that the
 # estimate stays well under a second. Comments and docstrings count as one
@@ -42,16 +43,18 @@ class Parsed:
     unparsed: list[tuple[int, int]] = field(default_factory=list)  # 1-based line ranges
 
 
-def parse(source: str) -> Parsed:
+def parse(source: str, pieces: PieceParse | None = None) -> Parsed:
     """Parse the whole file, or failing that piece by piece (grader.source.pyparse).
-    Only the first MAX_TOKENS (roughly counted) are read, which bounds the time."""
+    Only the first MAX_TOKENS (roughly counted) are read, which bounds the time.
+    `pieces` is ``parse_pieces(source)`` when the caller has it already: it is
+    used (only read) if it parsed exactly the lines read here."""
     source = normalise_newlines(source.lstrip("\ufeff"))
     lines = split_lines(source)
     notes = []
     if len(_ROUGH_TOKEN.findall(source)) > MAX_TOKENS:
         lines = _first_lines_within_budget(lines)
         notes.append(f"the file is too long to analyse in full: only lines 1-{len(lines)} were read")
-    parsed = parse_pieces("".join(lines))
+    parsed = pieces if pieces is not None and pieces.lines == lines else parse_pieces("".join(lines))
     units = [Unit(piece.tree, "".join(lines[piece.first - 1:piece.last]), piece.first - 1)
              for piece in parsed.pieces if piece.parsed]
     if not units:
