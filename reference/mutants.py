@@ -446,9 +446,15 @@ def grads_by_layer(X, Y, params, bug=None, *, clean_forward=None):
     """`grads_variant`'s ``(key, gradient)`` pairs as the backward pass computes them, the last layer first.
 
     A caller comparing the gradients with the right ones can stop at the
-    first that differs, before the earlier layers are computed.
+    first that differs, before the earlier layers are computed. An unknown
+    `bug` raises ValueError here, not when the pairs are first read.
     """
     bug_id, variant = _flag_for(bug, GRADS)
+    return _grads_by_layer(X, Y, params, bug_id, variant, clean_forward)
+
+
+def _grads_by_layer(X, Y, params, bug_id, variant, clean_forward):
+    """`grads_by_layer`'s pairs, for a bug already looked up."""
     L = depth(params)
     forward_bug = (bug_id, variant) if bug_id in _FORWARD_INTO_GRADS else (None, None)
     if clean_forward is not None and forward_bug == (None, None):

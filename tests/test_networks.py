@@ -234,3 +234,14 @@ def test_comparing_a_bug_s_gradients_stops_at_the_first_that_differs_and_needs_e
     assert _equal_gradients(pairs(np.zeros((1, 2))), right) is False
     assert _equal_gradients(iter([("dW2", np.ones((1, 2))), ("db2", np.ones((1, 1)))]), right) is False  # dW1 missing
     assert _equal_gradients(iter((k, v.copy()) for k, v in right.items()), right) is True
+
+
+def test_asking_for_an_unknown_bug_s_gradients_fails_at_once():
+    # The pairs are computed lazily, the bug's name is not: a typo in a check's bug name is said where it is made.
+    from reference import mutants
+    X, Y = np.ones((2, 3)), np.array([[0.0, 1.0, 1.0]])
+    params = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
+    with pytest.raises(ValueError, match="unknown bug"):
+        mutants.grads_by_layer(X, Y, params, "no_such_bug")
+    with pytest.raises(ValueError, match="does not change"):
+        mutants.grads_by_layer(X, Y, params, "cost_missing_mean:sum")  # a bug of the cost, not of the gradients
