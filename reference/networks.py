@@ -306,16 +306,15 @@ def hidden_bugs(params: dict, X: np.ndarray, Y: np.ndarray) -> list[str]:
     right = ref.L_layer_backward(AL, Y, caches)
     # Drawing a case tries every bug on every candidate (a grading draws a dozen cases): the bug-free forward
     # pass is shared by the bugs that leave it alone, and the comparison skips np.allclose's general machinery.
-    with np.errstate(all="ignore"):
-        clean = mutants.forward_variant(X, params)
     hidden = []
-    for flag in mutants.flags(mutants.GRADS):
-        try:
-            with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # a bug's gradients may overflow; they are compared all the same
+        clean = mutants.forward_variant(X, params)
+        for flag in mutants.flags(mutants.GRADS):
+            try:
                 if _equal_gradients(mutants.grads_by_layer(X, Y, params, flag, clean_forward=clean), right):
                     hidden.append(flag)
-        except (ValueError, IndexError, KeyError):
-            continue
+            except (ValueError, IndexError, KeyError):
+                continue
     return hidden
 
 

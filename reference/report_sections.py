@@ -156,13 +156,15 @@ def _draw(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np.ndar
     p = _probabilities(layers, np.vstack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
     # Each grid cell's tint is computed once, then the cells are repeated up to the picture's size (nearest
     # neighbour): the same pixels as tinting the upsampled picture, for a sixth of the arithmetic.
+    above = p >= 0.5
     strength = (_TINT * np.abs(2.0 * p - 1.0))[..., None]
-    colour = np.where((p >= 0.5)[..., None], _RED, _BLUE)
+    colour = np.where(above[..., None], _RED, _BLUE)
     tinted = (255.0 * (1.0 - strength) + colour * strength).astype(np.uint8)
     rows = np.minimum((np.arange(HEIGHT_PX) * GRID_Y) // HEIGHT_PX, GRID_Y - 1)
     cols = np.minimum((np.arange(WIDTH_PX) * GRID_X) // WIDTH_PX, GRID_X - 1)
-    image = tinted[np.ix_(rows, cols)]
-    side = (p >= 0.5)[np.ix_(rows, cols)]
+    cells = np.ix_(rows, cols)
+    image = tinted[cells]
+    side = above[cells]
     edge = np.zeros_like(side)
     edge[:, 1:] |= side[:, 1:] != side[:, :-1]
     edge[1:, :] |= side[1:, :] != side[:-1, :]
@@ -171,9 +173,9 @@ def _draw(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, Y: np.ndar
     px = np.round((X[0] - x_lo) / (x_hi - x_lo) * (WIDTH_PX - 1)).astype(int)
     py = np.round((y_hi - X[1]) / (y_hi - y_lo) * (HEIGHT_PX - 1)).astype(int)
     labels = Y.ravel() > 0.5
+    blue = ~labels
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
-            blue = ~labels
             image[np.clip(py[blue] + dy, 0, HEIGHT_PX - 1), np.clip(px[blue] + dx, 0, WIDTH_PX - 1)] = _BLUE // 2
     for d in (-2, -1, 0, 1, 2):
         image[np.clip(py[labels] + d, 0, HEIGHT_PX - 1), np.clip(px[labels], 0, WIDTH_PX - 1)] = _RED // 2 + 60

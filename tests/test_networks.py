@@ -178,10 +178,9 @@ def test_a_remembered_draw_is_exactly_a_fresh_draw(monkeypatch):
 def test_hidden_bugs_is_exactly_each_bug_compared_on_its_own_pass():
     """`hidden_bugs` shares one bug-free forward pass among the bugs that leave it alone, compares without
     np.allclose's machinery and stops at a bug's first differing gradient (a draw tries every bug on every
-    candidate): it must name exactly the bugs that
-    running each one's own forward and backward pass and comparing with np.allclose names, over many shapes
-    (one example, one unit, deep and wide), and the comparison must keep np.allclose's rules for shapes,
-    infinities and NaN."""
+    candidate): it must name exactly the bugs that running each one's own forward and backward pass and
+    comparing with np.allclose names, over many shapes (one example, one unit, deep and wide), and the
+    comparison must keep np.allclose's rules for shapes, infinities and NaN."""
     from reference import mutants
     from reference.networks import _allclose, _propose, hidden_bugs
 

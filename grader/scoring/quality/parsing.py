@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from grader.source.pyparse import PARSE_ERRORS, chunk_starts, normalise_newlines, parse_pieces, split_lines
-from grader.source.pyparse import Parsed as PieceParse
+from grader.source.pyparse import Parsed as PieceParse  # not this module's Parsed: the pieces it is read from
 
 # About 10,000 lines of ordinary code; denser files are cut here so that the
 # estimate stays well under a second. Comments and docstrings count as one
