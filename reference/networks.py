@@ -168,8 +168,8 @@ def _propose(dims: list[int], m: int, rng: np.random.Generator, *,
              confident: bool = False) -> tuple[dict, np.ndarray, np.ndarray] | None:
     """One candidate network, built to pass `degenerate` (which still has the last word).
 
-    `confident`: every output is confidently wrong (|Z_L| between 1.9 and 3,
-    labels on the other side; see `draw_numerical_case`).
+    `confident`: every output is confident (|Z_L| between 1.9 and 3), and
+    wrong but for a quarter of the examples (see `draw_numerical_case`).
     """
     X = rng.standard_normal((dims[0], m)) * rng.uniform(0.5, 2.0)
     params, A, L = {}, X, len(dims) - 1
@@ -206,10 +206,22 @@ def _propose(dims: list[int], m: int, rng: np.random.Generator, *,
         if rng.random() < 0.5:  # the positive or the negative side, at random
             params[f"W{L}"], params[f"b{L}"] = -params[f"W{L}"], -params[f"b{L}"]
         Z = params[f"W{L}"] @ A_last + params[f"b{L}"]
-        return params, X, (Z < 0).astype(float)
+        Y = (Z < 0).astype(float)
+        if m > 1:
+            # A quarter of the examples (at least one) confidently right, the other label: with one class only,
+            # a mistake in the other class's term of the cost's derivative (dAL without (1 - Y) / (1 - AL))
+            # could not show, and the gradient check would pass it on half the seeds. Their gradients are
+            # small, so the curvature stays small next to the gradient (see `draw_numerical_case`).
+            right = rng.choice(m, size=max(1, m // 4), replace=False)
+            Y[0, right] = 1.0 - Y[0, right]
+        return params, X, Y
     Y = (rng.random((1, m)) > 0.5).astype(float)
     if m > 1:
         Y[0, 0], Y[0, 1] = 0.0, 1.0
+    else:
+        # One example has one label: a mistake in one class's term shows on one label only, so the label is
+        # always the same, and such a case gives the same verdict on every seed (the cases with m > 1 hold both).
+        Y[0, 0] = 1.0
     return params, X, Y
 
 
@@ -354,8 +366,10 @@ def draw_numerical_case(dims: list[int], m: int, rng: np.random.Generator) -> tu
     """(params, X, Y, the reference's two-sided numerical gradients with epsilon 1e-7) of a network fit for a
     gradient check (`draw_network` with `numerical`).
 
-    Its outputs are confidently wrong (|Z_L| between 1.9 and 3, every label
-    the other class): the cost's curvature is then small next to its
+    Its outputs are confidently wrong (|Z_L| between 1.9 and 3, the label
+    the other class) but for a quarter of the examples, confidently right
+    (both labels occur, so a mistake in either term of the cost's derivative
+    shows): the cost's curvature is then small next to its
     gradient, so a gradient check that is correct but for one thing (one-sided
     differences) still reads well below 1e-7 with epsilon = 1e-7, on every
     draw, instead of hovering around it; that one thing is judged by its own
