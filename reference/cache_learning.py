@@ -22,7 +22,7 @@ import numpy as np
 from grader.checking import CheckFailure, kind_of, tolerances
 from grader.sandbox import Handle
 from reference import backprop_lab as ref
-from reference.cache_templates import (CHAPTER_LINEAR, CHAPTER_NETWORK, Const, Index, IntLeaf, Layout, Mapping, Obj,
+from reference.cache_templates import (CHAPTER_LINEAR, CHAPTER_NETWORK, Const, Index, IntLeaf, Layout, Mapping, Obj, Size,
                                        Opened, Seq, Slot, Unlearnable, open_value)
 from reference.networks import draw_network
 
@@ -57,21 +57,22 @@ def _leaves(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
     return [(path, node)]
 
 
-def _template(node: Any, roles: dict[tuple, str], layer: int, path: tuple = ()) -> Any:
-    """The template of an opened tree: arrays by their roles, other plain values kept."""
+def _template(node: Any, roles: dict[tuple, str], layer: int, sizes: dict[str, int], path: tuple = ()) -> Any:
+    """The template of an opened tree: arrays by their roles, other plain values kept; `sizes` are the layer's
+    case's (see `Size`), for the integers it holds."""
     if isinstance(node, tuple):
-        return Seq("tuple", tuple(_template(v, roles, layer, path + (i,)) for i, v in enumerate(node)))
+        return Seq("tuple", tuple(_template(v, roles, layer, sizes, path + (i,)) for i, v in enumerate(node)))
     if isinstance(node, list):
-        return Seq("list", tuple(_template(v, roles, layer, path + (i,)) for i, v in enumerate(node)))
+        return Seq("list", tuple(_template(v, roles, layer, sizes, path + (i,)) for i, v in enumerate(node)))
     if isinstance(node, dict):
-        return Mapping(tuple((k, _template(v, roles, layer, path + (k,))) for k, v in node.items()))
+        return Mapping(tuple((k, _template(v, roles, layer, sizes, path + (k,))) for k, v in node.items()))
     if isinstance(node, Opened):
         # An object travels as a Handle; a namedtuple as a tuple the sandbox remembers (passing it back
         # hands the worker the original): either way the builder copies the original.
         if node.kind == "object" and not isinstance(node.handle, Handle):
             raise Unlearnable("an object of your class could not be kept for copying")
         return Obj(node.kind, node.handle, node.type_name,
-                   tuple((name, _template(v, roles, layer, path + (name,))) for name, v in node.attrs))
+                   tuple((name, _template(v, roles, layer, sizes, path + (name,))) for name, v in node.attrs))
     if isinstance(node, np.ndarray):
         return Slot(roles[path])
     if isinstance(node, Handle):
@@ -79,7 +80,7 @@ def _template(node: Any, roles: dict[tuple, str], layer: int, path: tuple = ()) 
     if isinstance(node, (bool, np.bool_)) or node is None or isinstance(node, (str, float, complex, bytes)):
         return Const(node)
     if isinstance(node, (int, np.integer)):
-        return IntLeaf(int(node), layer)
+        return IntLeaf(int(node), layer, tuple(sizes.items()))
     return Const(node)
 
 
@@ -120,7 +121,7 @@ def learn_linear(student: Any, rng: np.random.Generator) -> Layout:
                     raise Unlearnable(f"your linear_forward's cache holds {_describe_array(leaf)} that is none of "
                                       f"A_prev, W, b and Z")
                 roles[path] = role
-        template = _finalise([_template(tree, roles, 1)])[0]
+        template = _finalise([_template(tree, roles, 1, {"m": m, "n": n, "n_prev": n_prev})])[0]
     except Unlearnable as exc:
         return Layout("own", reason=str(exc))
     except CheckFailure as failure:
@@ -238,7 +239,7 @@ def _learn_layer(element: Any, l: int, case: _NetworkCase, previous: list) -> tu
     A_student = next((v for p, v in arrays if roles.get(p) == "A"), None)
     Z_student = next((v for p, v in arrays if roles.get(p) == "Z"), None)
     following = [case.A[l], A_student, *(f(Z_student) for f in _ACTIVATIONS.values() if Z_student is not None)]
-    return _template(element, roles, l), following
+    return _template(element, roles, l, {"m": m, "n": n, "n_prev": n_prev}), following
 
 
 def _int_paths(node: Any, path: tuple = ()) -> dict[tuple, IntLeaf]:
@@ -254,15 +255,26 @@ def _int_paths(node: Any, path: tuple = ()) -> dict[tuple, IntLeaf]:
 
 
 def _finalise(templates: list) -> list:
-    """Integers that count layers in every layer's cache become `Index`, the others `Const`."""
+    """Integers that count layers in every layer's cache become `Index`; those that are the same size of the
+    case in every layer's cache (m, or a shape's entries) `Size`; the others `Const`.
+
+    A size kept as a constant would hand the student's backward the learning
+    case's m for every case it is checked on (a cache that keeps
+    A_prev.shape[1] then makes a correct backward's dW wrong by m / 5)."""
     paths = [_int_paths(t) for t in templates]
     counting = {path for path in paths[0]
                 if len(templates) > 1 and all(path in p and p[path].value - p[path].layer
                                               == paths[0][path].value - paths[0][path].layer for p in paths)}
+    sized = {path: name for path in paths[0] if path not in counting
+             for name in [next((name for name, _ in paths[0][path].sizes
+                                if all(path in p and p[path].value == dict(p[path].sizes)[name] for p in paths)),
+                               None)] if name is not None}
 
     def fix(node: Any, path: tuple = ()) -> Any:
         if isinstance(node, IntLeaf):
-            return Index(node.value - node.layer) if path in counting else Const(node.value)
+            if path in counting:
+                return Index(node.value - node.layer)
+            return Size(sized[path]) if path in sized else Const(node.value)
         if isinstance(node, Seq):
             return Seq(node.kind, tuple(fix(n, path + (i,)) for i, n in enumerate(node.items)))
         if isinstance(node, Mapping):

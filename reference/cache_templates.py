@@ -2,8 +2,9 @@
 
 A template is the student's cache structure (tuples, lists, dicts, objects
 of their own classes, namedtuples) whose arrays are `Slot`s named by role
-(A_prev, W, b, Z, A, X), whose layer counters are `Index`es and whose other
-plain values are `Const`s. `build_linear` and `build_network` fill a layout
+(A_prev, W, b, Z, A, X), whose layer counters are `Index`es, whose sizes of
+the case (m, a layer's width) are `Size`s and whose other plain values are
+`Const`s. `build_linear` and `build_network` fill a layout
 with the reference values of any case. Objects of the student's classes
 stay in the worker: the trusted drivers here open them (their attributes,
 as data) and build copies with the attributes replaced. How a layout is
@@ -53,11 +54,21 @@ class Index:
 
 
 @dataclass(frozen=True)
+class Size:
+    """An integer that is a size of the case the cache is built for: "m" (examples), "n" (the layer's width)
+    or "n_prev" (its input's width), e.g. a cache that keeps m = A_prev.shape[1] or A_prev.shape."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class IntLeaf:
-    """While learning: an integer seen in layer `layer`'s cache (becomes Index or Const)."""
+    """While learning: an integer seen in layer `layer`'s cache (becomes Index, Size or Const), and the sizes
+    of that layer's case (name -> value)."""
 
     value: int
     layer: int
+    sizes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -285,6 +296,12 @@ def missing(layout: Layout) -> list[str]:
 # ---------------------------------------------------------------- building caches from correct values
 
 
+def _sizes(values: dict) -> dict[str, int]:
+    """The sizes a `Size` can name, of the case whose role arrays are `values`."""
+    n, n_prev = values["W"].shape
+    return {"m": int(values["Z"].shape[1]), "n": int(n), "n_prev": int(n_prev)}
+
+
 def _spec(node: Any, values: dict, layer: int) -> Any:
     if isinstance(node, Slot):
         return ("value", values[node.role])
@@ -292,6 +309,8 @@ def _spec(node: Any, values: dict, layer: int) -> Any:
         return ("value", node.value)
     if isinstance(node, Index):
         return ("value", layer + node.offset)
+    if isinstance(node, Size):
+        return ("value", _sizes(values)[node.name])
     if isinstance(node, Seq):
         return (node.kind, [_spec(n, values, layer) for n in node.items])
     if isinstance(node, Mapping):

@@ -151,6 +151,32 @@ def L_layer_forward(X, params):
 def L_layer_backward(AL, Y, caches):
     return generic_backward(AL, Y, caches, lambda c: (c.A_prev, c.W, c.Z))
 ''',
+    # Sizes of the case kept in the cache (a held-out file read m back from it): the grader's caches must hold
+    # the sizes of the case they are built for, not those of the case the layout was learnt on.
+    "keeps_m_and_shapes": '''
+def L_layer_forward(X, params):
+    L = len(params) // 2
+    A, caches = X, []
+    for l in range(1, L + 1):
+        W, b = params["W%d" % l], params["b%d" % l]
+        Z = W @ A + b
+        caches.append({"A_prev": A, "W": W, "b": b, "Z": Z, "m": A.shape[1], "shape": A.shape,
+                       "units": W.shape[0], "layer": l})
+        A = sigmoid(Z) if l == L else np.maximum(Z, 0)
+    return A, caches
+
+def L_layer_backward(AL, Y, caches):
+    assert all(c["shape"] == c["A_prev"].shape and c["units"] == c["W"].shape[0] for c in caches)
+    assert [c["layer"] for c in caches] == list(range(1, len(caches) + 1))
+    grads, dZ = {}, AL - Y
+    for l in range(len(caches), 0, -1):
+        c = caches[l - 1]
+        grads["dW%d" % l] = dZ @ c["A_prev"].T / c["m"]
+        grads["db%d" % l] = dZ.sum(axis=1, keepdims=True) / c["m"]
+        if l > 1:
+            dZ = (c["W"].T @ dZ) * (caches[l - 2]["Z"] > 0)
+    return grads
+''',
     "reuses_b1_in_every_hidden_layer": '''
 def L_layer_forward(X, params):
     L = len(params) // 2
@@ -283,3 +309,29 @@ def linear_backward(dZ, cache):
         judged = linear_backward_on_correct_cache(student, layouts, dZ, A, W, b, "linear_backward(...)")
         for got, want in zip(judged.value, ref.linear_backward(dZ, (A, W, b))):
             np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_linear_backward_gets_the_sizes_of_its_own_case_in_the_cache():
+    """A cache that keeps m (and a shape) was handed back with the learning case's m = 5 for every case: a
+    correct backward then lost 21.8 of 30 points as "dW equals the expected value times 0.2"."""
+    sandbox, student = _student('''
+def linear_forward(A_prev, W, b):
+    Z = W @ A_prev + b
+    return Z, (A_prev, W, b, A_prev.shape[1], W.shape)
+
+def linear_backward(dZ, cache):
+    A_prev, W, b, m, shape = cache
+    assert shape == W.shape
+    return W.T @ dZ, dZ @ A_prev.T / m, dZ.sum(axis=1, keepdims=True) / m
+''')
+    with sandbox:
+        layouts = CacheLayouts(student, seed=4)
+        assert layouts.linear.source == "yours"
+        rng = np.random.default_rng(0)
+        for n_prev, n, m in [(3, 2, 1), (4, 7, 9), (33, 32, 65)]:
+            A, W, b = rng.standard_normal((n_prev, m)), rng.standard_normal((n, n_prev)), rng.standard_normal((n, 1))
+            dZ = rng.standard_normal((n, m))
+            judged = linear_backward_on_correct_cache(student, layouts, dZ, A, W, b, "linear_backward(...)")
+            assert "your own layout" in judged.caches
+            for got, want in zip(judged.value, ref.linear_backward(dZ, (A, W, b))):
+                np.testing.assert_allclose(got, want, rtol=1e-12)
