@@ -211,8 +211,8 @@ def node_values(program: Program) -> list[float]:
 
 
 def gradients(program: Program, *, assign: frozenset[str] = frozenset(), scaled: frozenset[str] = frozenset(),
-              per_path: bool = False, child_order: tuple[int, int] = (0, 1),
-              twice: bool = False) -> list[float] | None:
+              per_path: bool = False, child_order: tuple[int, int] = (0, 1), twice: bool = False,
+              listed_twice: bool = False, distinct: bool = True) -> list[float] | None:
     """The leaf gradients backward() gives, as the chapter writes it or with one typical mistake.
 
     `assign`: steps of these kinds set their operands' gradients (``=``)
@@ -222,6 +222,12 @@ def gradients(program: Program, *, assign: frozenset[str] = frozenset(), scaled:
     shared node runs its step once per path (children visited in
     `child_order`); None when that walk would exceed MAX_PATH_STEPS.
     `twice`: the whole reverse sweep runs twice without resetting.
+    `listed_twice`: backward() builds its order with a depth-first walk that
+    marks a node visited when it is expanded, not when it is pushed, so a
+    node pushed by two parents before it is expanded is listed (and its
+    step run) twice (children pushed in `child_order`, once each if
+    `distinct`, else as the operands are: ``x + x`` pushes x twice); None
+    when that walk would exceed MAX_PATH_STEPS.
     """
     values = node_values(program)
     n_leaves = len(program.leaves)
@@ -239,6 +245,14 @@ def gradients(program: Program, *, assign: frozenset[str] = frozenset(), scaled:
             share = factor * local * grads[node]
             grads[operand] = share if kind in assign else grads[operand] + share
 
+    if listed_twice:
+        order = _listed_twice_order(program, child_order, distinct)
+        if order is None:
+            return None
+        for node in reversed(order):
+            if node >= n_leaves:
+                step_backward(node)
+        return grads[:n_leaves]
     if not per_path:
         for _ in range(2 if twice else 1):
             for node in reversed(range(n_leaves, program.size)):
@@ -257,6 +271,32 @@ def gradients(program: Program, *, assign: frozenset[str] = frozenset(), scaled:
         children = [x for x in dict.fromkeys((a, b)[i] for i in child_order) if x is not None]
         pending.extend(reversed(children))
     return grads[:n_leaves]
+
+
+def _listed_twice_order(program: Program, child_order: tuple[int, int], distinct: bool) -> list[int] | None:
+    """The order a backward() builds when its depth-first walk (an explicit stack of (node, expanded) pairs)
+    marks a node visited when it is expanded: a node pushed by two parents before it is expanded is listed
+    twice. `distinct`: a node's children are a set (``x + x`` has one child), else a tuple of both operands.
+    None when the walk would exceed MAX_PATH_STEPS."""
+    n_leaves = len(program.leaves)
+    order, visited, stack, walked = [], set(), [(program.size - 1, False)], 0
+    while stack:
+        node, expanded = stack.pop()
+        walked += 1
+        if walked > MAX_PATH_STEPS:
+            return None
+        if expanded:
+            order.append(node)
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        if node >= n_leaves:
+            _, a, b, _, _ = program.steps[node - n_leaves]
+            children = [(a, b)[i] for i in child_order]
+            if distinct:  # a set of children (x + x has one), or a tuple (x + x has x twice)
+                children = list(dict.fromkeys(children))
+            stack.extend((child, False) for child in children if child is not None and child not in visited)
+    return order
 
 
 def _moves(mistaken: list[float] | None, right: list[float]) -> bool:
@@ -281,6 +321,15 @@ def unexposed_mistakes(program: Program) -> list[str]:
         if walked is None or not _moves(walked, right):
             missed.append("no topological order")
             break
+    for order in ((0, 1), (1, 0)):
+        for distinct in (True, False):
+            listed = gradients(program, listed_twice=True, child_order=order, distinct=distinct)
+            if listed is None or not _moves(listed, right):
+                missed.append("a node listed twice")
+                break
+        else:
+            continue
+        break
     return missed
 
 
@@ -394,21 +443,27 @@ def _reuse(rng: np.random.Generator, program: Program, values: list[float], comb
     kind, a, b, c, _ = program.steps[node - n_leaves]
     derivs = local_derivatives(kind, values[a], None if b is None else values[b], c, values[node])
     through_node = sum(d for x, d in zip((a, b), derivs) if x == operand)
+    # Either side first: a backward() whose walk lists a node twice does so in ``n * a`` or in ``a * n``
+    # depending on the order it visits the operands in, so graphs need both (see `_listed_twice_order`).
+    operand_first = bool(rng.random() < 0.5)
     for combiner in rng.permutation(combiners):
         combiner = str(combiner)
-        if combiner == "div" and not in_domain("div", values[operand], None):
+        divisor = values[node] if operand_first else values[operand]
+        if combiner == "div" and not in_domain("div", divisor, None):
             continue
+        left, right = (operand, node) if operand_first else (node, operand)
         try:
-            value = value_of(combiner, values[node], values[operand], None)
+            value = value_of(combiner, values[left], values[right], None)
         except (ValueError, ZeroDivisionError, OverflowError):
             continue
-        d_node, d_operand = local_derivatives(combiner, values[node], values[operand], None, value)
+        d_left, d_right = local_derivatives(combiner, values[left], values[right], None, value)
+        d_node, d_operand = (d_right, d_left) if operand_first else (d_left, d_right)
         paths = (d_node * through_node, d_operand)
         if abs(sum(paths)) < 0.1 * (abs(paths[0]) + abs(paths[1])):
             continue
         if math.isfinite(value) and SMALLEST <= abs(value) <= LARGEST:
             values.append(value)
-            return program.add(combiner, node, operand)
+            return program.add(combiner, left, right)
     return None
 
 

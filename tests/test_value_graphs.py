@@ -62,9 +62,9 @@ def test_the_replay_of_backward_matches_the_reference_value(pool):
 
 
 # Real engines with the mistakes the drawn graphs must expose: = instead of += in exp, in pow, everywhere,
-# and a backward() that walks every path instead of a topological order.
+# a backward() that walks every path instead of a topological order, and one whose walk lists a node twice.
 MISTAKES = ["bug_value_exp_assigns", "bug_value_pow_assigns", "bug_value_grad_overwrites",
-            "bug_value_no_topological_order"]
+            "bug_value_no_topological_order", "bug_value_topo_duplicates"]
 
 
 @pytest.mark.parametrize("name", MISTAKES)
@@ -113,7 +113,7 @@ def test_a_graph_that_reuses_no_operand_is_rejected():
     """``x0.exp() + x1`` uses every node once: = in exp and + would pass it, so no draw may look like it."""
     program = Program(["x0", "x1"], [0.8, 1.3])
     program.add("add", program.add("exp", 0), 1)
-    assert unexposed_mistakes(program) == ["= in add", "= in exp", "no topological order"]
+    assert unexposed_mistakes(program) == ["= in add", "= in exp", "no topological order", "a node listed twice"]
     reused = Program(["x0", "x1"], [0.8, 1.3])
     node = reused.add("mul", reused.add("exp", 0), 0)
     reused.add("mul", reused.add("add", node, 1), node)
@@ -126,3 +126,23 @@ def test_a_random_expression_needs_an_operation_between_values():
     program = random_program(np.random.default_rng(0), ["mul", "exp", "log", "mul_number"])
     assert program.kinds() == {"mul", "exp", "log", "mul_number"}
     assert set(BINARY_KINDS) & program.kinds() == {"mul"}
+
+
+def test_a_walk_that_lists_a_node_twice_is_a_mistake_the_drawn_graphs_expose_in_every_variant():
+    """A held-out backward() marked nodes visited when expanded, not when pushed: a node pushed by two parents
+    first is listed twice. The drawn graphs reused an operand on the right only (n * a), which such a walk
+    lists once, so the file passed every check on seed 1. Both operand orders, and children as a set or as a
+    tuple, must now show it on every seed."""
+    program = Program(["x0", "x1"], [1.3, 0.7])
+    product = program.add("mul", program.add("exp", 0), 0)
+    program.add("add", program.add("mul", product, 1), product)
+    assert "a node listed twice" in unexposed_mistakes(program)
+    for pool in POOLS.values():
+        for seed in range(30):
+            program = random_program(np.random.default_rng([seed, 11]), pool)
+            right = gradients(program)
+            for order in ((0, 1), (1, 0)):
+                for distinct in (True, False):
+                    listed = gradients(program, listed_twice=True, child_order=order, distinct=distinct)
+                    assert any(abs(g - r) > 1e-3 * max(1.0, abs(r)) for g, r in zip(listed, right)), \
+                        (seed, order, distinct, program.describe())
