@@ -214,6 +214,13 @@ def _learn_layer(element: Any, l: int, case: _NetworkCase, previous: list) -> tu
             roles[path] = "A_prev"
         elif l > 1 and _close(value, case.X):
             roles[path] = "X"
+    if "A_prev" not in roles.values():
+        # An activation the grader does not know (a leaky ReLU, say) makes layer l's input none of the
+        # candidates: it is then the array of that shape the layer's linear part maps onto another array of
+        # the cache (its Z), whatever function made it.
+        path = _linear_input(arrays, roles, W, [v for p, v in arrays if roles.get(p) == "b"] + [params[f"b{l}"]])
+        if path is not None:
+            roles[path] = "A_prev"
     found = {role: next((v for p, v in arrays if roles.get(p) == role), None) for role in ("A_prev", "b")}
     inputs = [found["A_prev"]] if found["A_prev"] is not None else [p for p in previous if p is not None]
     zs = [case.Z[l]]
@@ -240,6 +247,21 @@ def _learn_layer(element: Any, l: int, case: _NetworkCase, previous: list) -> tu
     Z_student = next((v for p, v in arrays if roles.get(p) == "Z"), None)
     following = [case.A[l], A_student, *(f(Z_student) for f in _ACTIVATIONS.values() if Z_student is not None)]
     return _template(element, roles, l, {"m": m, "n": n, "n_prev": n_prev}), following
+
+
+def _linear_input(arrays: list, roles: dict, W: np.ndarray, biases: list) -> tuple | None:
+    """The path of the one unplaced array A of the cache with W @ A + b (or W @ A) equal to another of its
+    arrays, for b one of `biases`; None when no array, or more than one, is."""
+    n, n_prev = W.shape
+    unplaced = [(p, v) for p, v in arrays if p not in roles]
+    found = []
+    for path, value in unplaced:
+        if value.ndim != 2 or value.shape[0] != n_prev or value.dtype.kind not in "fiu":
+            continue
+        images = [W @ value, *(W @ value + b for b in biases)]
+        if any(other is not value and _any_close(other, images) for _, other in unplaced):
+            found.append(path)
+    return found[0] if len(found) == 1 else None
 
 
 def _int_paths(node: Any, path: tuple = ()) -> dict[tuple, IntLeaf]:

@@ -21,8 +21,8 @@ import pytest
 
 from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, record
 from grader.sandbox import png_bytes
-from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, point_evidence, shifted_params,
-                               subset_with_extremes)
+from reference.figures import (MIN_SPREAD, PIXELS_EXPLAINED, POINTS_FOUND, boundary_moves, boundary_pixels,
+                               boundary_shown, point_evidence, shifted_params, subset_with_extremes)
 from reference.moons import MOONS_NOISE, draw_task, moons
 from reference.networks import num_layers
 from reference.stand_in import FORWARD, stand_in_patch
@@ -283,20 +283,39 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
     moved_pixels = boundary_pixels(full, moved)
     if patch is None:
         record(request, figure_evidence={"point_pixels": evidence.pixels, "points_found": evidence.found,
-                                         "pixels_explained": evidence.explained, "boundary_pixels": moved_pixels})
+                                         "pixels_explained": evidence.explained, "points_spread": evidence.spread,
+                                         "boundary_pixels": moved_pixels})
     problems = []
     if evidence.pixels < 20:
         problems.append(f"it does not show the data points it is given (drawn with {X.shape[1]} points and with "
                         f"{len(keep)} of them, the image stayed the same), e.g. draw them with ax.scatter and "
                         f"colours that stand out from the regions")
     elif not evidence.ok:
-        problems.append(f"its points are not where the data puts them (only {evidence.found:.0%} of the points "
-                        f"checked appear at their place): plot X[0] against X[1] of the X it is given")
+        problems.append(_misplaced(evidence, removed.size))
     boundary = boundary_shown(moved_pixels)
     if not boundary:
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
                         "predictions made with params)")
     return problems, boundary
+
+
+def _misplaced(evidence, removed: int) -> str:
+    """What the point evidence says is wrong: points missing, the picture changing with the data beyond the
+    markers, or the points elsewhere (reference/figures.py: found = removed points seen at their place,
+    explained = changed pixels at some removed point, spread = how far apart the fit puts them)."""
+    if evidence.spread < MIN_SPREAD or (evidence.found < POINTS_FOUND and evidence.explained >= PIXELS_EXPLAINED):
+        # Everything that vanished is markers, but of a few points only (when the fit must shrink the data onto
+        # those few markers to explain them, every point reads "found" there).
+        seen = "only a few" if evidence.spread < MIN_SPREAD else f"only {evidence.found:.0%}"
+        return (f"some of the points it is given are not drawn (of {removed} points removed, {seen} changed the "
+                f"image where the data puts them): scatter every column of X")
+    if evidence.found >= POINTS_FOUND:
+        return (f"the removed points vanished where the data puts them, but so did much else: only "
+                f"{evidence.explained:.0%} of the pixels that changed when {removed} points were removed lie at "
+                f"those points, so the picture itself depends on the points it is given (e.g. regions fitted to "
+                f"X and Y rather than predicted with params)")
+    return (f"its points are not where the data puts them (only {evidence.found:.0%} of the points checked "
+            f"appear at their place): plot X[0] against X[1] of the X it is given")
 
 
 def _rendered(student, params, X, Y, patch: dict | None = None) -> np.ndarray:
