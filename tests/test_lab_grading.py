@@ -15,8 +15,10 @@ rubric's points). Each mistake is charged once, where it lives (issue 10):
 - a forward bug costs the forward item, the gradient check and training,
   never the backward item (judged on caches built from correct values in
   the student's own layout);
-- a cost bug costs the cost checks and the gradient-check checks that rely
-  on the student's own cost;
+- a cost bug costs the cost checks only: the student's gradient_check is
+  judged with the grader's compute_cost in place of theirs when theirs
+  fails its checks (a held-out file with the logs swapped lost 14 of the
+  gradient check's 20 points for a correct gradient_check);
 - a gradient_check bug costs the one check of it (one-sided differences the
   two-sided probe, parameters left nudged the restoring check).
 """
@@ -152,13 +154,11 @@ VERDICTS = {
         "test_forward.py::test_L_layer_forward_leaves_inputs_unchanged[*]",
         "test_forward.py::test_linear_forward_leaves_inputs_unchanged[*]",
     ),
-    "bug_cost_wrong_sign": ((PART, FULL, PART, FULL),
+    "bug_cost_wrong_sign": ((PART, FULL, FULL, FULL),
         "test_forward.py::test_compute_cost_values[*]",
-        "test_gradient_check.py::test_gradient_check_*",
     ),
-    "bug_cost_missing_mean": ((PART, FULL, PART, FULL),
+    "bug_cost_missing_mean": ((PART, FULL, FULL, FULL),
         "test_forward.py::test_compute_cost_values[m=7]",
-        "test_gradient_check.py::test_gradient_check_*",
     ),
     "bug_one_sided_differences": ((FULL, FULL, PART, FULL),
         "test_gradient_check.py::test_gradient_check_uses_two_sided_differences",

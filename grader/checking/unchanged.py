@@ -40,11 +40,12 @@ def changed_inputs(student: StudentCode, function: str, *, unchecked: tuple[str,
 
 
 def call_and_changes(student: StudentCode, function: str, *, unchecked: tuple[str, ...] = (),
-                     **inputs: Any) -> tuple[Any, dict[str, list[str]]]:
-    """`changed_inputs`, and what the call returned: for checks that judge one call both ways."""
+                     patch: dict | None = None, **inputs: Any) -> tuple[Any, dict[str, list[str]]]:
+    """`changed_inputs`, and what the call returned: for checks that judge one call both ways. `patch` swaps
+    trusted functions in for the call, as `StudentCode.run`'s does."""
     checked = [name for name, value in inputs.items() if name not in unchecked and not isinstance(value, Handle)]
     refs = {name: _stored(student, value) if name in checked else value for name, value in inputs.items()}
-    value = student.call(function, *refs.values())
+    value = student.run(function, *refs.values(), patch=patch).value
     changed = {}
     for name in checked:
         keys = _changes_seen(student, refs[name], inputs[name])

@@ -1,12 +1,14 @@
 """Gradient check (20 points): backprop agrees with numerical gradients, and gradient_check works.
 
 The student's gradient_check is tested on their own (correct) code, on their
-code with a planted bug (a term added to their compute_cost for that call
-only, inside the sandbox: numerical gradients see it, their backward pass
-does not, and the grader's own numerical gradients say exactly what the
-check must report; see reference/planted.py), with a larger epsilon that
-tells two-sided from one-sided differences, and for restoring the
-parameters it perturbs. A gradient_check that does not differentiate
+code with a planted bug (a term added to compute_cost for that call only,
+inside the sandbox: numerical gradients see it, their backward pass does
+not, and the grader's own numerical gradients say exactly what the check
+must report; see reference/planted.py), with a larger epsilon that tells
+two-sided from one-sided differences, and for restoring the parameters it
+perturbs. When the student's compute_cost fails its own checks, the
+grader's stands in for it in all of these calls (a cost bug is charged
+once, in the Forward pass). A gradient_check that does not differentiate
 compute_cost numerically (e.g. one comparing the backward pass with a saved
 copy of it) fails the planted bug, and its other checks are not graded.
 """
@@ -23,6 +25,7 @@ from reference import diagnose
 from reference.mutants import gradient_check_variant
 from reference.networks import draw_numerical_case, rolled
 from reference.planted import PlantedCost, consistent_on_all, planted_cost, second_planted_cost
+from reference.stand_in import stand_in_patch
 
 DIMS = [2, 5, 3, 1]
 M = 5
@@ -63,6 +66,15 @@ def case(student, ref, lab, module_rng, tolerance):
             "correct": shapes_ok and overall < tolerance, "seed": int(module_rng.integers(2**31))}
 
 
+def _cost_patch(case, student, ref, lab, earlier) -> dict:
+    """The grader's compute_cost in place of the student's for their gradient_check's calls, when theirs fails its
+    own checks (empty otherwise): a cost bug is the Forward pass's to charge, not every gradient_check check's."""
+    if "cost_patch" not in case:
+        blame = lab.blame(earlier, "compute_cost", why="your gradient_check differentiates it")
+        case["cost_patch"] = stand_in_patch(student, ref, ("compute_cost",)) if blame else {}
+    return case["cost_patch"]
+
+
 def _number(value, call: str) -> float:
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(())[()]
@@ -72,12 +84,14 @@ def _number(value, call: str) -> float:
                        hint="Return the relative difference ||grad - gradapprox|| / (||grad|| + ||gradapprox||).")
 
 
-# The student's gradient_check can only be tested on correct code: it differentiates their compute_cost
-# numerically and compares with their backprop.
+# The student's gradient_check can only be tested on correct code: it differentiates compute_cost numerically
+# and compares with their backprop. A compute_cost that fails its own checks (charged in the Forward pass) is
+# replaced by the grader's for these calls (`_cost_patch`); a wrong backprop cannot be replaced, since it is
+# what a gradient check exists to test.
 requires_correct_code = pytest.mark.requires(
-    "test_forward.py::test_compute_cost_values", "test_backprop_agrees_with_numerical_gradients",
-    why="your gradient_check differentiates your compute_cost numerically and compares it with your backprop, "
-        "so it can only be tested once both are right")
+    "test_backprop_agrees_with_numerical_gradients",
+    why="your gradient_check compares your backprop with numerical gradients, so it can only be tested once "
+        "your backprop is right")
 
 
 @pytest.mark.public
@@ -104,12 +118,21 @@ def test_backprop_agrees_with_numerical_gradients(case, lab, tolerance, earlier,
             hint=hint("Above 1e-3 there is a bug; look at the layer of the worst parameter first."))
 
 
+@pytest.fixture
+def cost_patch(case, student, ref, lab, earlier, request) -> dict:
+    """`_cost_patch`, recorded in the check's details when it is used."""
+    patch = _cost_patch(case, student, ref, lab, earlier)
+    if patch:
+        record(request, with_grader_compute_cost=True)
+    return patch
+
+
 @requires_correct_code
-def test_gradient_check_passes_correct_code(case, student, ref, tolerance, assignment, request):
+def test_gradient_check_passes_correct_code(case, student, ref, tolerance, assignment, cost_patch, request):
     """Your gradient_check passes your correct backprop (returns < 1e-7)"""
-    _numerical_first(case, student, assignment)
+    _numerical_first(case, student, assignment, cost_patch)
     call = "gradient_check(X, Y, params) on a [2, 5, 3, 1] network"
-    returned, changed = _on_correct_code(case, student)
+    returned, changed = _on_correct_code(case, student, cost_patch)
     value = _number(returned, call)
     record(request, returned=value)
     if not value < tolerance and changed and _drifted(value, case, 1e-7):
@@ -143,16 +166,27 @@ def _once(case: dict, key: str, call):
     return kept
 
 
-def _with_planted_bug(case, student, assignment) -> tuple[object, PlantedCost]:
+def _with_planted_bug(case, student, assignment, cost_patch: dict) -> tuple[object, PlantedCost]:
     """What the student's gradient_check returns with the planted cost bug swapped in, and the bug.
 
     Two checks judge this one call (does it flag the bug; is it the chapter's
     relative difference), and it gates the others (`_numerical_first`).
     """
-    return _planted_calls(case, student, assignment)[0]
+    return _planted_calls(case, student, assignment, cost_patch)[0]
 
 
-def _planted_calls(case, student, assignment) -> list[tuple[object, PlantedCost]]:
+def _planted_source(bug: PlantedCost, cost_patch: dict) -> str:
+    """The planted bug's patch source, added to the grader's compute_cost when that stands in for the student's
+    (`cost_patch`), else to the student's own."""
+    if not cost_patch:
+        return bug.source
+    [stand_in] = cost_patch.values()
+    planted = bug.source.replace("def make(original):", "def _planted_make(original):")
+    return (f"{stand_in.replace('def make(original):', 'def _stand_in_make(original):')}\n\n{planted}\n\n"
+            f"def make(original):\n    return _planted_make(_stand_in_make(original))\n")
+
+
+def _planted_calls(case, student, assignment, cost_patch: dict) -> list[tuple[object, PlantedCost]]:
     """The student's gradient_check on two planted cost bugs of the case (each called once per submission).
 
     The second bug's readings differ several-fold from the first's: a real
@@ -169,17 +203,18 @@ def _planted_calls(case, student, assignment) -> list[tuple[object, PlantedCost]
 
     def call(bug):
         cost = student.resolve("compute_cost")
-        return student.run("gradient_check", case["X"], case["Y"], case["params"], patch={cost: bug.source}).value
+        return student.run("gradient_check", case["X"], case["Y"], case["params"],
+                           patch={cost: _planted_source(bug, cost_patch)}).value
 
     first, second = case["planted_costs"]
     return [(_once(case, "planted", lambda: call(first)), first),
             (_once(case, "planted-second", lambda: call(second)), second)]
 
 
-def _consistent(case, student, assignment) -> bool:
+def _consistent(case, student, assignment, cost_patch: dict) -> bool:
     """Whether both planted-bug calls returned numbers that read the two bugs by one rule."""
     try:
-        calls = _planted_calls(case, student, assignment)
+        calls = _planted_calls(case, student, assignment, cost_patch)
     except CheckFailure:
         return False
     if not all(_is_real(value) for value, _ in calls):
@@ -187,13 +222,13 @@ def _consistent(case, student, assignment) -> bool:
     return consistent_on_all([float(_number(value, "")) for value, _ in calls], [bug for _, bug in calls])
 
 
-def _numerical_first(case, student, assignment) -> None:
+def _numerical_first(case, student, assignment, cost_patch: dict) -> None:
     """NotGraded unless the student's gradient_check reported the planted bugs as numerical gradients see them.
 
     A check that does not differentiate compute_cost numerically is charged
     once, on the planted-bug checks; nothing else can be judged on it.
     """
-    if not _consistent(case, student, assignment):
+    if not _consistent(case, student, assignment, cost_patch):
         raise NotGraded("Not graded until your gradient_check flags the planted bug (\u201cYour gradient_check "
                         "flags a planted bug\u201d): a gradient check that does not differentiate compute_cost "
                         "numerically cannot be judged on anything else.")
@@ -209,21 +244,22 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
-def _on_correct_code(case, student) -> tuple[object, dict]:
+def _on_correct_code(case, student, cost_patch: dict) -> tuple[object, dict]:
     """What the student's gradient_check returns on their correct code, and the params it changed in place.
 
     Two checks judge this one call (does it pass correct code; does it
     restore the parameters it perturbs).
     """
     return _once(case, "plain", lambda: call_and_changes(student, "gradient_check", X=case["X"], Y=case["Y"],
-                                                         params=case["params"], unchecked=("X", "Y")))
+                                                         params=case["params"], unchecked=("X", "Y"),
+                                                         patch=cost_patch or None))
 
 
 @requires_correct_code
-def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
+def test_gradient_check_flags_a_planted_bug(case, student, assignment, cost_patch, request):
     """Your gradient_check flags a planted bug: a cost your backward pass does not know (returns > 1e-3)"""
     threshold = float(assignment.setting("planted_bug_threshold"))
-    returned, planted = _with_planted_bug(case, student, assignment)
+    returned, planted = _with_planted_bug(case, student, assignment, cost_patch)
     call = ("gradient_check(X, Y, params) with a term added to your compute_cost for this call (numerical "
             "gradients see it, your backward pass does not)")
     value = _number(returned, call)
@@ -234,8 +270,8 @@ def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
     if not value > threshold:
         raise CheckFailure(f"{call} returned {value:.3g}; a gradient check must report more than {threshold:g} "
                            f"for this bug (numerical gradients give {planted.relative:.3g}).", hint=hint)
-    if not _consistent(case, student, assignment):
-        (_, first), (other, second) = _planted_calls(case, student, assignment)
+    if not _consistent(case, student, assignment, cost_patch):
+        (_, first), (other, second) = _planted_calls(case, student, assignment, cost_patch)
         raise CheckFailure(f"{call} returned {value:.4g}, and {_shown(other)} for a second planted term; comparing "
                            f"your backprop with numerical gradients of compute_cost gives {first.relative:.4g} and "
                            f"{second.relative:.4g}. Your gradient_check does not seem to compare with numerical "
@@ -243,9 +279,9 @@ def test_gradient_check_flags_a_planted_bug(case, student, assignment, request):
 
 
 @requires_correct_code
-def test_gradient_check_returns_the_relative_difference(case, student, assignment, request):
+def test_gradient_check_returns_the_relative_difference(case, student, assignment, cost_patch, request):
     """Your gradient_check returns ||grad - gradapprox|| / (||grad|| + ||gradapprox||)"""
-    for returned, planted in _planted_calls(case, student, assignment):  # both bugs, so no constant passes
+    for returned, planted in _planted_calls(case, student, assignment, cost_patch):  # both, so no constant passes
         value = _number(returned, "gradient_check(X, Y, params)")
         expected = planted.relative
         record(request, returned=value, expected=expected)
@@ -259,18 +295,19 @@ def test_gradient_check_returns_the_relative_difference(case, student, assignmen
 
 
 @requires_correct_code
-def test_gradient_check_uses_two_sided_differences(case, student, ref, assignment, request):
+def test_gradient_check_uses_two_sided_differences(case, student, ref, assignment, cost_patch, request):
     """Your gradient_check uses the two-sided difference (accurate to O(eps^2))"""
-    _numerical_first(case, student, assignment)
+    _numerical_first(case, student, assignment, cost_patch)
     eps = 1e-4  # large enough that a one-sided difference's O(eps) error shows, small enough for two-sided
     call = f"gradient_check(X, Y, params, {eps:g})"
-    value = _number(student.gradient_check(case["X"], case["Y"], case["params"], eps), call)
+    value = _number(student.run("gradient_check", case["X"], case["Y"], case["params"], eps,
+                                patch=cost_patch or None).value, call)
     two_sided = ref.gradient_check(case["X"], case["Y"], case["params"], eps)
     # Correct code reads within a few times the reference (at most about 4e-9 on these networks); one-sided
     # differences read at least 3e-6: the floor sits between them with a wide margin either way.
     limit = max(2e-7, 10 * two_sided)
     record(request, returned=value, two_sided_reference=two_sided)
-    if not value < limit and _on_correct_code(case, student)[1] and _drifted(value, case, eps):
+    if not value < limit and _on_correct_code(case, student, cost_patch)[1] and _drifted(value, case, eps):
         record(request, note="two-sided with parameters left nudged: judged by the restoring check")
         return
     if not value < limit:
@@ -285,10 +322,10 @@ def test_gradient_check_uses_two_sided_differences(case, student, ref, assignmen
 
 
 @requires_correct_code
-def test_gradient_check_restores_parameters(case, student, assignment):
+def test_gradient_check_restores_parameters(case, student, assignment, cost_patch):
     """Your gradient_check leaves params as it found them"""
-    _numerical_first(case, student, assignment)
-    changed = _on_correct_code(case, student)[1]
+    _numerical_first(case, student, assignment, cost_patch)
+    changed = _on_correct_code(case, student, cost_patch)[1]
     if changed:
         raise CheckFailure(f"After gradient_check, params {', '.join(changed['params'])} differ from what was "
                            f"passed in.",
