@@ -13,8 +13,9 @@ Each mistake is charged where it lives (issue 10):
 - the checks that combine operations use only operations that passed on
   their own: a missing log() costs log's checks, not the random expressions;
   the logistic loss spells ``1 - a`` as ``Value(1.0) - a`` for an engine
-  without number operands, and is not graded only when it cannot be written
-  without an operation that fails (exp, log);
+  without number operands and ``1 / d`` as ``d ** -1`` or ``exp(-log(d))``
+  for one whose division fails, and is not graded only when it cannot be
+  written without an operation that fails (exp, log);
 - when no operation gives the right gradients although they compute the
   right values, the fault is in what they share, backward(): one check says
   so and the others are not graded, instead of a hint per operation;
@@ -175,9 +176,36 @@ def _written(program) -> str:
     texts = list(program.names)
     for kind, a, b, c, _ in program.steps:
         c_text = f"({c})" if c is not None and c < 0 else str(c)
+        if kind == CONSTANT:
+            texts.append(f"Value({c_text})")
+            continue
         inner = KIND_TEXT[kind].format(a=texts[a], b=texts[b] if b is not None else "", c=c_text)
         texts.append(inner if len(program.steps) == 1 or kind in UNARY_KINDS else f"({inner})")
     return texts[-1][1:-1] if texts[-1].startswith("(") and texts[-1].endswith(")") else texts[-1]
+
+
+# Operations commonly written with others (micrograd's way), the parts they use, and how to build the same
+# numbers from those parts on the single-operation program's leaves.
+COMPOSITIONS = {
+    "div": [(("mul", "pow"), lambda p: p.add("mul", 0, p.add("pow", 1, c=-1)))],
+    "number_div": [(("number_mul", "pow"), lambda p: p.add("number_mul", p.add("pow", 0, c=-1), c=2.5))],
+    "sub": [(("add", "neg"), lambda p: p.add("add", 0, p.add("neg", 1)))],
+    "number_sub": [(("add_number", "neg"), lambda p: p.add("add_number", p.add("neg", 0), c=2.5))],
+    "neg": [(("mul_number",), lambda p: p.add("mul_number", 0, c=-1.0))],
+}
+# An operation with a plain number may wrap it and use the operation between Values (2.5 / v as Value(2.5) / v).
+for _kind, _between in {"add_number": "add", "sub_number": "sub", "mul_number": "mul", "div_number": "div",
+                        "number_add": "add", "number_sub": "sub", "number_mul": "mul", "number_div": "div"}.items():
+    COMPOSITIONS.setdefault(_kind, []).append(((_between,), (
+        lambda p, between=_between: p.add(between, p.add(CONSTANT, c=2.5), 0)) if _kind.startswith("number_") else (
+        lambda p, between=_between: p.add(between, 0, p.add(CONSTANT, c=2.5)))))
+
+
+def _same_numbers(one: dict, other: dict) -> bool:
+    """Whether two runs of the student's Value gave the same output and leaf gradients."""
+    numbers = [one["data"], *one["grads"]], [other["data"], *other["grads"]]
+    return all(isinstance(v, float) for v in numbers[0] + numbers[1]) and \
+        bool(np.allclose(numbers[0], numbers[1], rtol=1e-9, atol=1e-12))
 
 
 def _reuse_hint(kind: str, program) -> str:
@@ -196,12 +224,49 @@ class Engine:
         self.alone = {kind: self._try(student, autograd, single_program(kind, self.values[kind]), OPERATIONS[kind],
                                       tolerance) for kind in OPERATION_KINDS}
         self.backward_fault = self._backward_fault()
+        if self.backward_fault is None:
+            self._name_building_blocks(student, autograd)
         usable = self.usable()
         self.reused = {}
         for kind in OPERATION_KINDS:
             program = reused_program(kind, self.values[kind], usable) if kind in usable else None
             if program is not None and self.backward_fault is None:
                 self.reused[kind] = self._try(student, autograd, program, _reuse_hint(kind, program), tolerance)
+
+    def _name_building_blocks(self, student, autograd) -> None:
+        """For an operation that fails alone exactly as its usual composition does with this Value (x / y as
+        x * y ** -1), one of whose parts fails its own check, say in its hint that the fix is in that part.
+
+        A wrong __pow__ otherwise sent the student to __truediv__ and __rtruediv__, which were right."""
+        for kind, ways in COMPOSITIONS.items():
+            trial = self.alone[kind]
+            if trial.passed or trial.result is None:
+                continue
+            for parts, build in ways:
+                broken = [p for p in parts if not self.alone[p].passed]
+                if broken and self._composed_alike(student, autograd, trial, build):
+                    break
+            else:
+                continue
+            composed = autograd.program(list(trial.program.names), list(trial.program.leaves))
+            build(composed)
+            shown = " and ".join(f"`{KIND_TEXT[p].format(a='x', b='y', c='c')}`" for p in broken)
+            failure = trial.failure
+            trial.failure = type(failure)(failure.message, details=failure.details, hint=(
+                f"Your {_written(trial.program)} gives exactly what {_written(composed)} gives with your Value, and "
+                f"{shown} fail{'s' if len(broken) == 1 else ''} on its own: if {METHOD[kind]} is built on "
+                f"{' and '.join(METHOD[p] for p in broken)}, fix that first (see its check)."))
+
+    @staticmethod
+    def _composed_alike(student, autograd, trial: Trial, build) -> bool:
+        """Whether the student's Value gives the failed trial's very numbers when the same leaves go through
+        `build`'s composition instead."""
+        program = autograd.program(list(trial.program.names), list(trial.program.leaves))
+        build(program)
+        try:
+            return _same_numbers(autograd.student(student, program), trial.result)
+        except CheckFailure:
+            return False
 
     def _try(self, student, autograd, program, hint: str, tolerance) -> Trial:
         """A trial, unless the student's Value already ran out of time MAX_TIMEOUTS times: a Value that hangs
@@ -383,9 +448,22 @@ def _with_number(engine: Engine, program, kind: str, a: int, c: float) -> int:
         return program.add(kind, a, c=c)
     if SWAPPED.get(kind) in usable:
         return program.add(SWAPPED[kind], a, c=c)
-    engine.require([WRAPPED[kind]], "the logistic loss without plain-number operands")
+    engine.require([WRAPPED[kind]], "the logistic loss")
     constant = program.add(CONSTANT, c=c)
     return program.add(WRAPPED[kind], *((constant, a) if kind.startswith("number_") else (a, constant)))
+
+
+def _reciprocal(engine: Engine, program, d: int) -> int:
+    """1 / d for a node d > 0, written with operations that pass on their own: 1 / d, d ** -1, or exp(-log(d))
+    (the loss needs exp and log anyway), so that a wrong division or power is charged in its own checks only."""
+    usable = engine.usable()
+    if {"number_div", "div"} & usable:
+        return _with_number(engine, program, "number_div", d, 1.0)
+    if "pow" in usable:
+        return program.add("pow", d, c=-1)
+    log_d = program.add("log", d)
+    return program.add("exp", program.add("neg", log_d) if "neg" in usable else
+                       _with_number(engine, program, "mul_number", log_d, -1.0))
 
 
 @pytest.mark.parametrize("label", [0, 1], ids=["y=0", "y=1"])
@@ -402,7 +480,7 @@ def test_value_logistic_regression_loss(engine, student, autograd, rng, toleranc
     minus_z = program.add("neg", z) if "neg" in engine.usable() else _with_number(engine, program, "mul_number",
                                                                                    z, -1.0)
     denominator = _with_number(engine, program, "number_add", program.add("exp", minus_z), 1.0)
-    a = _with_number(engine, program, "number_div", denominator, 1.0)
+    a = _reciprocal(engine, program, denominator)
     log_a = _with_number(engine, program, "number_mul", program.add("log", a), float(label))
     log_not_a = _with_number(engine, program, "number_mul",
                              program.add("log", _with_number(engine, program, "number_sub", a, 1.0)),
