@@ -312,11 +312,19 @@ def test_gradient_check_uses_two_sided_differences(case, student, ref, assignmen
         return
     if not value < limit:
         one_sided = gradient_check_variant(case["X"], case["Y"], case["params"], eps, "one_sided_differences")
-        hint = ("Your values match one-sided differences (J(theta + eps) - J(theta)) / eps, whose error is O(eps); "
-                "use (J(theta + eps) - J(theta - eps)) / (2 eps), whose error is O(eps^2)."
-                if 0.3 < value / max(one_sided, 1e-300) < 3 else
-                "With epsilon = 1e-4 a correct two-sided gradient check still agrees to about 1e-8; make sure "
-                "you use the epsilon argument and the two-sided difference.")
+        other = student.run("gradient_check", case["X"], case["Y"], case["params"], 10 * eps,
+                            patch=cost_patch or None).value
+        if _is_real(other) and np.isclose(float(_number(other, call)), value, rtol=1e-9, atol=0):
+            # The same reading for another epsilon: the argument is not used (one-sided differences would
+            # read ten times more).
+            hint = (f"Your gradient_check returned {value:.4g} for epsilon = {eps:g} and for {10 * eps:g}: it does "
+                    f"not use its epsilon argument. Perturb each parameter by the epsilon it is given.")
+        elif 0.3 < value / max(one_sided, 1e-300) < 3:
+            hint = ("Your values match one-sided differences (J(theta + eps) - J(theta)) / eps, whose error is "
+                    "O(eps); use (J(theta + eps) - J(theta - eps)) / (2 eps), whose error is O(eps^2).")
+        else:
+            hint = ("With epsilon = 1e-4 a correct two-sided gradient check still agrees to about 1e-8; make sure "
+                    "you use the epsilon argument and the two-sided difference.")
         raise CheckFailure(f"{call} returned {value:.3g} on correct code; a two-sided check returns {two_sided:.3g} "
                            f"with this epsilon.", hint=hint)
 

@@ -193,7 +193,9 @@ def _judge_training(training, student, ref, assignment, seed, request, blame) ->
     raise CheckFailure(
         f"Your trained network classifies {accuracy:.1%} of a fresh held-out moons set correctly "
         f"({train_accuracy:.1%} of its training set); the bar is more than {threshold:.0%}.",
-        hint=blame or ("The network underfits: train longer, raise the learning rate, or add hidden units."
+        hint=blame or ("The network underfits. Check the update first: params[W] -= learning_rate * grads[dW] "
+                       "(and the same for every b: a sign flipped on one of them keeps the loss from falling); "
+                       "then train longer, tune the learning rate, or add hidden units."
                        if train_accuracy <= threshold else
                        "It fits the training set but not new data: use fewer hidden units or fewer iterations."),
         details={"accuracy": accuracy})
