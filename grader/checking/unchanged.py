@@ -40,15 +40,18 @@ def changed_inputs(student: StudentCode, function: str, *, unchecked: tuple[str,
 
 
 def call_and_changes(student: StudentCode, function: str, *, unchecked: tuple[str, ...] = (),
-                     patch: dict | None = None, **inputs: Any) -> tuple[Any, dict[str, list[str]]]:
+                     patch: dict | None = None, rounding: bool = False,
+                     **inputs: Any) -> tuple[Any, dict[str, list[str]]]:
     """`changed_inputs`, and what the call returned: for checks that judge one call both ways. `patch` swaps
-    trusted functions in for the call, as `StudentCode.run`'s does."""
+    trusted functions in for the call, as `StudentCode.run`'s does; with `rounding`, float arrays that differ
+    by floating-point rounding only (`ROUNDING`) count as unchanged (a value nudged and put back in place,
+    x + eps - 2 eps + eps, may come back one unit in the last place off)."""
     checked = [name for name, value in inputs.items() if name not in unchecked and not isinstance(value, Handle)]
     refs = {name: _stored(student, value) if name in checked else value for name, value in inputs.items()}
     value = student.run(function, *refs.values(), patch=patch).value
     changed = {}
     for name in checked:
-        keys = _changes_seen(student, refs[name], inputs[name])
+        keys = _changes_seen(student, refs[name], inputs[name], rounding)
         if keys is not None:
             changed[name] = keys
     return value, changed
@@ -73,15 +76,15 @@ def _stored(student: StudentCode, value: Any) -> Any:
     return student.put(_copy(value))
 
 
-def _changes_seen(student: StudentCode, ref: Any, before: Any) -> list[str] | None:
+def _changes_seen(student: StudentCode, ref: Any, before: Any, rounding: bool = False) -> list[str] | None:
     """What changed of `before` behind `ref`: array contents from shared memory, dict entries as the worker says."""
     if not isinstance(ref, SharedHandle):
-        return _changes(student.get(ref), before)
-    trusted = _changes(student.read_shared(ref), before)
+        return _changes(student.get(ref), before, rounding)
+    trusted = _changes(student.read_shared(ref), before, rounding)
     if not isinstance(before, dict):
         return trusted
     try:
-        reported = _changes(student.get(ref), before)
+        reported = _changes(student.get(ref), before, rounding)
     except (CheckFailure, SandboxError):
         reported = None  # the worker would not say: the shared memory still did
     if trusted is None and reported is None:
@@ -105,15 +108,29 @@ def _copy(value: Any) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _changes(after: Any, before: Any) -> list[str] | None:
+# Differences that floating-point rounding of a correct put-back makes (relative, and absolute near zero); a
+# parameter left nudged by a gradient check's epsilon (1e-7 and up) is far outside them.
+ROUNDING = (1e-12, 1e-18)
+
+
+def _changes(after: Any, before: Any, rounding: bool = False) -> list[str] | None:
     """None when `after` (read back from the worker) still equals `before`; else the dict keys that differ."""
     if isinstance(before, dict):
         if not isinstance(after, dict):
             return ["all"]
         keys = sorted((set(after) ^ set(before)) | {k for k in set(after) & set(before)
-                                                    if _changes(after[k], before[k]) is not None}, key=str)
+                                                    if _changes(after[k], before[k], rounding) is not None}, key=str)
         return [str(k) for k in keys] or None
     if isinstance(before, np.ndarray):
-        same = isinstance(after, np.ndarray) and after.shape == before.shape and bool(np.array_equal(after, before))
+        same = isinstance(after, np.ndarray) and after.shape == before.shape and (
+            bool(np.array_equal(after, before)) or (rounding and _rounded(after, before)))
         return None if same else []
     return None if bool(after == before) else []
+
+
+def _rounded(after: np.ndarray, before: np.ndarray) -> bool:
+    """Whether two float arrays differ by rounding only (`ROUNDING`)."""
+    if after.dtype.kind != "f" or before.dtype.kind != "f":
+        return False
+    with np.errstate(all="ignore"):
+        return bool(np.allclose(after, before, rtol=ROUNDING[0], atol=ROUNDING[1]))

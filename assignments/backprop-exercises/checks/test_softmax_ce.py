@@ -7,13 +7,24 @@ softmax that does not subtract each column's maximum.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
-from grader.checking import describe_args, expect_array
+from grader.checking import describe_args, expect_array, record
 
-STABLE_HINT = ("exp(1000) overflows to inf: subtract each column's max first, "
+STABLE_HINT = ("exp(1000) overflows to inf, and after subtracting one max for the whole matrix the columns near "
+               "-1000 underflow to 0 (0 / 0): subtract each column's own max first, "
                "e = np.exp(z - np.max(z, axis=0, keepdims=True)); the softmax is unchanged.")
+# The stability check of softmax: when it fails, the backward pass is judged with the grader's softmax in place
+# of the student's for large logits (the instability is charged once, there).
+STABILITY_CHECK = "test_softmax_ce.py::test_softmax_is_stable_for_large_logits"
+
+
+def _stand_in(ref) -> str:
+    """Patch source (Sandbox.call's `patch`) putting the reference's softmax in place of the student's."""
+    return f"import numpy as np\n\n{inspect.getsource(ref.softmax)}\n\ndef make(original):\n    return softmax\n"
 
 
 def _logits(rng: np.random.Generator, C: int, m: int, large: bool) -> np.ndarray:
@@ -90,11 +101,17 @@ def test_softmax_cross_entropy_backward(student, ref, rng):
                  hint=_backward_hint(got, z, y, ref))
 
 
-def test_softmax_cross_entropy_backward_large_logits(student, ref, rng):
+def test_softmax_cross_entropy_backward_large_logits(student, ref, rng, earlier, request):
     """softmax_cross_entropy_backward stays finite and right for logits near 1000 and -1000"""
     C, m = 4, 7
     z, y = _logits(rng, C, m, large=True), _one_hot(rng, C, m)
     call = f"softmax_cross_entropy_backward({describe_args(z=z, y_onehot=y)}) with logits near +1000 and -1000"
-    got = student.softmax_cross_entropy_backward(z, y)
+    # A backward pass built on the student's own softmax inherits its instability, which the softmax's own
+    # check charges: then the grader's stable softmax stands in for theirs in this call.
+    patch = {student.resolve("softmax"): _stand_in(ref)} \
+        if student.has("softmax") and earlier.failed(STABILITY_CHECK) else None
+    if patch:
+        record(request, with_grader_softmax=True)
+    got = student.run("softmax_cross_entropy_backward", z, y, patch=patch).value
     expect_array(got, ref.softmax_cross_entropy_backward(z, y), name="dz", call=call,
                  hint=_backward_hint(got, z, y, ref) or STABLE_HINT)

@@ -252,7 +252,7 @@ def _on_correct_code(case, student, cost_patch: dict) -> tuple[object, dict]:
     """
     return _once(case, "plain", lambda: call_and_changes(student, "gradient_check", X=case["X"], Y=case["Y"],
                                                          params=case["params"], unchecked=("X", "Y"),
-                                                         patch=cost_patch or None))
+                                                         patch=cost_patch or None, rounding=True))
 
 
 @requires_correct_code
