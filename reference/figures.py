@@ -22,7 +22,7 @@ No marker style, colour map or figure size is assumed.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 # At the top, not in the functions: a batch's pool processes import the checks' modules once, before forking.
@@ -57,6 +57,7 @@ class PointEvidence:
     found: float       # share of removed points with a vanished pixel at their fitted position
     explained: float   # share of vanished pixels near some removed point's fitted position
     spread: float = 1.0  # the fitted positions' extent, as a share of the image (the smaller of the two axes)
+    centers: np.ndarray | None = field(default=None, repr=False, compare=False)  # the removed points' (col, row)
 
     @property
     def ok(self) -> bool:
@@ -139,6 +140,49 @@ def point_evidence(full: np.ndarray, subset: np.ndarray, removed: np.ndarray) ->
     return _best_part(mask, removed, depth=2)
 
 
+# The frame check (`frames_differ`): region colours under the removed points that tell the network's two
+# classes apart this well with the data's coordinates swapped, and better than without, mean points and
+# regions drawn in different frames. On 25 correct files x 4 draws, plots with regions read 0.88-1.00
+# without the swap and at most 0.82 with it; plots without regions (a contour line, a data-only panel)
+# read low both ways. scatter(X[1], X[0]) over contourf(xx, yy, ...) read 0.95-1.00 with the swap and
+# 0.50-0.89 without (the swapped data may fall on its own classes' side by chance): caught on 60 of 60
+# draws of the construction in tests/test_plot_evidence.py (two runs of 30 seeds).
+FRAME_SWAPPED = 0.9
+FRAME_MARGIN = 0.02
+
+
+def frames_differ(subset: np.ndarray, removed: np.ndarray, classes: np.ndarray, evidence: PointEvidence) -> bool:
+    """Whether the figure draws its points and its regions in different frames (the points' coordinates
+    swapped): judged from the colours left where the removed points vanished (`subset`, drawn without them),
+    against the network's class of each point (`classes`, booleans), placed by `evidence`'s fitted map."""
+    centers = evidence.centers
+    if centers is None or not evidence.ok or min(classes.sum(), (~classes).sum()) < 5:
+        return False
+    axes = []
+    for pixel_axis in (0, 1):  # which data coordinate each pixel axis follows, and how
+        follows = int(np.argmax([abs(np.corrcoef(removed[d], centers[:, pixel_axis])[0, 1]) for d in (0, 1)]))
+        slope, offset = np.polyfit(removed[follows], centers[:, pixel_axis], 1)
+        axes.append((follows, slope, offset))
+    if axes[0][0] == axes[1][0]:
+        return False
+
+    def placed(swapped: bool) -> np.ndarray:
+        return np.column_stack([slope * removed[1 - d if swapped else d] + offset for d, slope, offset in axes])
+
+    fitted, swapped = (_separated(subset, placed(s), classes) for s in (False, True))
+    return swapped >= FRAME_SWAPPED and fitted < swapped - FRAME_MARGIN
+
+
+def _separated(image: np.ndarray, places: np.ndarray, classes: np.ndarray) -> float:
+    """How well the colours at `places` tell `classes` apart: the share each class's mean colour gets right."""
+    height, width = image.shape[:2]
+    at = np.clip(np.round(places).astype(int), 0, [width - 1, height - 1])
+    colours = image[at[:, 1], at[:, 0]].astype(float)
+    one, other = colours[classes].mean(axis=0), colours[~classes].mean(axis=0)
+    nearer_one = np.linalg.norm(colours - one, axis=1) < np.linalg.norm(colours - other, axis=1)
+    return float(np.mean(nearer_one == classes))
+
+
 def _best_part(mask: np.ndarray, removed: np.ndarray, depth: int) -> PointEvidence:
     """The evidence of `mask`, or of its panels when the whole does not match (see `point_evidence`)."""
     whole = _evidence(mask, removed)
@@ -194,7 +238,7 @@ def _evidence(mask: np.ndarray, removed: np.ndarray) -> PointEvidence:
         found = float(np.mean(inside & (to_mask <= tolerance)))
         near, _ = cKDTree(centers).query(pixels, k=1)
         spread = float(min(np.ptp(centers[:, 0]) / width, np.ptp(centers[:, 1]) / height))
-        return PointEvidence(int(rows.size), found, float(np.mean(near <= radius + tolerance)), spread)
+        return PointEvidence(int(rows.size), found, float(np.mean(near <= radius + tolerance)), spread, centers)
 
     # Every orientation is fitted to the blobs first (cheap); the chamfer refinement below moves a map by a few
     # pixels and is the costly step, so it runs only when no blob fit already shows the data where it belongs.

@@ -19,8 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import reference.backprop_lab as lab  # noqa: E402
 from grader.sandbox import rgb_pixels  # noqa: E402
 from grader.sandbox.pixels import draw_figure  # noqa: E402
-from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, point_evidence,  # noqa: E402
-                               shifted_params, subset_with_extremes)
+from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, frames_differ,  # noqa: E402
+                               point_evidence, shifted_params, subset_with_extremes)
 from reference.moons import draw_task  # noqa: E402
 
 
@@ -193,3 +193,43 @@ def test_a_figure_of_a_few_of_its_points_is_not_evidence_on_any_draw():
         evidence = point_evidence(full, _pixels(only_the_first_points, params, X[:, keep], Y[:, keep]), X[:, removed])
 
         assert not evidence.ok, (seed, evidence)
+
+
+def points_swapped(params, X, Y):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _contour(ax, params, X)
+    ax.scatter(X[1], X[0], c=Y.ravel(), cmap="bwr", edgecolors="k", s=20)
+    return fig
+
+
+def _draw(seed: int):
+    """(params, X, Y, keep, removed) of one draw, as the plot check makes them."""
+    rng = np.random.default_rng(seed)
+    task = draw_task(rng, rotation_degrees=(0, 360), stretch=(1.0, 1.25), shift=0.5, line_offset=0.2)
+    X, Y = task.sample(1000, 5)
+    params = lab.train(X, Y, num_iterations=300)
+    chosen = rng.choice(X.shape[1], size=200, replace=False)
+    X, Y = X[:, chosen], Y[:, chosen]
+    keep = subset_with_extremes(X, rng)
+    return params, X, Y, keep, np.setdiff1d(np.arange(X.shape[1]), keep)
+
+
+def _frames_differ(plot, draw) -> bool:
+    params, X, Y, keep, removed = draw
+    subset = _pixels(plot, params, X[:, keep], Y[:, keep])
+    evidence = point_evidence(_pixels(plot, params, X, Y), subset, X[:, removed])
+    classes = (lab.L_layer_forward(X[:, removed], params)[0] > 0.5).ravel()
+    return frames_differ(subset, X[:, removed], classes, evidence)
+
+
+def test_points_drawn_in_another_frame_than_the_regions_are_seen_on_every_draw():
+    """scatter(X[1], X[0]) over contourf(xx, yy, ...) showed the points 'where the data puts them' (under a
+    swapped map) and a boundary that moves: a held-out file got full marks on every seed."""
+    for seed in range(8):
+        assert _frames_differ(points_swapped, _draw(seed)), seed
+
+
+@pytest.mark.parametrize("plot", [honest, honest_two_panels_with_colour_bar, honest_stacked_small_crosses,
+                                  honest_with_a_confusion_panel, no_boundary])
+def test_honest_figures_draw_their_points_and_regions_in_one_frame(case, plot):
+    assert not _frames_differ(plot, case)

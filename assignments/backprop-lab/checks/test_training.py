@@ -22,7 +22,7 @@ import pytest
 from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, record
 from grader.sandbox import png_bytes
 from reference.figures import (MIN_SPREAD, PIXELS_EXPLAINED, POINTS_FOUND, boundary_moves, boundary_pixels,
-                               boundary_shown, point_evidence, shifted_params, subset_with_extremes)
+                               boundary_shown, frames_differ, point_evidence, shifted_params, subset_with_extremes)
 from reference.moons import MOONS_NOISE, draw_task, moons
 from reference.networks import num_layers
 from reference.stand_in import FORWARD, stand_in_patch
@@ -294,6 +294,11 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
                         f"colours that stand out from the regions")
     elif not evidence.ok:
         problems.append(_misplaced(evidence, removed.size))
+    if evidence.ok and frames_differ(subset, X[:, removed], ref.predict(X[:, removed], params).ravel() > 0.5,
+                                     evidence):
+        problems.append("its points are drawn in another frame than its regions (the colours under the points "
+                        "match the network's classes only with X[0] and X[1] swapped): plot X[0] horizontally and "
+                        "X[1] vertically for both, e.g. ax.scatter(X[0], X[1]) with ax.contourf(xx, yy, Z)")
     boundary = boundary_shown(moved_pixels)
     if not boundary:
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
