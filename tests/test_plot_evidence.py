@@ -94,9 +94,9 @@ def _pixels(plot, params, X, Y) -> np.ndarray:
     return pixels
 
 
-@pytest.fixture(scope="module")
-def case():
-    rng = np.random.default_rng(4)
+def _draw(seed: int):
+    """(params, X, Y, keep, removed) of one draw, as the plot check makes them."""
+    rng = np.random.default_rng(seed)
     task = draw_task(rng, rotation_degrees=(0, 360), stretch=(1.0, 1.25), shift=0.5, line_offset=0.2)
     X, Y = task.sample(1000, 5)
     params = lab.train(X, Y, num_iterations=300)
@@ -104,6 +104,11 @@ def case():
     X, Y = X[:, chosen], Y[:, chosen]
     keep = subset_with_extremes(X, rng)
     return params, X, Y, keep, np.setdiff1d(np.arange(X.shape[1]), keep)
+
+
+@pytest.fixture(scope="module")
+def case():
+    return _draw(4)
 
 
 def _judged(plot, case):
@@ -181,17 +186,9 @@ def test_a_figure_of_a_few_of_its_points_is_not_evidence_on_any_draw():
     """A plot of the first 50 of 200 points read 100% found on some seeds: the map fitted to the few markers
     that vanished shrank the data onto them. The fitted points must spread over the image as data does."""
     for seed in range(8):
-        rng = np.random.default_rng(seed)
-        task = draw_task(rng, rotation_degrees=(0, 360), stretch=(1.0, 1.25), shift=0.5, line_offset=0.2)
-        X, Y = task.sample(1000, 5)
-        params = lab.train(X, Y, num_iterations=300)
-        chosen = rng.choice(X.shape[1], size=200, replace=False)
-        X, Y = X[:, chosen], Y[:, chosen]
-        keep = subset_with_extremes(X, rng)
-        removed = np.setdiff1d(np.arange(X.shape[1]), keep)
+        params, X, Y, keep, removed = _draw(seed)
         full = _pixels(only_the_first_points, params, X, Y)
         evidence = point_evidence(full, _pixels(only_the_first_points, params, X[:, keep], Y[:, keep]), X[:, removed])
-
         assert not evidence.ok, (seed, evidence)
 
 
@@ -200,18 +197,6 @@ def points_swapped(params, X, Y):
     _contour(ax, params, X)
     ax.scatter(X[1], X[0], c=Y.ravel(), cmap="bwr", edgecolors="k", s=20)
     return fig
-
-
-def _draw(seed: int):
-    """(params, X, Y, keep, removed) of one draw, as the plot check makes them."""
-    rng = np.random.default_rng(seed)
-    task = draw_task(rng, rotation_degrees=(0, 360), stretch=(1.0, 1.25), shift=0.5, line_offset=0.2)
-    X, Y = task.sample(1000, 5)
-    params = lab.train(X, Y, num_iterations=300)
-    chosen = rng.choice(X.shape[1], size=200, replace=False)
-    X, Y = X[:, chosen], Y[:, chosen]
-    keep = subset_with_extremes(X, rng)
-    return params, X, Y, keep, np.setdiff1d(np.arange(X.shape[1]), keep)
 
 
 def _frames_differ(plot, draw) -> bool:
