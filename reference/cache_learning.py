@@ -22,8 +22,8 @@ import numpy as np
 from grader.checking import CheckFailure, kind_of, tolerances
 from grader.sandbox import Handle
 from reference import backprop_lab as ref
-from reference.cache_templates import (CHAPTER_LINEAR, CHAPTER_NETWORK, Const, Index, IntLeaf, Layout, Mapping, Obj, Size,
-                                       Opened, Seq, Slot, Unlearnable, open_value)
+from reference.cache_templates import (CHAPTER_LINEAR, CHAPTER_NETWORK, Const, Index, IntLeaf, Layout, Mapping, Obj,
+                                       Opened, Seq, Size, Slot, Unlearnable, open_value)
 from reference.networks import draw_network
 
 # The learning cases: one layer (shapes all different), and a network with equal hidden widths.
@@ -287,10 +287,14 @@ def _finalise(templates: list) -> list:
     counting = {path for path in paths[0]
                 if len(templates) > 1 and all(path in p and p[path].value - p[path].layer
                                               == paths[0][path].value - paths[0][path].layer for p in paths)}
-    sized = {path: name for path in paths[0] if path not in counting
-             for name in [next((name for name, _ in paths[0][path].sizes
-                                if all(path in p and p[path].value == dict(p[path].sizes)[name] for p in paths)),
-                               None)] if name is not None}
+    sized = {}
+    for path, first in paths[0].items():
+        if path in counting:
+            continue
+        for name, _ in first.sizes:  # m first: a batch size is the likeliest size to keep
+            if all(path in p and p[path].value == dict(p[path].sizes)[name] for p in paths):
+                sized[path] = name
+                break
 
     def fix(node: Any, path: tuple = ()) -> Any:
         if isinstance(node, IntLeaf):
