@@ -16,7 +16,11 @@ pixels on the trusted side:
   degrees about the data's centre): the pixels that differ are the decision
   boundary (or regions) moving.
 
-No marker style, colour map or figure size is assumed.
+Where the removed points vanished, the image shows what lies under them:
+for a figure with regions, those colours must tell the network's two
+classes apart in the points' own frame, not only with the coordinates
+swapped (`frames_differ`). No marker style, colour map or figure size is
+assumed.
 """
 
 from __future__ import annotations
