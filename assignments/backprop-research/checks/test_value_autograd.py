@@ -186,19 +186,29 @@ def _written(program) -> str:
 
 # Operations commonly written with others (micrograd's way), the parts they use, and how to build the same
 # numbers from those parts on the single-operation program's leaves.
-COMPOSITIONS = {
+_COMPOSED = {
     "div": [(("mul", "pow"), lambda p: p.add("mul", 0, p.add("pow", 1, c=-1)))],
     "number_div": [(("number_mul", "pow"), lambda p: p.add("number_mul", p.add("pow", 0, c=-1), c=2.5))],
     "sub": [(("add", "neg"), lambda p: p.add("add", 0, p.add("neg", 1)))],
     "number_sub": [(("add_number", "neg"), lambda p: p.add("add_number", p.add("neg", 0), c=2.5))],
     "neg": [(("mul_number",), lambda p: p.add("mul_number", 0, c=-1.0))],
 }
-# An operation with a plain number may wrap it and use the operation between Values (2.5 / v as Value(2.5) / v).
-for _kind, _between in {"add_number": "add", "sub_number": "sub", "mul_number": "mul", "div_number": "div",
-                        "number_add": "add", "number_sub": "sub", "number_mul": "mul", "number_div": "div"}.items():
-    COMPOSITIONS.setdefault(_kind, []).append(((_between,), (
-        lambda p, between=_between: p.add(between, p.add(CONSTANT, c=2.5), 0)) if _kind.startswith("number_") else (
-        lambda p, between=_between: p.add(between, 0, p.add(CONSTANT, c=2.5)))))
+# The operations between Values an operation with a plain number may wrap the number for (2.5 / v as
+# Value(2.5) / v): its composition then, and the logistic loss's fallback for an engine without number operands.
+WRAPPED = {"mul_number": "mul", "number_mul": "mul", "add_number": "add", "number_add": "add", "sub_number": "sub",
+           "number_sub": "sub", "div_number": "div", "number_div": "div"}
+
+
+def _wrapping(kind: str, between: str):
+    """`kind` with the number 2.5 built by wrapping the number: Value(2.5) / x0, x0 / Value(2.5)."""
+    if kind.startswith("number_"):
+        return lambda p: p.add(between, p.add(CONSTANT, c=2.5), 0)
+    return lambda p: p.add(between, 0, p.add(CONSTANT, c=2.5))
+
+
+COMPOSITIONS = {kind: _COMPOSED.get(kind, []) + ([((WRAPPED[kind],), _wrapping(kind, WRAPPED[kind]))]
+                                                  if kind in WRAPPED else [])
+                for kind in OPERATION_KINDS if kind in _COMPOSED or kind in WRAPPED}
 
 
 def _same_numbers(one: dict, other: dict) -> bool:
@@ -434,11 +444,9 @@ def test_value_random_expression(engine, student, autograd, rng, tolerance, requ
 LOSS_HINT = ("a = 1 / (1 + exp(-z)) and loss = -(y log a + (1 - y) log(1 - a)); each gradient here should be "
              "(a - y) times its input.")
 # Ways to write a step with a plain number using what works: the number on the other side, or the number
-# wrapped in a Value first (the Value-only operation), for an engine whose operators take only Values.
+# wrapped in a Value first (WRAPPED: the Value-only operation), for an engine whose operators take only Values.
 SWAPPED = {"mul_number": "number_mul", "number_mul": "mul_number", "add_number": "number_add",
            "number_add": "add_number"}
-WRAPPED = {"mul_number": "mul", "number_mul": "mul", "add_number": "add", "number_add": "add", "sub_number": "sub",
-           "number_sub": "sub", "div_number": "div", "number_div": "div"}
 
 
 def _with_number(engine: Engine, program, kind: str, a: int, c: float) -> int:
