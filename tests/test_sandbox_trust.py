@@ -160,3 +160,15 @@ def test_only_numeric_arrays_can_be_shared(value):
     with make_sandbox("def f():\n    return 1\n") as sb:
         with pytest.raises(TypeError):
             sb.put_shared(value)
+
+
+def test_a_list_of_patches_for_one_name_is_applied_in_turn_for_one_call():
+    """The gradient check swaps in the grader's compute_cost and plants a bug on top of it: the second patch
+    wraps what the first made, and the student's function is back after the call."""
+    sandbox = make_sandbox("def cost(x):\n    return 1.0\n\ndef check(x):\n    return cost(x)\n")
+    stand_in = "def make(original):\n    return lambda x: 10.0 * x\n"
+    planted = "def make(original):\n    return lambda x: original(x) + 0.5\n"
+    with sandbox:
+        assert sandbox.call("check", (2.0,), patch={"cost": [stand_in, planted]}).value == 20.5
+        assert sandbox.call("check", (2.0,), patch={"cost": stand_in}).value == 20.0
+        assert sandbox.call("check", (2.0,)).value == 1.0

@@ -263,11 +263,13 @@ class Sandbox:
     # ------------------------------------------------------------ public API
 
     def call(self, name: str, args: tuple = (), kwargs: dict | None = None, *, timeout: float | None = None,
-             patch: dict[str, str] | None = None, measure: bool = False, figure: bool = False) -> CallResult:
+             patch: dict[str, str | list[str]] | None = None, measure: bool = False,
+             figure: bool = False) -> CallResult:
         """Call the student's `name(*args, **kwargs)` in the worker.
 
-        `patch` maps submission names to trusted wrapper source (see
-        worker.Worker._apply_patches) applied for this call only; `measure`
+        `patch` maps submission names to trusted wrapper source, or a list
+        of such sources applied in turn (see worker.Worker._apply_patches),
+        for this call only; `measure`
         records the call's peak traced memory; `figure` has the worker draw a
         returned matplotlib figure at 72 dpi without its text
         (`CallResult.pixels`: an RGB array the trusted side has checked, see

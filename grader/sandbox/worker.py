@@ -334,15 +334,19 @@ class Worker:
 
         Each patch is trusted source defining ``make(original)`` that returns
         the replacement (e.g. the student's own backward with a planted bug,
-        so a gradient check can be tested on a known-wrong gradient).
+        so a gradient check can be tested on a known-wrong gradient), or a
+        list of such sources applied in turn, each wrapping what the one
+        before made (the grader's compute_cost, then a planted bug on it).
         """
         saved = {}
         module = self.module.__dict__
-        for name, source in patches.items():
-            namespace: dict[str, Any] = {}
-            exec(compile(source, "<grader patch>", "exec"), namespace)
+        for name, sources in patches.items():
             original = module.get(name)
-            replacement = namespace["make"](original)
+            replacement = original
+            for source in [sources] if isinstance(sources, str) else sources:
+                namespace: dict[str, Any] = {}
+                exec(compile(source, "<grader patch>", "exec"), namespace)
+                replacement = namespace["make"](replacement)
             # Every global bound to the same function (an alias such as
             # L_model_backward = L_layer_backward) gets the replacement too.
             for key, value in list(module.items()):

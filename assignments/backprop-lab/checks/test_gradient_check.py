@@ -175,15 +175,10 @@ def _with_planted_bug(case, student, assignment, cost_patch: dict) -> tuple[obje
     return _planted_calls(case, student, assignment, cost_patch)[0]
 
 
-def _planted_source(bug: PlantedCost, cost_patch: dict) -> str:
-    """The planted bug's patch source, added to the grader's compute_cost when that stands in for the student's
-    (`cost_patch`), else to the student's own."""
-    if not cost_patch:
-        return bug.source
-    [stand_in] = cost_patch.values()
-    planted = bug.source.replace("def make(original):", "def _planted_make(original):")
-    return (f"{stand_in.replace('def make(original):', 'def _stand_in_make(original):')}\n\n{planted}\n\n"
-            f"def make(original):\n    return _planted_make(_stand_in_make(original))\n")
+def _planted_source(bug: PlantedCost, cost_patch: dict) -> str | list[str]:
+    """The planted bug's patch, wrapping the grader's compute_cost when that stands in for the student's
+    (`cost_patch`: the worker applies a list of patches in turn), else the student's own."""
+    return [*cost_patch.values(), bug.source] if cost_patch else bug.source
 
 
 def _planted_calls(case, student, assignment, cost_patch: dict) -> list[tuple[object, PlantedCost]]:
