@@ -316,21 +316,18 @@ def unexposed_mistakes(program: Program) -> list[str]:
             missed.append(f"= in {kind}")
         if not _moves(gradients(program, scaled=frozenset({kind})), right):
             missed.append(f"derivative of {kind}")
-    for order in ((0, 1), (1, 0)):
-        walked = gradients(program, per_path=True, child_order=order)
-        if walked is None or not _moves(walked, right):
-            missed.append("no topological order")
-            break
-    for order in ((0, 1), (1, 0)):
-        for distinct in (True, False):
-            listed = gradients(program, listed_twice=True, child_order=order, distinct=distinct)
-            if listed is None or not _moves(listed, right):
-                missed.append("a node listed twice")
-                break
-        else:
-            continue
-        break
+    orders = ((0, 1), (1, 0))
+    if not all(_shows(gradients(program, per_path=True, child_order=order), right) for order in orders):
+        missed.append("no topological order")
+    if not all(_shows(gradients(program, listed_twice=True, child_order=order, distinct=distinct), right)
+               for order in orders for distinct in (True, False)):
+        missed.append("a node listed twice")
     return missed
+
+
+def _shows(walked: list[float] | None, right: list[float]) -> bool:
+    """Whether a mistaken walk of backward() finished (not too many paths) and moved the leaf gradients."""
+    return walked is not None and _moves(walked, right)
 
 
 # ---------------------------------------------------------------- drawing graphs
