@@ -29,10 +29,13 @@ _HELPERS = ("sigmoid", "relu", "relu_backward", "num_layers")
 _PRELUDE = "import re\nimport numpy as np\n_WEIGHT_KEY = re.compile(r'^W(\\d+)$')\n"
 
 
-def stand_in_patch(student, reference: ModuleType, names: tuple[str, ...] = PASSES) -> dict[str, str]:
+def stand_in_patch(student, reference: ModuleType, names: tuple[str, ...] = PASSES, *,
+                   functions: tuple[str, ...] = (*_HELPERS, *PASSES)) -> dict[str, str]:
     """Patch sources ({the student's name: source}) replacing each of `names` the submission defines by the
-    reference's function of that name; empty when it defines none of them."""
-    body = _source(reference)
+    reference's function of that name; empty when it defines none of them. `functions` are the reference's
+    functions compiled for them (the lab's passes and helpers; another assignment names its own, e.g. an
+    exercise's softmax)."""
+    body = _source(reference, functions)
     patch = {}
     for name in names:
         if student.has(name):
@@ -40,7 +43,7 @@ def stand_in_patch(student, reference: ModuleType, names: tuple[str, ...] = PASS
     return patch
 
 
-@functools.lru_cache(maxsize=4)
-def _source(reference: ModuleType) -> str:
-    """The stand-ins' source: the reference's passes and their helpers (read once per reference module)."""
-    return _PRELUDE + "\n\n".join(inspect.getsource(getattr(reference, name)) for name in (*_HELPERS, *PASSES))
+@functools.lru_cache(maxsize=8)
+def _source(reference: ModuleType, functions: tuple[str, ...]) -> str:
+    """The stand-ins' source: those functions of the reference (read once per reference module)."""
+    return _PRELUDE + "\n\n".join(inspect.getsource(getattr(reference, name)) for name in functions)

@@ -7,12 +7,11 @@ softmax that does not subtract each column's maximum.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 
 from grader.checking import describe_args, expect_array, record
+from reference.stand_in import stand_in_patch
 
 STABLE_HINT = ("exp(1000) overflows to inf, and after subtracting one max for the whole matrix the columns near "
                "-1000 underflow to 0 (0 / 0): subtract each column's own max first, "
@@ -21,10 +20,6 @@ STABLE_HINT = ("exp(1000) overflows to inf, and after subtracting one max for th
 # of the student's for large logits (the instability is charged once, there).
 STABILITY_CHECK = "test_softmax_ce.py::test_softmax_is_stable_for_large_logits"
 
-
-def _stand_in(ref) -> str:
-    """Patch source (Sandbox.call's `patch`) putting the reference's softmax in place of the student's."""
-    return f"import numpy as np\n\n{inspect.getsource(ref.softmax)}\n\ndef make(original):\n    return softmax\n"
 
 
 def _logits(rng: np.random.Generator, C: int, m: int, large: bool) -> np.ndarray:
@@ -108,8 +103,8 @@ def test_softmax_cross_entropy_backward_large_logits(student, ref, rng, earlier,
     call = f"softmax_cross_entropy_backward({describe_args(z=z, y_onehot=y)}) with logits near +1000 and -1000"
     # A backward pass built on the student's own softmax inherits its instability, which the softmax's own
     # check charges: then the grader's stable softmax stands in for theirs in this call.
-    patch = {student.resolve("softmax"): _stand_in(ref)} \
-        if student.has("softmax") and earlier.failed(STABILITY_CHECK) else None
+    patch = stand_in_patch(student, ref, ("softmax",), functions=("softmax",)) \
+        if earlier.failed(STABILITY_CHECK) else None
     if patch:
         record(request, with_grader_softmax=True)
     got = student.run("softmax_cross_entropy_backward", z, y, patch=patch).value
