@@ -296,8 +296,8 @@ def training_section(checks: list[dict]) -> Section | None:
     figures = [
         Figure(student_png, _student_figure_alt(figure, figure_check),
                f"Your figure: what plot_decision_boundary(params, X, Y) returned{figure_status}, as the plot check "
-               "judges it: drawn at 72 dpi without its text and axes (titles, labels and ticks show neither the "
-               "data nor the boundary).",
+               "judges it: drawn at 72 dpi without its text, legends and axes (titles, labels, legends and ticks "
+               "show neither the data nor the boundary).",
                missing=note or "No figure from your plot_decision_boundary."),
         Figure(grader_png, _boundary_alt(accuracy, degrees),
                "The grader's drawing: the probability your trained network gives to class 1 (red tint) or 0 "

@@ -271,7 +271,7 @@ class Sandbox:
         of such sources applied in turn (see worker.Worker._apply_patches),
         for this call only; `measure`
         records the call's peak traced memory; `figure` has the worker draw a
-        returned matplotlib figure at 72 dpi without its text
+        returned matplotlib figure at 72 dpi without its text and legends
         (`CallResult.pixels`: an RGB array the trusted side has checked, see
         `pixels.rgb_pixels`).
         """

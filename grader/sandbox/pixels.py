@@ -7,10 +7,12 @@ format crosses: nothing shaped by the student's process reaches an image
 decoder on the trusted side. The picture a report shows is those checked
 pixels, encoded to PNG here (`png_bytes`).
 
-The figure is drawn without text and axis decorations (tick marks and
-labels, titles, annotations): they show neither the data nor the boundary,
-and drawing text is most of the time a figure takes to draw (at 72 dpi a
-usual plot draws in 25 ms without text, 80 ms with it).
+The figure is drawn without text, legends and axis decorations (tick
+marks and labels, titles, annotations): they show neither the data nor the
+boundary, and drawing text is most of the time a figure takes to draw (at
+72 dpi a usual plot draws in 25 ms without text, 80 ms with it). A legend
+placed "best" also moves with the points drawn, which the plot check would
+read as a change in the data.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ MAX_PIXELS = 4_000_000             # 2000 x 2000: a 72-dpi matplotlib figure is 
 def draw_figure(figure: Any) -> dict:
     """Run in the worker: {"is_figure", and "type" or "pixels"} for a value a student's function returned.
 
-    ``pixels`` is the figure drawn at `DPI` without text or axis
+    ``pixels`` is the figure drawn at `DPI` without text, legends or axis
     decorations, or None when it is over `MAX_PIXELS` (checked before
     anything is drawn).
     """
@@ -35,19 +37,20 @@ def draw_figure(figure: Any) -> dict:
         from matplotlib.axis import Axis
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.legend import Legend
         from matplotlib.text import Text
     except ImportError:  # no matplotlib: nothing can be a figure
         Figure = ()
     if not isinstance(figure, Figure):
         return {"is_figure": False, "type": type(figure).__name__[:80]}
     figure.set_dpi(DPI)
-    _hide_text(figure, (Axis, Text))
+    _hide_text(figure, (Axis, Text, Legend))
     return {"is_figure": True, "pixels": _drawn(FigureCanvasAgg(figure))}
 
 
 def _hide_text(artist: Any, hidden: tuple[type, ...]) -> None:
-    """Hide every text and axis under `artist`; every text a drawing adds belongs to an axis (tick labels,
-    offsets) and is hidden with it.
+    """Hide every artist of the `hidden` types under `artist` (texts, axes, legends), and what they hold; every
+    text a drawing adds belongs to an axis (tick labels, offsets) and is hidden with it.
 
     An axis is hidden without looking inside: asking it for its children
     makes its tick objects, which took most of the time (45 of 56 ms per figure)

@@ -21,8 +21,9 @@ import pytest
 
 from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, record
 from grader.sandbox import png_bytes
-from reference.figures import (MIN_SPREAD, PIXELS_EXPLAINED, POINTS_FOUND, boundary_moves, boundary_pixels,
-                               boundary_shown, frames_differ, point_evidence, shifted_params, subset_with_extremes)
+from reference.figures import (MAX_NEW_MARKS, MIN_SPREAD, PIXELS_EXPLAINED, POINTS_FOUND, boundary_moves,
+                               boundary_pixels, boundary_shown, frames_differ, point_evidence, shifted_params,
+                               subset_with_extremes)
 from reference.moons import MOONS_NOISE, draw_task, moons
 from reference.networks import num_layers
 from reference.stand_in import FORWARD, stand_in_patch
@@ -286,7 +287,7 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
     if patch is None:
         record(request, figure_evidence={"point_pixels": evidence.pixels, "points_found": evidence.found,
                                          "pixels_explained": evidence.explained, "points_spread": evidence.spread,
-                                         "boundary_pixels": moved_pixels})
+                                         "new_marks": evidence.new_marks, "boundary_pixels": moved_pixels})
     problems = []
     if evidence.pixels < 20:
         problems.append(f"it does not show the data points it is given (drawn with {X.shape[1]} points and with "
@@ -309,7 +310,15 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
 def _misplaced(evidence, removed: int) -> str:
     """What the point evidence says is wrong: points missing, the picture changing with the data beyond the
     markers, or the points elsewhere (reference/figures.py: found = removed points seen at their place,
-    explained = changed pixels at some removed point, spread = how far apart the fit puts them)."""
+    explained = changed pixels at some removed point, spread = how far apart the fit puts them, new marks = marks
+    that appeared rather than vanished)."""
+    if evidence.new_marks > MAX_NEW_MARKS:
+        # Removing points can only take markers away: a figure that shows new ones with fewer points draws a part
+        # of whatever it is given (the first 50 columns, a sample).
+        return (f"some of the points it is given are not drawn (drawn with {removed} points fewer, it showed "
+                f"markers it had not shown with all of them: {evidence.new_marks:.0%} of the marks that changed "
+                f"appeared rather than vanished, as when a plot draws only some of the columns of X, e.g. "
+                f"X[:, :50]): scatter every column of X")
     if evidence.spread < MIN_SPREAD or (evidence.found < POINTS_FOUND and evidence.explained >= PIXELS_EXPLAINED):
         # Everything that vanished is markers, but of a few points only (when the fit must shrink the data onto
         # those few markers to explain them, every point reads "found" there).
@@ -326,7 +335,7 @@ def _misplaced(evidence, removed: int) -> str:
 
 
 def _rendered(student, params, X, Y, patch: dict | None = None) -> np.ndarray:
-    """The student's figure for (params, X, Y), drawn in the worker without its text, as pixels checked here."""
+    """The student's figure for (params, X, Y), drawn in the worker without its text and legends, as pixels checked here."""
     result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30, patch=patch)
     figure = result.figure or {}
     if result.pixels is None:
