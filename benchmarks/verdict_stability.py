@@ -96,8 +96,10 @@ def _verdict_manifest(folder: Path) -> dict[str, dict]:
     return {entry["file"]: entry for entry in tomllib.loads(path.read_text(encoding="utf-8")).values()}
 
 
-def discover(assignments: list[str] | None = None, pattern: str = "*") -> list[Fixture]:
-    """Every fixture of the chosen assignments whose name matches the glob `pattern`, in a stable order."""
+def discover(assignments: list[str] | None = None, pattern: str | list[str] = "*") -> list[Fixture]:
+    """Every fixture of the chosen assignments whose name matches the glob `pattern` (or one of a list of
+    globs), in a stable order."""
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
     found = []
     for assignment, folder_name in FOLDERS.items():
         if assignments and assignment not in assignments:
@@ -110,7 +112,7 @@ def discover(assignments: list[str] | None = None, pattern: str = "*") -> list[F
                 if not path.is_file() or path.suffix not in SUBMISSION_SUFFIXES or path.name in NOT_SUBMISSIONS:
                     continue
                 name = path.relative_to(FIXTURES).as_posix()
-                if not fnmatch.fnmatch(name, pattern):
+                if not any(fnmatch.fnmatch(name, p) for p in patterns):
                     continue
                 entry = manifest.get(path.name, {})
                 support = tuple(str((folder / s).resolve()) for s in entry.get("support", []))
@@ -255,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-base", type=int, default=0, help="draws the seeds (default 0)")
     parser.add_argument("--assignment", action="append", choices=sorted(FOLDERS),
                         help="only this assignment (repeatable; default: all)")
-    parser.add_argument("--fixture", default="*",
-                        help="glob over fixture names like lab/verdicts/bug_*.py (default: all)")
+    parser.add_argument("--fixture", action="append",
+                        help="glob over fixture names like lab/verdicts/bug_*.py (repeatable; default: all)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="grading processes")
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--seed-major", action="store_true",
@@ -267,9 +269,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also print how long a run with this many seeds would take (default 100)")
     args = parser.parse_args(argv)
 
-    fixtures = discover(args.assignment, args.fixture)
+    fixtures = discover(args.assignment, args.fixture or "*")
     if not fixtures:
-        parser.error(f"no fixture matches {args.fixture!r}")
+        parser.error(f"no fixture matches {' or '.join(args.fixture or ['*'])}")
     seeds = draw_seeds(args.seeds, args.seed_base)
     for name, settings in SHORT_BUDGET.items():
         if any(f.name == name for f in fixtures):

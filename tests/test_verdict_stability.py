@@ -115,3 +115,14 @@ def test_every_fixture_of_every_assignment_is_found():
     assert 275456040 in names["lab/verdicts/bug_dW_missing_1_over_m.py"].extra_seeds
     assert names["lab/bug_infinite_loop_in_train.py"].settings == {"train_timeout": 2}
     assert bench.draw_seeds(5, 0) == bench.draw_seeds(20, 0)[:5]
+
+
+def test_fixtures_are_chosen_by_one_glob_or_several():
+    """`--fixture` repeats: a run over the fixtures added since the last 100-seed run names each of them."""
+    bench = stability()
+    one = [f.name for f in bench.discover(pattern="lab/verdicts/bug_plot_*.py")]
+    assert one and all(n.startswith("lab/verdicts/bug_plot_") for n in one)
+    several = bench.discover(pattern=["research/verdicts/bug_value_div_sign.py", "lab/correct_classic.py"])
+    assert [f.name for f in several] == ["lab/correct_classic.py", "research/verdicts/bug_value_div_sign.py"]
+    with pytest.raises(SystemExit):  # argparse's error: no fixture matches
+        bench.main(["--fixture", "lab/nothing_*.py", "--seeds", "1"])
