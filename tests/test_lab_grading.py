@@ -367,6 +367,17 @@ def test_a_train_that_never_finishes_is_not_run_again_with_the_grader_passes(tmp
     assert training.hint.startswith("Your L_layer_backward fails its own checks"), training.hint
 
 
+def test_a_correct_plot_keeps_its_points_when_train_never_finishes():
+    """The plot of a file whose train() times out is judged with the grader's network carried to the run's
+    task. On seed 266812496 (a demo class's draw) that network's classes barely changed where the swapped
+    points fell on the regions, and the frame check took the classic plot's 5 points: 'drawn in another frame'."""
+    run = grade(FIXTURES / "bug_infinite_loop_in_train.py", "backprop-lab", seed=266812496,
+                settings={"train_timeout": 2})
+    plot = next(o for o in run.result.outcomes if "plot_decision_boundary" in o.check_id)
+    assert plot.status == "passed", plot.message
+    assert next(i for i in run.result.items if i.id == "training").score == 5
+
+
 def test_a_correct_submission_is_never_trained_with_the_grader_passes(graded):
     for name in ("correct_classic", "correct_dictcache", "correct_messy"):
         training = next(o for o in graded[name].result.outcomes if "accuracy_bar" in o.check_id)

@@ -22,8 +22,8 @@ import pytest
 from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, record
 from grader.sandbox import png_bytes
 from reference.figures import (MAX_NEW_MARKS, MIN_SPREAD, PIXELS_EXPLAINED, POINTS_FOUND, boundary_moves,
-                               boundary_pixels, boundary_shown, frames_differ, point_evidence, shifted_params,
-                               subset_with_extremes)
+                               boundary_pixels, boundary_shown, frames_differ, plot_points, point_evidence,
+                               shifted_params, subset_with_extremes)
 from reference.moons import MOONS_NOISE, draw_task, moons
 from reference.networks import num_layers
 from reference.stand_in import FORWARD, stand_in_patch
@@ -225,14 +225,16 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rn
     # Only the image the worker renders is evidence, decoded and compared here (reference/figures.py): the
     # data's points must be where the data puts them, and the picture must move with the network.
     X, Y = training["X"], training["Y"]
-    chosen = rng.choice(X.shape[1], size=min(PLOT_POINTS, X.shape[1]), replace=False)
-    X, Y = X[:, chosen], Y[:, chosen]
     params = training["params"]
     if params is None or not boundary_moves(params, X, ref.L_layer_forward):
         student.resolve("plot_decision_boundary")  # a missing function needs no reference network to say so
         # Grade the plot even when training failed or learned no boundary: a network of the grader's,
         # fitted to plain moons and carried over to this run's data, has one where the points are.
         params = training["task"].carried(_reference_params(ref))
+    # Points of the run's data, some of them where swapping the coordinates changes the network's class: those
+    # can show points and regions drawn in different frames (reference/figures.py, frames_differ).
+    chosen = plot_points(*_classes(ref, X, params), PLOT_POINTS, rng)
+    X, Y = X[:, chosen], Y[:, chosen]
     keep = subset_with_extremes(X, rng)
     problems, boundary, failure = _judged_figure(student, ref, params, X, Y, keep, request)
     if not problems and failure is None:
@@ -295,8 +297,7 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
                         f"colours that stand out from the regions")
     elif not evidence.ok:
         problems.append(_misplaced(evidence, removed.size))
-    if evidence.ok and frames_differ(subset, X[:, removed], ref.predict(X[:, removed], params).ravel() > 0.5,
-                                     evidence):
+    if evidence.ok and frames_differ(subset, X[:, removed], *_classes(ref, X[:, removed], params), evidence):
         problems.append("its points are drawn in another frame than its regions (the colours under the points "
                         "match the network's classes only with X[0] and X[1] swapped): plot X[0] horizontally and "
                         "X[1] vertically for both, e.g. ax.scatter(X[0], X[1]) with ax.contourf(xx, yy, Z)")
@@ -305,6 +306,11 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
                         "predictions made with params)")
     return problems, boundary
+
+
+def _classes(ref, X, params) -> tuple[np.ndarray, np.ndarray]:
+    """The network's class (booleans) of each column of X, and of each with its two coordinates swapped."""
+    return ref.predict(X, params).ravel() > 0.5, ref.predict(X[::-1], params).ravel() > 0.5
 
 
 def _misplaced(evidence, removed: int) -> str:
