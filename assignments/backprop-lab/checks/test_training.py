@@ -341,7 +341,8 @@ def _misplaced(evidence, removed: int) -> str:
 
 
 def _rendered(student, params, X, Y, patch: dict | None = None) -> np.ndarray:
-    """The student's figure for (params, X, Y), drawn in the worker without its text and legends, as pixels checked here."""
+    """The student's figure for (params, X, Y), drawn in the worker without its text and legends, as pixels
+    checked here."""
     result = student.run("plot_decision_boundary", params, X, Y, figure=True, timeout=30, patch=patch)
     figure = result.figure or {}
     if result.pixels is None:
