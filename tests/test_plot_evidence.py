@@ -189,8 +189,9 @@ def only_the_first_points(params, X, Y):
 def test_a_figure_of_a_few_of_its_points_is_not_evidence_on_any_draw():
     """A plot of the first 50 of 200 points read 100% found on some seeds: the map fitted to the few markers
     that vanished shrank the data onto them, or (in dense data) the markers that appeared in the subset's
-    picture, the first 50 of other points, lay near the removed ones. It passed on 6 of these 24 draws with
-    the spread alone; the marks that appear instead of vanishing give it away on every draw."""
+    picture, the first 50 of other points, lay near the removed ones. With the spread alone it passed on some
+    of these draws (6 of 24 when the points were drawn plainly at random); the marks that appear instead of
+    vanishing give it away on every draw."""
     for seed in range(24):
         params, X, Y, keep, removed = _draw(seed)
         full = _pixels(only_the_first_points, params, X, Y)
@@ -218,7 +219,7 @@ def test_marks_that_appear_with_fewer_points_are_told_from_marks_that_vanish():
 
 def honest_with_a_legend_placed_best(params, X, Y):
     """A held-out correct plot: two classes and the misclassified points circled, with a legend where it fits
-    best. The legend moved with the points: the plot lost 5 points on 2 of these 24 draws."""
+    best. The legend moved with the points: drawn with its legend, the plot failed on some of these draws."""
     lo, hi = X.min(axis=1) - 0.5, X.max(axis=1) + 0.5
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150))
     region = lab.L_layer_forward(np.c_[xx.ravel(), yy.ravel()].T, params)[0].reshape(xx.shape) > 0.5
