@@ -51,8 +51,7 @@ def evidence(path: Path, seeds: list[int]) -> list[tuple[float, float, int, floa
 
     import reference.backprop_lab as ref
     from grader.source.submission import load_submission
-    from reference.figures import (boundary_pixels, plot_points, point_evidence, shifted_params,
-                                   subset_with_extremes)
+    from reference.figures import boundary_pixels, plotted_data, point_evidence, shifted_params
     namespace = {"__name__": "submission"}
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(load_submission(path).source, str(path), "exec"), namespace)
@@ -61,10 +60,7 @@ def evidence(path: Path, seeds: list[int]) -> list[tuple[float, float, int, floa
         X, Y, _, _ = run_task(seed)
         params = ref.train(X, Y, num_iterations=300)
         rng = np.random.default_rng([seed, 7])
-        classes, swapped = ((ref.predict(data, params) > 0.5).ravel() for data in (X, X[::-1]))
-        chosen = plot_points(classes, swapped, PLOT_POINTS, rng)  # as the check chooses them
-        X, Y = X[:, chosen], Y[:, chosen]
-        keep = subset_with_extremes(X, rng)
+        X, Y, keep = plotted_data(X, Y, params, ref.L_layer_forward, PLOT_POINTS, rng)  # as the check draws them
         removed = np.setdiff1d(np.arange(X.shape[1]), keep)
         full, subset = render(plot, params, X, Y), render(plot, params, X[:, keep], Y[:, keep])
         moved = render(plot, shifted_params(params, X, ref.L_layer_forward), X, Y)

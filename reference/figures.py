@@ -248,6 +248,20 @@ def frames_differ(subset: np.ndarray, removed: np.ndarray, classes: np.ndarray, 
     return swapped >= FRAME_SWAPPED and fitted < swapped - max(FRAME_MARGIN, FRAME_SHARE * informative)
 
 
+def classes_and_swapped(X: np.ndarray, params: dict, forward) -> tuple[np.ndarray, np.ndarray]:
+    """The network's class (booleans) of each column of `X`, and of each with its two coordinates swapped."""
+    return (forward(X, params)[0] > 0.5).ravel(), (forward(X[::-1], params)[0] > 0.5).ravel()
+
+
+def plotted_data(X: np.ndarray, Y: np.ndarray, params: dict, forward, size: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X, Y, keep) the plot check draws: `plot_points`' choice of `size` columns of the data for the network
+    `params`, and the indices of those kept in the second drawing (`subset_with_extremes`)."""
+    chosen = plot_points(*classes_and_swapped(X, params, forward), size, rng)
+    X, Y = X[:, chosen], Y[:, chosen]
+    return X, Y, subset_with_extremes(X, rng)
+
+
 def plot_points(classes: np.ndarray, swapped_classes: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of `size` columns of the data to plot (all of them when there are fewer), drawn at random, a
     quarter of them (or as many as there are) among the points whose class the network changes when their

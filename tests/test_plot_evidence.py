@@ -20,8 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import reference.backprop_lab as lab  # noqa: E402
 from grader.sandbox import rgb_pixels  # noqa: E402
 from grader.sandbox.pixels import draw_figure  # noqa: E402
-from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, frames_differ,  # noqa: E402
-                               plot_points, point_evidence, shifted_params, subset_with_extremes)
+from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, classes_and_swapped,  # noqa: E402
+                               frames_differ, plot_points, plotted_data, point_evidence, shifted_params,
+                               subset_with_extremes)
 from reference.moons import draw_task  # noqa: E402
 
 
@@ -103,10 +104,7 @@ def _draw(seed: int):
     task = draw_task(rng, rotation_degrees=(0, 360), stretch=(1.0, 1.25), shift=0.5, line_offset=0.2)
     X, Y = task.sample(1000, 5)
     params = lab.train(X, Y, num_iterations=300)
-    classes, swapped = ((lab.L_layer_forward(data, params)[0] > 0.5).ravel() for data in (X, X[::-1]))
-    chosen = plot_points(classes, swapped, 200, rng)
-    X, Y = X[:, chosen], Y[:, chosen]
-    keep = subset_with_extremes(X, rng)
+    X, Y, keep = plotted_data(X, Y, params, lab.L_layer_forward, 200, rng)
     return params, X, Y, keep, np.setdiff1d(np.arange(X.shape[1]), keep)
 
 
@@ -256,9 +254,8 @@ def _frames_differ(plot, draw) -> bool:
     params, X, Y, keep, removed = draw
     subset = _pixels(plot, params, X[:, keep], Y[:, keep])
     evidence = point_evidence(_pixels(plot, params, X, Y), subset, X[:, removed])
-    classes = (lab.L_layer_forward(X[:, removed], params)[0] > 0.5).ravel()
-    swapped = (lab.L_layer_forward(X[:, removed][::-1], params)[0] > 0.5).ravel()
-    return frames_differ(subset, X[:, removed], classes, swapped, evidence)
+    return frames_differ(subset, X[:, removed], *classes_and_swapped(X[:, removed], params, lab.L_layer_forward),
+                         evidence)
 
 
 def test_points_drawn_in_another_frame_than_the_regions_are_seen():

@@ -44,11 +44,11 @@ def draw_figure(figure: Any) -> dict:
     if not isinstance(figure, Figure):
         return {"is_figure": False, "type": type(figure).__name__[:80]}
     figure.set_dpi(DPI)
-    _hide_text(figure, (Axis, Text, Legend))
+    _hide(figure, (Axis, Text, Legend))
     return {"is_figure": True, "pixels": _drawn(FigureCanvasAgg(figure))}
 
 
-def _hide_text(artist: Any, hidden: tuple[type, ...]) -> None:
+def _hide(artist: Any, hidden: tuple[type, ...]) -> None:
     """Hide every artist of the `hidden` types under `artist` (texts, axes, legends), and what they hold; every
     text a drawing adds belongs to an axis (tick labels, offsets) and is hidden with it.
 

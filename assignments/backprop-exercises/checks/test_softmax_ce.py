@@ -21,7 +21,6 @@ STABLE_HINT = ("exp(1000) overflows to inf, and after subtracting one max for th
 STABILITY_CHECK = "test_softmax_ce.py::test_softmax_is_stable_for_large_logits"
 
 
-
 def _logits(rng: np.random.Generator, C: int, m: int, large: bool) -> np.ndarray:
     """(C, m) logits; `large` puts columns near +1000 and near -1000."""
     z = rng.standard_normal((C, m)) * 2.0

@@ -22,8 +22,8 @@ import pytest
 from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, record
 from grader.sandbox import png_bytes
 from reference.figures import (MAX_NEW_MARKS, MIN_SPREAD, PIXELS_EXPLAINED, POINTS_FOUND, boundary_moves,
-                               boundary_pixels, boundary_shown, frames_differ, plot_points, point_evidence,
-                               shifted_params, subset_with_extremes)
+                               boundary_pixels, boundary_shown, classes_and_swapped, frames_differ, plotted_data,
+                               point_evidence, shifted_params)
 from reference.moons import MOONS_NOISE, draw_task, moons
 from reference.networks import num_layers
 from reference.stand_in import FORWARD, stand_in_patch
@@ -233,9 +233,7 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rn
         params = training["task"].carried(_reference_params(ref))
     # Points of the run's data, some of them where swapping the coordinates changes the network's class: those
     # can show points and regions drawn in different frames (reference/figures.py, frames_differ).
-    chosen = plot_points(*_classes(ref, X, params), PLOT_POINTS, rng)
-    X, Y = X[:, chosen], Y[:, chosen]
-    keep = subset_with_extremes(X, rng)
+    X, Y, keep = plotted_data(X, Y, params, ref.L_layer_forward, PLOT_POINTS, rng)
     problems, boundary, failure = _judged_figure(student, ref, params, X, Y, keep, request)
     if not problems and failure is None:
         return
@@ -297,7 +295,8 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
                         f"colours that stand out from the regions")
     elif not evidence.ok:
         problems.append(_misplaced(evidence, removed.size))
-    if evidence.ok and frames_differ(subset, X[:, removed], *_classes(ref, X[:, removed], params), evidence):
+    if evidence.ok and frames_differ(subset, X[:, removed], *classes_and_swapped(X[:, removed], params, ref.L_layer_forward),
+                                     evidence):
         problems.append("its points are drawn in another frame than its regions (the colours under the points "
                         "match the network's classes only with X[0] and X[1] swapped): plot X[0] horizontally and "
                         "X[1] vertically for both, e.g. ax.scatter(X[0], X[1]) with ax.contourf(xx, yy, Z)")
@@ -306,11 +305,6 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
                         "predictions made with params)")
     return problems, boundary
-
-
-def _classes(ref, X, params) -> tuple[np.ndarray, np.ndarray]:
-    """The network's class (booleans) of each column of X, and of each with its two coordinates swapped."""
-    return ref.predict(X, params).ravel() > 0.5, ref.predict(X[::-1], params).ravel() > 0.5
 
 
 def _misplaced(evidence, removed: int) -> str:
