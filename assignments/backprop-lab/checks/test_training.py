@@ -297,9 +297,10 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
         problems.append(_misplaced(evidence, removed.size))
     if evidence.ok and frames_differ(subset, X[:, removed], *classes_and_swapped(X[:, removed], params, ref.L_layer_forward),
                                      evidence):
-        problems.append("its points are drawn in another frame than its regions (the colours under the points "
-                        "match the network's classes only with X[0] and X[1] swapped): plot X[0] horizontally and "
-                        "X[1] vertically for both, e.g. ax.scatter(X[0], X[1]) with ax.contourf(xx, yy, Z)")
+        problems.append("its points are drawn in another frame than its regions: the points have X[0] and X[1] "
+                        "swapped against the regions (the region colours under the points match the network's "
+                        "classes only when the two are swapped): plot X[0] horizontally and X[1] vertically in both, "
+                        "e.g. ax.scatter(X[0], X[1]) with ax.contourf(xx, yy, Z)")
     boundary = boundary_shown(moved_pixels)
     if not boundary:
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
@@ -315,10 +316,9 @@ def _misplaced(evidence, removed: int) -> str:
     if evidence.new_marks > MAX_NEW_MARKS:
         # Removing points can only take markers away: a figure that shows new ones with fewer points draws a part
         # of whatever it is given (the first 50 columns, a sample).
-        return (f"some of the points it is given are not drawn (drawn with {removed} points fewer, it showed "
-                f"markers it had not shown with all of them: {evidence.new_marks:.0%} of the marks that changed "
-                f"appeared rather than vanished, as when a plot draws only some of the columns of X, e.g. "
-                f"X[:, :50]): scatter every column of X")
+        return (f"some of the points it is given are not drawn (drawn again with {removed} of the points left out, "
+                f"it showed markers that the first drawing did not, as a plot does that draws only some of the "
+                f"columns of X, e.g. X[:, :50]): scatter every column of X")
     if evidence.spread < MIN_SPREAD or (evidence.found < POINTS_FOUND and evidence.explained >= PIXELS_EXPLAINED):
         # Everything that vanished is markers, but of a few points only (when the fit must shrink the data onto
         # those few markers to explain them, every point reads "found" there).
