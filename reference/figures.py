@@ -217,6 +217,11 @@ def _new_marks(mask: np.ndarray, appeared: np.ndarray) -> float:
 # and with the carried network (822 readings): never flagged, none within 0.044 of the line. scatter(X[1], X[0])
 # over contourf(xx, yy, ...): flagged on 29 of 32 draws; of the other three, one network changed the class of 4%
 # of the points under the swap and two read only 0.04 and 0.10 better swapped.
+# `regions_in_another_frame` asks the same of a second reading that uses no colours (where the picture changed
+# when the network turned, as a balanced accuracy over a grid of probes). 18 correct plot styles of the lab's
+# fixtures x 20 grading seeds (375 readings, with first judgements through a wrong forward pass) and the 5 test
+# styles x 16 draws: never flagged, the swapped reading at most 0.80. bug_plot_scatter_swapped on 20 seeds
+# (the two the colours missed among them): flagged on all 20, swapped 0.955-0.988 against fitted 0.41-0.75.
 FRAME_SWAPPED = 0.9
 FRAME_MARGIN = 0.02
 FRAME_INFORMATIVE = 0.05
@@ -229,24 +234,91 @@ def frames_differ(subset: np.ndarray, removed: np.ndarray, classes: np.ndarray, 
     swapped): judged from the colours left where the removed points vanished (`subset`, drawn without them),
     against the network's class of each point (`classes`, booleans), placed by `evidence`'s fitted map, and
     of each point with its coordinates swapped (`swapped_classes`)."""
-    centers = evidence.centers
     informative = float(np.mean(classes != swapped_classes)) if classes.size else 0.0
-    if centers is None or not evidence.ok or min(classes.sum(), (~classes).sum()) < 5 \
-            or informative < FRAME_INFORMATIVE:
+    if not evidence.ok or min(classes.sum(), (~classes).sum()) < 5 or informative < FRAME_INFORMATIVE:
         return False
+    axes = _axes(removed, evidence.centers)
+    if axes is None:
+        return False
+    fitted, swapped = (_separated(subset, _placed(axes, removed, s), classes) for s in (False, True))
+    return _swapped_reads_better(fitted, swapped, informative)
+
+
+def regions_in_another_frame(full: np.ndarray, moved: np.ndarray, X: np.ndarray, params: dict, moved_params: dict,
+                             forward, removed: np.ndarray, evidence: PointEvidence) -> bool:
+    """Whether the figure draws its regions in another frame than its points (the coordinates swapped), judged
+    from where the picture changed when the network turned (`full`, and `moved` drawn with `moved_params`).
+
+    The places of the plane whose class the turn changes (probes on a grid over `X`'s extent), put where the
+    points' fitted map would draw them, should be the pixels that changed; when they match far better with
+    each probe's coordinates swapped, the regions are drawn in the swapped frame. Unlike `frames_differ` it
+    reads no colours, so regions whose colours under the points happen to follow the network's classes both
+    ways are seen too (bug_plot_scatter_swapped on seeds 908218103 and 1085177457). Regions that change
+    almost everywhere when the network turns (shaded by probability) match neither way: nothing is judged.
+    """
+    if not evidence.ok:
+        return False
+    axes = _axes(removed, evidence.centers)
+    if axes is None:
+        return False
+    probes = _probes(X)
+    change = _class_change(probes, params, moved_params, forward)
+    informative = float(np.mean(change != _class_change(probes[::-1], params, moved_params, forward)))
+    if informative < FRAME_INFORMATIVE or change.all() or not change.any():
+        return False
+    changed = differing(full, moved)
+    fitted, swapped = (_agreement(changed, _placed(axes, probes, s), change) for s in (False, True))
+    return _swapped_reads_better(fitted, swapped, informative)
+
+
+def _swapped_reads_better(fitted: float, swapped: float, informative: float) -> bool:
+    """Whether a frame reading (`fitted` under the points' map, `swapped` with the coordinates swapped) says
+    the frames differ: the swapped one near perfect and clearly better (see FRAME_SHARE)."""
+    return swapped >= FRAME_SWAPPED and fitted < swapped - max(FRAME_MARGIN, FRAME_SHARE * informative)
+
+
+def _axes(removed: np.ndarray, centers: np.ndarray | None) -> list[tuple[int, float, float]] | None:
+    """For each pixel axis, (the data coordinate it follows, slope, offset), fitted to the removed points'
+    `centers`; None when there are none or both pixel axes follow one coordinate."""
+    if centers is None:
+        return None
     axes = []
     for pixel_axis in (0, 1):  # which data coordinate each pixel axis follows, and how
         follows = int(np.argmax([abs(np.corrcoef(removed[d], centers[:, pixel_axis])[0, 1]) for d in (0, 1)]))
         slope, offset = np.polyfit(removed[follows], centers[:, pixel_axis], 1)
         axes.append((follows, slope, offset))
-    if axes[0][0] == axes[1][0]:
-        return False
+    return None if axes[0][0] == axes[1][0] else axes
 
-    def placed(swapped: bool) -> np.ndarray:
-        return np.column_stack([slope * removed[1 - d if swapped else d] + offset for d, slope, offset in axes])
 
-    fitted, swapped = (_separated(subset, placed(s), classes) for s in (False, True))
-    return swapped >= FRAME_SWAPPED and fitted < swapped - max(FRAME_MARGIN, FRAME_SHARE * informative)
+def _placed(axes: list[tuple[int, float, float]], points: np.ndarray, swapped: bool) -> np.ndarray:
+    """(col, row) pixel places of `points` (2, n) under `_axes`' map, their coordinates swapped first if asked."""
+    return np.column_stack([slope * points[1 - d if swapped else d] + offset for d, slope, offset in axes])
+
+
+# Probes per side of the grid over the data's extent on which `regions_in_another_frame` compares the network's
+# classes before and after the turn with the pixels that changed.
+_PROBES_PER_SIDE = 60
+
+
+def _probes(X: np.ndarray) -> np.ndarray:
+    """A (2, n) grid of points spanning the bounding box of the columns of `X`."""
+    low, high = X.min(axis=1), X.max(axis=1)
+    a, b = np.meshgrid(np.linspace(0.0, 1.0, _PROBES_PER_SIDE), np.linspace(0.0, 1.0, _PROBES_PER_SIDE))
+    return np.vstack([low[0] + (high[0] - low[0]) * a.ravel(), low[1] + (high[1] - low[1]) * b.ravel()])
+
+
+def _class_change(points: np.ndarray, params: dict, moved_params: dict, forward) -> np.ndarray:
+    """Booleans: whether the network's class of each point differs between `params` and `moved_params`."""
+    return (forward(points, params)[0] > 0.5).ravel() != (forward(points, moved_params)[0] > 0.5).ravel()
+
+
+def _agreement(changed: np.ndarray, places: np.ndarray, change: np.ndarray) -> float:
+    """How well the `changed` pixels at `places` follow `change`: the mean of the shares of changing and of
+    unchanging probes read right (a balanced accuracy, so that neither kind outweighs the other)."""
+    height, width = changed.shape
+    at = np.clip(np.round(places).astype(int), 0, [width - 1, height - 1])
+    seen = changed[at[:, 1], at[:, 0]]
+    return float((seen[change].mean() + (~seen[~change]).mean()) / 2)
 
 
 def classes_and_swapped(X: np.ndarray, params: dict, forward) -> tuple[np.ndarray, np.ndarray]:

@@ -129,3 +129,14 @@ def test_regions_drawn_by_a_wrong_forward_pass_are_judged_with_the_grader_forwar
     [plot] = [o for o in run.result.outcomes if "plot_decision_boundary" in o.check_id]
     assert plot.status == "passed", plot.message
     assert plot.details.get("with_grader_forward") is True
+
+
+@pytest.mark.parametrize("seed", [908218103, 1085177457])
+def test_a_swapped_scatter_is_seen_where_the_colours_under_its_points_cannot_tell(seed):
+    """bug_plot_scatter_swapped.py draws scatter(X[1], X[0]) over regions the right way round. On these seeds
+    (2 of 103) the colours under its points read the network's classes both ways and the plot kept its points;
+    where its picture changes when the network turns matches the network only with the coordinates swapped."""
+    run = grade(FIXTURES / "verdicts" / "bug_plot_scatter_swapped.py", "backprop-lab", seed=seed)
+    [plot] = [o for o in run.result.outcomes if "plot_decision_boundary" in o.check_id]
+    assert plot.status == "failed" and "another frame" in plot.message, plot.message
+    assert run.result.item("training").score == 15

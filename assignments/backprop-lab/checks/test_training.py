@@ -22,7 +22,7 @@ from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, r
 from grader.sandbox import png_bytes
 from reference.figures import (MAX_NEW_MARKS, MIN_SPREAD, PIXELS_EXPLAINED, POINTS_FOUND, boundary_moves,
                                boundary_pixels, boundary_shown, classes_and_swapped, frames_differ, plotted_data,
-                               point_evidence, shifted_params)
+                               point_evidence, regions_in_another_frame, shifted_params)
 from reference.moons import MOONS_NOISE, draw_task, moons
 from reference.networks import num_layers
 from reference.stand_in import FORWARD, stand_in_patch
@@ -284,7 +284,8 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
         if len(png) <= MAX_RECORDED_PNG:  # a usual figure is well under 100 KB; results.json stays small
             record(request, images={"student_decision_boundary": base64.b64encode(png).decode()})
     subset = _rendered(student, params, X[:, keep], Y[:, keep], patch)
-    moved = _rendered(student, shifted_params(params, X, ref.L_layer_forward), X, Y, patch)
+    moved_params = shifted_params(params, X, ref.L_layer_forward)
+    moved = _rendered(student, moved_params, X, Y, patch)
     if not full.shape == subset.shape == moved.shape:
         raise CheckFailure("The figure's size changed with the data it was given; draw on a figure of a fixed "
                            "size (e.g. plt.subplots(figsize=(6, 4))).")
@@ -301,12 +302,16 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
                         f"colours that stand out from the regions")
     elif not evidence.ok:
         problems.append(_misplaced(evidence, removed.size))
-    if evidence.ok and frames_differ(subset, X[:, removed], *classes_and_swapped(X[:, removed], params, ref.L_layer_forward),
-                                     evidence):
+    # Two readings of the frames: the colours left where the removed points vanished, and where the picture
+    # changed when the network turned (reference/figures.py); either can see what the other cannot.
+    if evidence.ok and (frames_differ(subset, X[:, removed], *classes_and_swapped(X[:, removed], params,
+                                                                                 ref.L_layer_forward), evidence)
+                        or regions_in_another_frame(full, moved, X, params, moved_params, ref.L_layer_forward,
+                                                    X[:, removed], evidence)):
         problems.append("its points are drawn in another frame than its regions: the points have X[0] and X[1] "
-                        "swapped against the regions (the region colours under the points match the network's "
-                        "classes only when the two are swapped): plot X[0] horizontally and X[1] vertically in both, "
-                        "e.g. ax.scatter(X[0], X[1]) with ax.contourf(xx, yy, Z)")
+                        "swapped against the regions (the regions match the network's classes at the points, and "
+                        "move where it moves, only when the two are swapped): plot X[0] horizontally and X[1] "
+                        "vertically in both, e.g. ax.scatter(X[0], X[1]) with ax.contourf(xx, yy, Z)")
     boundary = boundary_shown(moved_pixels)
     if not boundary:
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
