@@ -211,8 +211,8 @@ def _new_marks(mask: np.ndarray, appeared: np.ndarray) -> float:
 # changes (at least FRAME_MARGIN); when the swap changes the class of almost no point, both frames show the
 # same colours and nothing can tell them apart. The old rule (a fixed margin of 0.02) flagged correct plots with
 # the grader's network carried to the task (it stood in when train failed, until the stand-in was fitted to the
-# run's data) on 1 of 16 draws: a position whose
-# marker hid under a kept one read 0.95 unswapped while the swapped positions read 1.0. Measured with
+# run's data) on 1 of 16 draws: a position whose marker hid under a kept one read 0.95 unswapped while the
+# swapped positions read 1.0. Measured with
 # `plot_points`' choice of points on 26 correct plot styles x 16 draws of the lab's task, each with the trained
 # and with the carried network (822 readings): never flagged, none within 0.044 of the line. scatter(X[1], X[0])
 # over contourf(xx, yy, ...): flagged on 29 of 32 draws; of the other three, one network changed the class of 4%

@@ -73,6 +73,11 @@ KINK_MARGIN = 0.02
 # Correct backprop must agree with the reference's numerical gradients this well on a numerical case
 # (a tenth of the chapter's 1e-7: correct code summing in another order passes with room to spare).
 NUMERICAL_AGREEMENT = 1e-8
+# A gradient check that is correct but for one-sided differences must read below this on a numerical case (half
+# the chapter's 1e-7), so that the mistake is charged in the check of two-sidedness only, not also in "passes
+# correct code". Seed 1709568205 drew a case with large output weights (gradient norm 21) whose curvature made a
+# one-sided check read 2.6e-7, where 99 other seeds' read below 5e-8.
+ONE_SIDED_AGREEMENT = 5e-8
 _MAX_DRAWS = 50
 
 
@@ -80,13 +85,15 @@ def degenerate(params: dict, X: np.ndarray, Y: np.ndarray, *, numerical: bool = 
     """What keeps this network from exposing the bugs a check looks for; empty when nothing does.
 
     With `numerical` (a case for numerical gradients), no hidden
-    pre-activation may lie within `KINK_MARGIN` of the kink, and the
+    pre-activation may lie within `KINK_MARGIN` of the kink, the
     reference's own backprop must agree with its two-sided numerical
     gradients to `NUMERICAL_AGREEMENT`, so that correct code passes a
-    gradient check with a wide margin. Without it the kink does not matter:
-    analytic gradients are compared exactly.
+    gradient check with a wide margin, and a one-sided check must read below
+    `ONE_SIDED_AGREEMENT`. Without it the kink does not matter: analytic
+    gradients are compared exactly.
     """
     from reference import backprop_lab as ref  # the reference imports nothing from here
+    from reference import mutants
 
     problems = []
     L = ref.num_layers(params)
@@ -119,8 +126,12 @@ def degenerate(params: dict, X: np.ndarray, Y: np.ndarray, *, numerical: bool = 
     if numerical and not problems:
         numeric = ref.numerical_gradients(X, Y, params, 1e-7)
         difference = relative_difference(rolled(grads, params), rolled(numeric, params))
+        one_sided = mutants.gradient_check_variant(X, Y, params, 1e-7, "one_sided_differences") \
+            if difference < NUMERICAL_AGREEMENT else 0.0
         if difference >= NUMERICAL_AGREEMENT:
             problems.append(f"the reference's own gradient check reads {difference:.2g}")
+        elif one_sided >= ONE_SIDED_AGREEMENT:
+            problems.append(f"a one-sided gradient check reads {one_sided:.2g} (curvature large next to the gradient)")
         else:
             _LAST_NUMERICAL[id(params)] = (params, numeric)
     return problems
