@@ -244,10 +244,11 @@ def frames_differ(subset: np.ndarray, removed: np.ndarray, classes: np.ndarray, 
     return _swapped_reads_better(fitted, swapped, informative)
 
 
-def regions_in_another_frame(full: np.ndarray, moved: np.ndarray, X: np.ndarray, params: dict, moved_params: dict,
-                             forward, removed: np.ndarray, evidence: PointEvidence) -> bool:
+def regions_in_another_frame(changed: np.ndarray, X: np.ndarray, params: dict, moved_params: dict, forward,
+                             removed: np.ndarray, evidence: PointEvidence) -> bool:
     """Whether the figure draws its regions in another frame than its points (the coordinates swapped), judged
-    from where the picture changed when the network turned (`full`, and `moved` drawn with `moved_params`).
+    from where the picture changed when the network turned (`changed`: `differing` of the figure drawn with
+    `params` and with `moved_params`).
 
     The places of the plane whose class the turn changes (probes on a grid over `X`'s extent), put where the
     points' fitted map would draw them, should be the pixels that changed; when they match far better with
@@ -262,11 +263,12 @@ def regions_in_another_frame(full: np.ndarray, moved: np.ndarray, X: np.ndarray,
     if axes is None:
         return False
     probes = _probes(X)
-    change = _class_change(probes, params, moved_params, forward)
-    informative = float(np.mean(change != _class_change(probes[::-1], params, moved_params, forward)))
+    (before, before_swapped), (after, after_swapped) = (classes_and_swapped(probes, p, forward)
+                                                        for p in (params, moved_params))
+    change = before != after
+    informative = float(np.mean(change != (before_swapped != after_swapped)))
     if informative < FRAME_INFORMATIVE or change.all() or not change.any():
         return False
-    changed = differing(full, moved)
     fitted, swapped = (_agreement(changed, _placed(axes, probes, s), change) for s in (False, True))
     return _swapped_reads_better(fitted, swapped, informative)
 
@@ -305,11 +307,6 @@ def _probes(X: np.ndarray) -> np.ndarray:
     low, high = X.min(axis=1), X.max(axis=1)
     a, b = np.meshgrid(np.linspace(0.0, 1.0, _PROBES_PER_SIDE), np.linspace(0.0, 1.0, _PROBES_PER_SIDE))
     return np.vstack([low[0] + (high[0] - low[0]) * a.ravel(), low[1] + (high[1] - low[1]) * b.ravel()])
-
-
-def _class_change(points: np.ndarray, params: dict, moved_params: dict, forward) -> np.ndarray:
-    """Booleans: whether the network's class of each point differs between `params` and `moved_params`."""
-    return (forward(points, params)[0] > 0.5).ravel() != (forward(points, moved_params)[0] > 0.5).ravel()
 
 
 def _agreement(changed: np.ndarray, places: np.ndarray, change: np.ndarray) -> float:

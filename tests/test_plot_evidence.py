@@ -21,7 +21,7 @@ import reference.backprop_lab as lab  # noqa: E402
 from grader.sandbox import rgb_pixels  # noqa: E402
 from grader.sandbox.pixels import draw_figure  # noqa: E402
 from reference.figures import (boundary_moves, boundary_pixels, boundary_shown, classes_and_swapped,  # noqa: E402
-                               frames_differ, plot_points, plotted_data, point_evidence,
+                               differing, frames_differ, plot_points, plotted_data, point_evidence,
                                regions_in_another_frame, shifted_params, subset_with_extremes)
 from reference.moons import draw_task  # noqa: E402
 
@@ -298,7 +298,7 @@ def _regions_in_another_frame(plot, draw) -> bool:
     full, subset = _pixels(plot, params, X, Y), _pixels(plot, params, X[:, keep], Y[:, keep])
     moved_params = shifted_params(params, X)
     evidence = point_evidence(full, subset, X[:, removed])
-    return regions_in_another_frame(full, _pixels(plot, moved_params, X, Y), X, params, moved_params,
+    return regions_in_another_frame(differing(full, _pixels(plot, moved_params, X, Y)), X, params, moved_params,
                                     lab.L_layer_forward, X[:, removed], evidence)
 
 

@@ -21,7 +21,7 @@ import pytest
 from grader.checking import BudgetExhausted, CheckFailure, StudentCodeTimeout, record
 from grader.sandbox import png_bytes
 from reference.figures import (MAX_NEW_MARKS, MIN_SPREAD, PIXELS_EXPLAINED, POINTS_FOUND, boundary_moves,
-                               boundary_pixels, boundary_shown, classes_and_swapped, frames_differ, plotted_data,
+                               boundary_shown, classes_and_swapped, differing, frames_differ, plotted_data,
                                point_evidence, regions_in_another_frame, shifted_params)
 from reference.moons import MOONS_NOISE, draw_task, moons
 from reference.networks import num_layers
@@ -238,7 +238,7 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rn
     # Points of the run's data, some of them where swapping the coordinates changes the network's class: those
     # can show points and regions drawn in different frames (reference/figures.py, frames_differ).
     X, Y, keep = plotted_data(X, Y, params, ref.L_layer_forward, PLOT_POINTS, rng)
-    problems, _, failure = _judged_figure(student, ref, params, X, Y, keep, request)
+    problems, failure = _judged_figure(student, ref, params, X, Y, keep, request)
     if not problems and failure is None:
         return
     # A plot predicts with the student's own forward pass: when that fails its checks, fixing it comes first, and
@@ -250,7 +250,7 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rn
         lab.blame(earlier, "L_layer_forward", "linear_forward", why="your plot predicts with it")
     patch = stand_in_patch(student, ref, FORWARD) if blame else {}
     if patch:
-        again, _, failed_again = _judged_figure(student, ref, params, X, Y, keep, request, patch=patch)
+        again, failed_again = _judged_figure(student, ref, params, X, Y, keep, request, patch=patch)
         if not again and failed_again is None:
             record(request, with_grader_forward=True)
             return
@@ -262,18 +262,18 @@ def test_plot_decision_boundary_returns_a_figure(training, student, ref, lab, rn
 
 
 def _judged_figure(student, ref, params, X, Y, keep, request, patch: dict | None = None):
-    """(`_figure_problems`' problems, whether the boundary shows, None), or ([], False, the failure) when the
-    student's figure could not be had at all (their plot raised, timed out or returned no figure)."""
+    """(`_figure_problems`' problems, None), or ([], the failure) when the student's figure could not be had at
+    all (their plot raised, timed out or returned no figure)."""
     try:
-        return (*_figure_problems(student, ref, params, X, Y, keep, request, patch), None)
+        return _figure_problems(student, ref, params, X, Y, keep, request, patch), None
     except BudgetExhausted:
         raise
     except CheckFailure as failure:
-        return [], False, failure
+        return [], failure
 
 
-def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | None = None) -> tuple[list[str], bool]:
-    """What the student's figure for (params, X, Y) lacks (empty when none), and whether it shows the boundary.
+def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | None = None) -> list[str]:
+    """What the student's figure for (params, X, Y) lacks (empty when none).
 
     Rendered three times: with every point, with a subset (the removed points' pixels must change) and with
     the boundary moved (the picture must move with it). The first image and the evidence are recorded."""
@@ -290,7 +290,8 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
         raise CheckFailure("The figure's size changed with the data it was given; draw on a figure of a fixed "
                            "size (e.g. plt.subplots(figsize=(6, 4))).")
     evidence = point_evidence(full, subset, X[:, removed])
-    moved_pixels = boundary_pixels(full, moved)
+    moved_changed = differing(full, moved)  # where the picture moved with the network: counted, and read below
+    moved_pixels = int(moved_changed.sum())
     if patch is None:
         record(request, figure_evidence={"point_pixels": evidence.pixels, "points_found": evidence.found,
                                          "pixels_explained": evidence.explained, "points_spread": evidence.spread,
@@ -306,17 +307,17 @@ def _figure_problems(student, ref, params, X, Y, keep, request, patch: dict | No
     # changed when the network turned (reference/figures.py); either can see what the other cannot.
     if evidence.ok and (frames_differ(subset, X[:, removed], *classes_and_swapped(X[:, removed], params,
                                                                                  ref.L_layer_forward), evidence)
-                        or regions_in_another_frame(full, moved, X, params, moved_params, ref.L_layer_forward,
+                        or regions_in_another_frame(moved_changed, X, params, moved_params, ref.L_layer_forward,
                                                     X[:, removed], evidence)):
-        problems.append("its points are drawn in another frame than its regions: the points have X[0] and X[1] "
-                        "swapped against the regions (the regions match the network's classes at the points, and "
-                        "move where it moves, only when the two are swapped): plot X[0] horizontally and X[1] "
-                        "vertically in both, e.g. ax.scatter(X[0], X[1]) with ax.contourf(xx, yy, Z)")
-    boundary = boundary_shown(moved_pixels)
-    if not boundary:
+        problems.append("its points are drawn in another frame than its regions: X[0] and X[1] are swapped between "
+                        "the points and the regions (the regions' colours under the points, and the places where "
+                        "the regions change when the network changes, fit the network only with the two swapped): "
+                        "plot X[0] horizontally and X[1] vertically in both, e.g. ax.scatter(X[0], X[1]) with "
+                        "ax.contourf(xx, yy, Z)")
+    if not boundary_shown(moved_pixels):
         problems.append("it shows no decision boundary that follows the network (e.g. ax.contourf over a grid of "
                         "predictions made with params)")
-    return problems, boundary
+    return problems
 
 
 def _misplaced(evidence, removed: int) -> str:
